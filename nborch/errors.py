@@ -1,0 +1,52 @@
+"""Every error nborch raises on purpose.
+
+The tree::
+
+    NborchError                      base; catch this to catch everything nborch raises
+    ├── PlanError (ValueError)       a plan file cannot be read; names file, line and the fix
+    ├── AgentError (LookupError)     unknown agent, bad agent spec, agent not installed
+    ├── AssignError (ValueError)     assignment is impossible as asked (e.g. per_task too large)
+    └── WorktreeError                a repository or worktree is not in the state nborch needs
+
+An agent that *runs* and fails is not an exception: it is a result with a status.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NborchError(Exception):
+    """Base of every error nborch raises on purpose."""
+
+
+class PlanError(NborchError, ValueError):
+    """A plan cannot be used as written.
+
+    ``str(err)`` reads ``path:line: what is wrong — what would be right``.
+
+    >>> str(PlanError("no tasks found", "add a task", path="plan.md", line=1))
+    'plan.md:1: no tasks found — add a task'
+    """
+
+    def __init__(self, problem: str, fix: str, *, path: str | Path | None = None, line: int = 1):
+        self.problem = problem
+        self.fix = fix
+        self.path = str(path) if path is not None else "<plan>"
+        self.line = max(int(line), 1)
+        super().__init__(f"{self.path}:{self.line}: {problem} — {fix}")
+
+
+class AgentError(NborchError, LookupError):
+    """An agent name or spec cannot be used."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a dict key
+        return str(self.args[0]) if self.args else ""
+
+
+class AssignError(NborchError, ValueError):
+    """Agents cannot be assigned to tasks as asked."""
+
+
+class WorktreeError(NborchError):
+    """A repository or worktree is not in the state nborch needs."""
