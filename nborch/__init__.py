@@ -7,6 +7,7 @@
 """
 
 from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
+from .loader import load_plan, parse_plan
 from .plan import Criterion, Phase, Plan, Task
 
 __version__ = "0.1.0"
@@ -21,4 +22,6 @@ __all__ = [
     "PlanError",
     "Task",
     "WorktreeError",
+    "load_plan",
+    "parse_plan",
 ]

@@ -291,7 +291,8 @@ def build_plan(
     for task in tasks:
         for dep in task.depends_on:
             if dep not in seen:
-                close = difflib.get_close_matches(dep, ids, n=1, cutoff=0.5)
+                others = [i for i in ids if i != task.id]
+                close = difflib.get_close_matches(dep, others, n=1, cutoff=0.5)
                 fix = f"did you mean {close[0]!r}?" if close else "name the id of a task in this plan"
                 raise PlanError(
                     f"task {task.id!r} depends on {dep!r}, which is not a task in this plan",
@@ -344,7 +345,7 @@ def _levels(plan: Plan) -> list[tuple[str, ...]]:
         where = str(plan.path) if plan.path else None
         raise PlanError(
             "dependency cycle: " + " → ".join(cycle + [cycle[0]]),
-            f"remove one of these dependencies, e.g. {cycle[0]!r} on {cycle[-1]!r}",
+            f"remove one of these dependencies, e.g. that of {cycle[0]!r} on {cycle[1 % len(cycle)]!r}",
             path=where, line=first.depends_line or first.line,
         )  # fmt: skip
     return levels

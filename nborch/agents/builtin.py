@@ -1,0 +1,332 @@
+"""The agents nborch knows out of the box, each checked against its CLI's documented flags.
+
+Sources: /work/shared/AGENT_CLIS.md (each CLI driven headless against a local model server) and
+the tools' own docs. Flags change often: re-check with ``--help`` before relying on one.
+Capability profiles are defaults, not measurements; override them with ``register(...,
+replace=True)``. Every agent runs with stdin closed, cwd = its worktree and its own home dir.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .spec import AgentSpec, Capability
+
+_PY_TS = {"python": 0.9, "typescript": 0.9, "javascript": 0.9}
+
+# claude: strongest on refactor/feature in large codebases (long agentic runs, 200k context),
+# careful with tests; priced per token at the top end.
+CLAUDE = AgentSpec(
+    name="claude",
+    display_name="Claude Code",
+    kind="cli",
+    executable="claude",
+    argv=(
+        "claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose",
+        "--permission-mode", "acceptEdits", "--allowedTools", "Read Edit Write Bash",
+    ),  # fmt: skip
+    prompt_via="arg",
+    model_args=("--model", "{model}"),
+    env_allow=("ANTHROPIC_*", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"),
+    env_set={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
+    home_env="CLAUDE_CONFIG_DIR",
+    config_files=("CLAUDE.md",),
+    output="stream-json",
+    parser="claude",
+    install_hint="npm install -g @anthropic-ai/claude-code",
+    docs="JSON lines; the last 'result' event has usage, total_cost_usd, is_error. Exit 1 on API "
+    "errors. Writes with absolute paths.",
+    capability=Capability(
+        strengths={"feature": 0.9, "bugfix": 0.85, "refactor": 0.92, "test": 0.85, "docs": 0.8,
+                   "infra": 0.75, "data": 0.75, "ui": 0.75, "research": 0.8},
+        stacks={**_PY_TS, "rust": 0.85, "go": 0.85, "java": 0.8, "shell": 0.8},
+        cost_tier=3,
+        context_tokens=200_000,
+        notes="Strong multi-file refactors and long agentic sessions; expensive.",
+    ),
+)
+
+# codex: strong at bugfix/test loops (runs the tests, reads failures) in a sandbox; mid-price.
+CODEX = AgentSpec(
+    name="codex",
+    display_name="OpenAI Codex CLI",
+    kind="cli",
+    executable="codex",
+    argv=(
+        "codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write",
+        "-C", "{worktree}", "{prompt}",
+    ),  # fmt: skip
+    prompt_via="arg",
+    model_args=("-m", "{model}"),
+    env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
+    home_env="CODEX_HOME",
+    config_files=("AGENTS.md",),
+    output="stream-json",
+    parser="codex",
+    install_hint="npm install -g @openai/codex",
+    docs="JSON lines; judge by turn.completed / turn.failed and the exit code, never by the first "
+    "'error' event (it prints some on runs that succeed). No cost reported. Speaks only the "
+    "Responses API; a local provider is set with -c model_providers.local={...}.",
+    capability=Capability(
+        strengths={"feature": 0.85, "bugfix": 0.9, "refactor": 0.8, "test": 0.88, "docs": 0.7,
+                   "infra": 0.75, "data": 0.8, "ui": 0.65, "research": 0.7},
+        stacks={**_PY_TS, "rust": 0.85, "go": 0.8, "java": 0.75},
+        cost_tier=2,
+        context_tokens=272_000,
+        notes="Test-driven bugfix loops in a workspace-write sandbox.",
+    ),
+)
+
+# gemini: the largest context window (1M), good at reading a whole repo: research and docs.
+GEMINI = AgentSpec(
+    name="gemini",
+    display_name="Gemini CLI",
+    kind="cli",
+    executable="gemini",
+    argv=("gemini", "-p", "{prompt}", "--approval-mode", "yolo", "--output-format", "stream-json"),
+    prompt_via="arg",
+    model_args=("-m", "{model}"),
+    env_allow=(
+        "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_CLOUD_PROJECT",
+        "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_APPLICATION_CREDENTIALS",
+    ),  # fmt: skip
+    env_set={"GEMINI_CLI_TRUST_WORKSPACE": "true"},
+    home_env="GEMINI_CLI_HOME",
+    config_files=("GEMINI.md",),
+    output="stream-json",
+    parser="gemini",
+    install_hint="npm install -g @google/gemini-cli",
+    docs="JSON lines ending in a 'result' event with stats. Untrusted folders silently downgrade "
+    "yolo, hence GEMINI_CLI_TRUST_WORKSPACE. With an API key, the per-attempt home needs "
+    '.gemini/settings.json = {"security":{"auth":{"selectedType":"gemini-api-key"}}}.',
+    capability=Capability(
+        strengths={"feature": 0.78, "bugfix": 0.72, "refactor": 0.75, "test": 0.72, "docs": 0.85,
+                   "infra": 0.7, "data": 0.8, "ui": 0.75, "research": 0.9},
+        stacks={**_PY_TS, "go": 0.8, "java": 0.8, "kotlin": 0.75},
+        cost_tier=2,
+        context_tokens=1_000_000,
+        notes="1M-token context: whole-repo reading, documentation, research.",
+    ),
+)
+
+# aider: cheap, focused edits with whatever model you bring; no tools, no web: bugfix/refactor.
+AIDER = AgentSpec(
+    name="aider",
+    display_name="Aider",
+    kind="cli",
+    executable="aider",
+    argv=(
+        "aider", "--message-file", "{prompt_file}", "--read", "CONVENTIONS.md", "--yes-always",
+        "--no-auto-commits", "--no-gitignore", "--no-check-update", "--analytics-disable",
+        "--no-pretty", "--no-show-model-warnings",
+    ),  # fmt: skip
+    prompt_via="file",
+    model_args=("--model", "{model}"),
+    env_allow=(
+        "AIDER_*", "OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
+        "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
+    ),  # fmt: skip
+    env_set={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    config_files=("CONVENTIONS.md",),
+    output="text",
+    parser="aider",
+    exit_zero_on_failure=True,
+    install_hint="pipx install aider-chat",
+    docs="Install in its own venv (its pins clash with nborch's). Plain text, no JSON mode. Exits 0 even when the model call failed: judge by the diff "
+    "and by error lines. Non-native models use the 'whole' edit format.",
+    capability=Capability(
+        strengths={"feature": 0.7, "bugfix": 0.8, "refactor": 0.78, "test": 0.7, "docs": 0.65,
+                   "infra": 0.5, "data": 0.6, "ui": 0.55, "research": 0.35},
+        stacks={"python": 0.85, "javascript": 0.75, "typescript": 0.75, "go": 0.7, "rust": 0.7},
+        cost_tier=1,
+        context_tokens=128_000,
+        notes="Git-native pair programmer; small targeted diffs; quality follows the model.",
+    ),
+)
+
+# copilot: GitHub-centred (Actions, PR conventions), broad stack coverage; subscription-priced.
+COPILOT = AgentSpec(
+    name="copilot",
+    display_name="GitHub Copilot CLI",
+    kind="cli",
+    executable="copilot",
+    argv=("copilot", "-p", "{prompt}", "--allow-all-tools", "--no-ask-user",
+          "--output-format", "json"),  # fmt: skip
+    prompt_via="arg",
+    model_args=("--model", "{model}"),
+    env_allow=("COPILOT_*", "GH_TOKEN", "GITHUB_TOKEN"),
+    home_env="COPILOT_HOME",
+    config_files=(".github/copilot-instructions.md", "AGENTS.md"),
+    output="json",
+    parser="copilot",
+    install_hint="npm install -g @github/copilot",
+    docs="JSON events (one per line; the answer is in 'assistant.message'). A local model via "
+    "COPILOT_PROVIDER_BASE_URL, COPILOT_PROVIDER_API_KEY, COPILOT_MODEL, COPILOT_OFFLINE=1.",
+    capability=Capability(
+        strengths={"feature": 0.78, "bugfix": 0.75, "refactor": 0.7, "test": 0.75, "docs": 0.7,
+                   "infra": 0.78, "data": 0.6, "ui": 0.75, "research": 0.6},
+        stacks={**_PY_TS, "csharp": 0.85, "java": 0.8, "go": 0.75, "yaml": 0.8},
+        cost_tier=2,
+        context_tokens=128_000,
+        notes="Good with GitHub Actions and repository conventions.",
+    ),
+)
+
+# cursor: front-end/UI work in TypeScript projects is its home ground; subscription-priced.
+CURSOR = AgentSpec(
+    name="cursor",
+    display_name="Cursor Agent",
+    kind="cli",
+    executable="cursor-agent",
+    argv=("cursor-agent", "-p", "{prompt}", "--output-format", "stream-json", "--force"),
+    prompt_via="arg",
+    model_args=("--model", "{model}"),
+    env_allow=("CURSOR_API_KEY",),
+    config_files=(".cursor/rules/nborch.mdc", "AGENTS.md"),
+    output="stream-json",
+    parser="cursor",
+    install_hint="curl https://cursor.com/install -fsS | bash",
+    docs="JSON lines ending in a 'result' event; no token usage reported. Not in a public "
+    "registry and has no base-URL override: test with a stand-in executable of the same name.",
+    capability=Capability(
+        strengths={"feature": 0.82, "bugfix": 0.75, "refactor": 0.78, "test": 0.7, "docs": 0.65,
+                   "infra": 0.6, "data": 0.6, "ui": 0.88, "research": 0.6},
+        stacks={"typescript": 0.92, "javascript": 0.9, "css": 0.85, "python": 0.8, "react": 0.9},
+        cost_tier=2,
+        context_tokens=200_000,
+        notes="Front-end and UI features in TypeScript codebases.",
+    ),
+)
+
+# cline: bring-your-own-model agent with a plan/act loop; long loops cost tokens.
+CLINE = AgentSpec(
+    name="cline",
+    display_name="Cline CLI",
+    kind="cli",
+    executable="cline",
+    argv=("cline", "-y", "--json", "-c", "{worktree}", "{prompt}"),
+    prompt_via="arg",
+    model_args=("-m", "{model}"),
+    env_allow=("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY"),
+    home_env="CLINE_DIR",
+    config_files=(".clinerules",),
+    output="stream-json",
+    parser="cline",
+    install_hint="npm install -g cline",
+    docs="JSON lines of ask/say messages. Needs 'cline auth ...' once per attempt home. The model "
+    "must call its completion tool or Cline loops until the timeout.",
+    capability=Capability(
+        strengths={"feature": 0.78, "bugfix": 0.72, "refactor": 0.7, "test": 0.7, "docs": 0.7,
+                   "infra": 0.72, "data": 0.6, "ui": 0.78, "research": 0.65},
+        stacks={"typescript": 0.85, "javascript": 0.85, "python": 0.8},
+        cost_tier=2,
+        context_tokens=200_000,
+        notes="Plan-then-act loop; quality follows the model it is given.",
+    ),
+)
+
+# opencode: provider-agnostic and cheap with open models; a steady generalist.
+OPENCODE = AgentSpec(
+    name="opencode",
+    display_name="opencode",
+    kind="cli",
+    executable="opencode",
+    argv=("opencode", "run", "--format", "json", "--dir", "{worktree}", "{prompt}"),
+    prompt_via="arg",
+    model_args=("-m", "{model}"),
+    env_allow=("OPENCODE_CONFIG_CONTENT", "ANTHROPIC_API_KEY", "OPENAI_API_KEY",
+               "OPENROUTER_API_KEY", "GEMINI_API_KEY"),  # fmt: skip
+    config_files=("AGENTS.md",),
+    output="stream-json",
+    parser="opencode",
+    install_hint="npm install -g opencode-ai",
+    docs="JSON lines (step_start, text, tool_use, step_finish with tokens, error); no closing "
+    "event, the run ends with the process. A provider is defined in OPENCODE_CONFIG_CONTENT.",
+    capability=Capability(
+        strengths={"feature": 0.72, "bugfix": 0.72, "refactor": 0.7, "test": 0.7, "docs": 0.68,
+                   "infra": 0.65, "data": 0.62, "ui": 0.68, "research": 0.6},
+        stacks={"typescript": 0.85, "javascript": 0.82, "python": 0.8, "go": 0.78},
+        cost_tier=1,
+        context_tokens=200_000,
+        notes="Model-agnostic generalist; cheap with open models.",
+    ),
+)
+
+# qwen: Qwen3-Coder via an OpenAI-compatible API: cheap, solid on feature/test in Python/TS.
+QWEN = AgentSpec(
+    name="qwen",
+    display_name="Qwen Code",
+    kind="cli",
+    executable="qwen",
+    argv=("qwen", "-p", "{prompt}", "--yolo", "--auth-type", "openai",
+          "--output-format", "stream-json"),  # fmt: skip
+    prompt_via="arg",
+    model_args=("-m", "{model}"),
+    env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "DASHSCOPE_API_KEY"),
+    config_files=("QWEN.md",),
+    output="stream-json",
+    parser="qwen",
+    install_hint="npm install -g @qwen-code/qwen-code",
+    docs="JSON lines (a Gemini CLI fork). Auth by OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL.",
+    capability=Capability(
+        strengths={"feature": 0.75, "bugfix": 0.72, "refactor": 0.68, "test": 0.72, "docs": 0.65,
+                   "infra": 0.6, "data": 0.68, "ui": 0.62, "research": 0.55},
+        stacks={"python": 0.85, "typescript": 0.8, "javascript": 0.8, "java": 0.75},
+        cost_tier=1,
+        context_tokens=256_000,
+        notes="Low-cost open-weights coder.",
+    ),
+)
+
+# windsurf: an IDE with a person at the keyboard: good at UI/feature work, slow in wall time.
+WINDSURF = AgentSpec(
+    name="windsurf",
+    display_name="Windsurf (manual)",
+    kind="manual",
+    prompt_via="file",
+    config_files=(".windsurfrules",),
+    output="text",
+    parser="manual",
+    install_hint="install the Windsurf editor from https://windsurf.com/download, then open the "
+    "prepared worktree in it",
+    docs="IDE only, no CLI: nborch prepares the worktree, prompt and .windsurfrules, then waits "
+    "for the person to mark the attempt done.",
+    capability=Capability(
+        strengths={"feature": 0.8, "bugfix": 0.75, "refactor": 0.75, "test": 0.7, "docs": 0.7,
+                   "infra": 0.6, "data": 0.6, "ui": 0.82, "research": 0.6},
+        stacks={"typescript": 0.85, "javascript": 0.85, "python": 0.8},
+        cost_tier=2,
+        context_tokens=200_000,
+        notes="Human in the loop: use it where judgement matters more than speed.",
+    ),
+)
+
+# demo: no model at all; a bundled script that edits the worktree so the pipeline runs anywhere.
+DEMO = AgentSpec(
+    name="demo",
+    display_name="Demo agent (no AI)",
+    kind="demo",
+    executable=sys.executable,
+    argv=(sys.executable, "-m", "nborch.demo.agent", "--prompt-file", "{prompt_file}",
+          "--worktree", "{worktree}", "--task-id", "{task_id}"),  # fmt: skip
+    prompt_via="file",
+    model_args=("--model", "{model}"),
+    config_files=("AGENTS.md",),
+    output="stream-json",
+    parser="demo",
+    install_hint="ships with nborch (pip install nborch)",
+    docs="A scripted stand-in for a real agent, used by 'nborch demo', the tutorials and the "
+    "tests. '--model' picks one of its behaviours. Always labelled as a demo agent.",
+    capability=Capability(
+        strengths=dict.fromkeys(("feature", "bugfix", "test", "docs"), 0.5),
+        stacks={"python": 0.5},
+        cost_tier=1,
+        context_tokens=0,
+        notes="Not a model: scripted edits of differing quality.",
+    ),
+    is_demo=True,
+)
+
+BUILTIN_SPECS: tuple[AgentSpec, ...] = (
+    CLAUDE, CODEX, GEMINI, AIDER, COPILOT, CURSOR, CLINE, OPENCODE, QWEN, WINDSURF, DEMO,
+)  # fmt: skip

@@ -1,0 +1,289 @@
+"""What an agent is: how to launch it (argv, env, home dir, config files) and what it is good at.
+
+Pure data. Nothing here starts a process; ``available()`` only looks the program up on ``PATH``.
+
+>>> spec = AgentSpec(name="echo", display_name="Echo", kind="script",
+...                  argv=("echo", "{task_id}: {prompt_file}"))
+>>> spec.render_argv(task_id="1.1", prompt_file="p; rm -rf /")
+['echo', '1.1: p; rm -rf /']
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import string
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import AgentError
+
+TASK_TYPES = (
+    "feature", "bugfix", "refactor", "test", "docs", "infra", "data", "ui", "research",
+)  # fmt: skip
+PLACEHOLDERS = frozenset({"prompt", "prompt_file", "worktree", "task_id", "model"})
+KINDS = ("cli", "manual", "script", "demo")
+PROMPT_VIA = ("arg", "file", "stdin-file")
+OUTPUTS = ("stream-json", "json", "text")
+
+Kind = Literal["cli", "manual", "script", "demo"]
+PromptVia = Literal["arg", "file", "stdin-file"]
+Output = Literal["stream-json", "json", "text"]
+
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FORMATTER = string.Formatter()
+
+
+class Scores(Mapping[str, float]):
+    """An immutable, hashable mapping of name → score in [0, 1], kept in the order given."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, float] | Iterable[tuple[str, float]] = ()):
+        pairs = items.items() if isinstance(items, Mapping) else items
+        checked: dict[str, float] = {}
+        for key, value in pairs:
+            score = float(value)
+            if not 0.0 <= score <= 1.0:
+                raise AgentError(f"score for {key!r} must be between 0 and 1, got {value!r}")
+            checked[str(key).lower()] = score
+        self._items = tuple(checked.items())
+
+    def __getitem__(self, key: str) -> float:
+        for name, score in self._items:
+            if name == key:
+                return score
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items))
+
+    def __repr__(self) -> str:
+        return f"Scores({dict(self._items)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    """What an agent is good at: a default profile the assigner reads and a user may override.
+
+    Parameters
+    ----------
+    strengths:
+        Task type (one of ``TASK_TYPES``) → 0..1. A missing type counts as 0.
+    stacks:
+        Tech stack name (``"python"``, ``"typescript"``…) → 0..1 affinity.
+    cost_tier:
+        1 cheap, 2 moderate, 3 expensive.
+    context_tokens:
+        Size of the context window the agent usually works with (0 if unknown).
+    """
+
+    strengths: Mapping[str, float] = field(default_factory=Scores)
+    stacks: Mapping[str, float] = field(default_factory=Scores)
+    cost_tier: int = 2
+    context_tokens: int = 0
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        strengths, stacks = Scores(self.strengths), Scores(self.stacks)
+        unknown = sorted(set(strengths) - set(TASK_TYPES))
+        if unknown:
+            raise AgentError(
+                f"unknown task type(s) {', '.join(unknown)} in strengths; "
+                f"use any of {', '.join(TASK_TYPES)}"
+            )
+        if self.cost_tier not in (1, 2, 3):
+            raise AgentError(f"cost_tier must be 1, 2 or 3, got {self.cost_tier!r}")
+        if self.context_tokens < 0:
+            raise AgentError(f"context_tokens must be >= 0, got {self.context_tokens!r}")
+        object.__setattr__(self, "strengths", strengths)
+        object.__setattr__(self, "stacks", stacks)
+
+    def strength(self, task_type: str) -> float:
+        """The 0..1 strength for a task type; 0 when the profile does not mention it."""
+        return self.strengths.get(task_type.lower(), 0.0)
+
+    def affinity(self, stack: str) -> float:
+        """The 0..1 affinity for a tech stack; 0 when the profile does not mention it."""
+        return self.stacks.get(stack.lower(), 0.0)
+
+    def best_at(self, n: int = 2) -> list[str]:
+        """The ``n`` strongest task types, strongest first (ties in ``TASK_TYPES`` order)."""
+        ranked = sorted(TASK_TYPES, key=lambda t: -self.strength(t))
+        return [t for t in ranked[:n] if self.strength(t) > 0]
+
+
+def placeholders(template: str) -> list[str]:
+    """The placeholder names in one argv template; ``{{`` and ``}}`` are literal braces.
+
+    Raises ``AgentError`` for malformed braces, format specs and conversions.
+    """
+    try:
+        parts = list(_FORMATTER.parse(template))
+    except ValueError as err:
+        raise AgentError(
+            f"cannot read {template!r}: {err}; write {{{{ and }}}} for literal braces"
+        ) from None
+    names = []
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if spec or conversion:
+            raise AgentError(
+                f"placeholder {{{name}...}} in {template!r} may not carry a format spec or "
+                f"conversion; write just {{{name}}}"
+            )
+        names.append(name)
+    return names
+
+
+def check_placeholders(argv: Iterable[str], allowed: frozenset[str] = PLACEHOLDERS) -> None:
+    """Raise ``AgentError`` naming any placeholder in ``argv`` that is not in ``allowed``."""
+    for template in argv:
+        for name in placeholders(template):
+            if name not in allowed:
+                known = ", ".join("{" + p + "}" for p in sorted(allowed))
+                raise AgentError(
+                    f"unknown placeholder {{{name}}} in {template!r}; known placeholders: "
+                    f"{known} (write {{{{ and }}}} for literal braces)"
+                )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class AgentSpec:
+    """How one coding agent is launched, fed, isolated and read, plus what it is good at.
+
+    ``argv`` is the whole command line, program first, as templates with the placeholders
+    ``{prompt}``, ``{prompt_file}``, ``{worktree}``, ``{task_id}`` and ``{model}``; it is
+    rendered without a shell by ``render_argv``. ``model_args`` (e.g. ``("--model", "{model}")``)
+    are appended only when a model is asked for, so each tool keeps its own default otherwise.
+    """
+
+    name: str
+    display_name: str
+    kind: Kind
+    executable: str | None = None
+    argv: tuple[str, ...] = ()
+    prompt_via: PromptVia = "file"
+    model_args: tuple[str, ...] = ()
+    env_allow: tuple[str, ...] = ()
+    env_set: tuple[tuple[str, str], ...] = ()
+    home_env: str | None = None
+    config_files: tuple[str, ...] = ()
+    output: Output = "text"
+    parser: str = "text"
+    exit_zero_on_failure: bool = False
+    install_hint: str = ""
+    docs: str = ""
+    capability: Capability = field(default_factory=Capability)
+    is_demo: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("argv", "model_args", "env_allow", "config_files"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        env_set = self.env_set.items() if isinstance(self.env_set, Mapping) else self.env_set
+        object.__setattr__(self, "env_set", tuple((str(k), str(v)) for k, v in env_set))
+        self._validate()
+
+    def _validate(self) -> None:
+        who = f"agent {self.name!r}"
+        if not isinstance(self.name, str) or not NAME_RE.fullmatch(self.name):
+            raise AgentError(
+                f"bad agent name {self.name!r}: use lowercase letters, digits, '-' and '_', "
+                "starting with a letter or digit (e.g. 'my-agent')"
+            )
+        for attr, allowed in (("kind", KINDS), ("prompt_via", PROMPT_VIA), ("output", OUTPUTS)):
+            if getattr(self, attr) not in allowed:
+                raise AgentError(
+                    f"{who}: {attr} must be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, attr)!r}"
+                )
+        if not isinstance(self.capability, Capability):
+            raise AgentError(f"{who}: capability must be a Capability")
+        check_placeholders(self.argv + self.model_args)
+        if self.kind == "manual":
+            if self.argv:
+                raise AgentError(f"{who}: a manual agent has no command line; leave argv empty")
+        elif not self.argv:
+            raise AgentError(f"{who}: a {self.kind} agent needs argv (its command line)")
+        if self.kind in ("cli", "demo") and not self.executable:
+            raise AgentError(f"{who}: a {self.kind} agent needs an executable")
+        if self.kind == "script" and placeholders(self.argv[0]):
+            raise AgentError(
+                f"{who}: the program {self.argv[0]!r} may not be a placeholder; "
+                "run it through an interpreter, e.g. 'sh {worktree}/fix.sh'"
+            )
+        if self.prompt_via == "arg" and not any("prompt" in placeholders(a) for a in self.argv):
+            raise AgentError(f"{who}: prompt_via='arg' needs {{prompt}} somewhere in argv")
+        for key, _ in self.env_set:
+            if not _ENV_NAME_RE.fullmatch(key):
+                raise AgentError(f"{who}: {key!r} in env_set is not an environment variable name")
+        if self.home_env is not None and not _ENV_NAME_RE.fullmatch(self.home_env):
+            raise AgentError(f"{who}: home_env {self.home_env!r} is not a variable name")
+
+    @property
+    def program(self) -> str | None:
+        """The program looked up on PATH: ``executable``, else ``argv[0]``; None for manual."""
+        if self.kind == "manual":
+            return None
+        return self.executable or (self.argv[0] if self.argv else None)
+
+    def available(self) -> bool:
+        """True when the agent can run here: manual agents always, others when on PATH."""
+        if self.kind == "manual":
+            return True
+        program = self.program
+        return bool(program) and shutil.which(program) is not None
+
+    def unavailable_reason(self) -> str | None:
+        """None when available, else a sentence naming the agent and how to install it."""
+        if self.available():
+            return None
+        what = "script agent" if self.kind == "script" else "agent"
+        hint = f" Install it with: {self.install_hint}" if self.install_hint else ""
+        return (
+            f"{what} {self.name!r} ({self.display_name}) is not available: "
+            f"{self.program!r} was not found on PATH or is not executable.{hint}"
+        )
+
+    def render_argv(self, **values: object) -> list[str]:
+        """The command line with placeholders filled in, one list item per argument, no shell.
+
+        Values are inserted verbatim (a ``;`` or a space stays inside its argument). ``model``
+        adds ``model_args`` when given. Raises ``AgentError`` naming a missing placeholder.
+        """
+        given = {k: v for k, v in values.items() if v is not None}
+        templates = self.argv + (self.model_args if "model" in given else ())
+        rendered = []
+        for template in templates:
+            out = []
+            for literal, name, _, _ in _FORMATTER.parse(template):
+                out.append(literal)
+                if name is None:
+                    continue
+                if name not in given:
+                    raise AgentError(
+                        f"agent {self.name!r}: no value for {{{name}}} in {template!r}; "
+                        f"pass {name}=... to render_argv"
+                    )
+                value = given[name]
+                text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+                if "\x00" in text:
+                    raise AgentError(f"agent {self.name!r}: {{{name}}} contains a NUL byte")
+                out.append(text)
+            rendered.append("".join(out))
+        return rendered
+
+    def __repr__(self) -> str:
+        where = self.program or "by hand"
+        demo = ", demo" if self.is_demo else ""
+        return f"<AgentSpec {self.name}: {self.kind} {where}{demo}>"

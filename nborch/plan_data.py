@@ -1,0 +1,273 @@
+"""Read YAML and TOML plans: the same fields as markdown, as data.
+
+Shape (YAML shown; TOML uses ``[[phases]]`` and ``[[phases.tasks]]``)::
+
+    title: Todo service
+    test_command: pytest -q          # any top-level key other than title/overview/phases/tasks
+    base: main                       # is a setting, as in markdown front matter
+    phases:
+      - title: Storage
+        tasks:
+          - id: "1.1"
+            title: Add a SQLite store
+            depends_on: []
+            objectives: [Persist todos]
+            validation: ["`pytest tests/test_store.py` passes"]
+    tasks: []                        # tasks outside any phase
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import PlanError
+from .plan import (
+    Criterion, Phase, Plan, Task, build_plan, normalize_priority, split_ids, split_names,
+)  # fmt: skip
+
+_LINES = "__lines__"  # where the YAML loader records the line of every key of a mapping
+_LIST_FIELDS = ("objectives", "key_activities", "deliverables", "validation")
+_TEXT_FIELDS = ("overview", "technical_implementation")
+_FIELD_ALIASES = {
+    "description": "overview", "details": "technical_implementation", "steps": "key_activities",
+    "activities": "key_activities", "validation_criteria": "validation",
+    "acceptance_criteria": "validation", "depends": "depends_on", "dependencies": "depends_on",
+    "agent": "agents", "name": "title",
+}  # fmt: skip
+_BOOLS = {"true": True, "yes": True, "false": False, "no": False, "": False}
+_TASK_KEYS = {"id", "title", "phase", "depends_on", "agents", "priority", "done",
+              *_LIST_FIELDS, *_TEXT_FIELDS}  # fmt: skip
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "title": (str,), "test_command": (str,), "base": (str,), "project": (dict, str),
+    "agents": (list, str), "lint_command": (str,),
+}  # fmt: skip
+
+
+def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
+    """Load YAML with every scalar kept as text, recording the line of every mapping key.
+
+    Scalars stay text so that ids like ``1.10`` are not read as the number 1.1.
+    """
+    import yaml
+
+    class _LineLoader(yaml.BaseLoader):
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            mapping = super().construct_mapping(node, deep=True)
+            mapping[_LINES] = {
+                k.value: k.start_mark.line + first_line for k, _ in node.value if hasattr(k, "value")
+            }
+            return mapping
+
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - BaseLoader builds no objects
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line + first_line) if mark else first_line
+        raise PlanError(f"invalid YAML: {exc.problem or exc}", "fix the YAML syntax on this line",
+                        path=where, line=line) from None  # fmt: skip
+    except yaml.YAMLError as exc:
+        raise PlanError(f"invalid YAML: {exc}", "fix the YAML syntax", path=where,
+                        line=first_line) from None  # fmt: skip
+
+
+def check_settings(data: Mapping[str, Any], where: str | None, offset: int = 0) -> dict[str, Any]:
+    """Plan settings with their types checked; ``__lines__`` bookkeeping is removed."""
+    lines = data.get(_LINES, {})
+    settings = {}
+    for key, value in data.items():
+        if key == _LINES:
+            continue
+        expected = _SETTING_TYPES.get(key)
+        if expected and not isinstance(value, expected):
+            names = " or ".join("a mapping" if t is dict else "a list" if t is list else "text"
+                                for t in expected)  # fmt: skip
+            raise PlanError(f"setting {key!r} is {_kind(value)}", f"make it {names}",
+                            path=where, line=lines.get(key, 1 + offset))  # fmt: skip
+        settings[key] = _strip_lines(value)
+    return settings
+
+
+def parse_data(data: Any, where: str | None, fmt: str, line_of: _LineFinder) -> Plan:
+    """Build a plan from loaded YAML/TOML data."""
+    if not isinstance(data, dict):
+        raise PlanError(f"the {fmt.upper()} plan is {_kind(data)}, not a mapping",
+                        "start with 'title:' and a 'phases:' or 'tasks:' list", path=where, line=1)
+    lines = data.get(_LINES, {})
+    phases_data = _list(data.get("phases", []), "phases", where, lines.get("phases", 1))
+    loose = _list(data.get("tasks", []), "tasks", where, lines.get("tasks", 1))
+    settings = check_settings({k: v for k, v in data.items() if k not in ("phases", "tasks",
+                                                                          "overview")}, where)
+    title = str(settings.pop("title", "") or (Path(where).stem if where else "Untitled plan"))
+    phases: list[Phase] = []
+    tasks: list[Task] = []
+    for p_index, raw_phase in enumerate(phases_data, 1):
+        p_line = line_of.phase(raw_phase, p_index)
+        if not isinstance(raw_phase, dict):
+            raise PlanError(f"phase {p_index} is {_kind(raw_phase)}",
+                            "write each phase as a mapping with 'title' and 'tasks'",
+                            path=where, line=p_line)  # fmt: skip
+        p_title = str(raw_phase.get("title") or raw_phase.get("name") or f"Phase {p_index}")
+        number = raw_phase.get("number", raw_phase.get("id"))
+        found = [
+            _task(raw, p_title, where, line_of.task(raw, len(tasks) + n))
+            for n, raw in enumerate(_list(raw_phase.get("tasks", []), "tasks", where, p_line), 1)
+        ]
+        tasks.extend(found)
+        phases.append(Phase(p_index, p_title, None if number is None else str(number), p_line,
+                            _text(raw_phase.get("description", ""), "description", where, p_line),
+                            tuple(t.id for t in found)))  # fmt: skip
+    for raw in loose:
+        tasks.append(_task(raw, None, where, line_of.task(raw, len(tasks) + 1)))
+    overview = _text(data.get("overview", ""), "overview", where, lines.get("overview", 1))
+    return build_plan(title, tasks, phases=phases, settings=settings, path=where,
+                      overview=overview, format=fmt)  # fmt: skip
+
+
+def _task(raw: Any, phase: str | None, where: str | None, line: int) -> Task:
+    if not isinstance(raw, dict):
+        raise PlanError(f"a task is {_kind(raw)}", "write each task as a mapping with 'id' and 'title'",
+                        path=where, line=line)  # fmt: skip
+    lines = raw.get(_LINES, {})
+    data = {_FIELD_ALIASES.get(k, k): v for k, v in raw.items() if k != _LINES}
+    at = lambda key: lines.get(key, line)  # noqa: E731
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        problem = "a task has no title" if title in (None, "") else f"task title is {_kind(title)}"
+        raise PlanError(problem, "give every task a 'title' string", path=where, line=at("title"))
+    task_id = data.get("id")
+    if isinstance(task_id, bool) or not isinstance(task_id, (str, int, float)) or str(task_id) == "":
+        raise PlanError(f"task {title!r} has {'no id' if task_id is None else 'id ' + _kind(task_id)}",
+                        "give it an 'id' such as \"1.1\" (quote ids that look like numbers)",
+                        path=where, line=at("id") if task_id is not None else line)  # fmt: skip
+    fields: dict[str, Any] = {}
+    for key in _LIST_FIELDS:
+        fields[key] = _strings(data.get(key, []), key, where, at(key))
+    for key in _TEXT_FIELDS:
+        fields[key] = _text(data.get(key, ""), key, where, at(key))
+    deps = data.get("depends_on", [])
+    if isinstance(deps, (str, int, float)) and not isinstance(deps, bool):
+        deps = list(split_ids(str(deps)))
+    depends_on = tuple(str(d) for d in _strings(deps, "depends_on", where, at("depends_on"), True))
+    agents = data.get("agents", [])
+    agents = split_names(agents) if isinstance(agents, str) else tuple(
+        a.lower() for a in _strings(agents, "agents", where, at("agents")))  # fmt: skip
+    try:
+        priority = normalize_priority(data.get("priority", "medium"))
+    except ValueError as exc:
+        raise PlanError(str(exc), "use low, medium, high or critical", path=where,
+                        line=at("priority")) from None  # fmt: skip
+    done = data.get("done", False)
+    if isinstance(done, str) and done.lower() in _BOOLS:
+        done = _BOOLS[done.lower()]
+    if not isinstance(done, bool):
+        raise PlanError(f"'done' is {_kind(done)}", "write true or false", path=where, line=at("done"))
+    extra = tuple((k, _verbatim(v)) for k, v in data.items() if k not in _TASK_KEYS)
+    return Task(
+        id=str(task_id), title=title.strip(), phase=phase, overview=fields["overview"],
+        objectives=fields["objectives"], key_activities=fields["key_activities"],
+        deliverables=fields["deliverables"],
+        validation=tuple(Criterion.parse(v) for v in fields["validation"]),
+        technical_implementation=fields["technical_implementation"], depends_on=depends_on,
+        agents=agents, priority=priority, extra_sections=extra, done=done, line=line,
+        depends_line=at("depends_on"),
+    )  # fmt: skip
+
+
+def _strings(value: Any, key: str, where: str | None, line: int, numbers: bool = False) -> tuple:
+    if isinstance(value, str):
+        return (value,)
+    ok = (str, int, float) if numbers else (str,)
+    if isinstance(value, list) and all(isinstance(v, ok) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    raise PlanError(f"{key!r} is {_kind(value)}", f"make {key!r} a list of strings or one string",
+                    path=where, line=line)  # fmt: skip
+
+
+def _text(value: Any, key: str, where: str | None, line: int) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(f"- {v}" for v in value)
+    raise PlanError(f"{key!r} is {_kind(value)}", f"make {key!r} text", path=where, line=line)
+
+
+def _list(value: Any, key: str, where: str | None, line: int) -> list:
+    if isinstance(value, list):
+        return value
+    raise PlanError(f"{key!r} is {_kind(value)}, not a list", f"write {key!r} as a list",
+                    path=where, line=line)  # fmt: skip
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "empty"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != _LINES}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def _verbatim(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(_strip_lines(value), ensure_ascii=False, default=str)
+
+
+class _LineFinder:
+    """Where a phase or task starts: YAML knows from its marks; TOML from its table headers."""
+
+    def __init__(self, text: str = "", fmt: str = "yaml"):
+        self.fmt = fmt
+        self.task_lines: list[int] = []
+        self.phase_lines: list[int] = []
+        if fmt == "toml":
+            for n, line in enumerate(text.split("\n"), 1):
+                header = re.match(r"\s*\[\[\s*([\w.]+)\s*\]\]", line)
+                if header and header.group(1).endswith("tasks"):
+                    self.task_lines.append(n)
+                elif header and header.group(1) == "phases":
+                    self.phase_lines.append(n)
+
+    def task(self, raw: Any, position: int) -> int:
+        return self._line(raw, self.task_lines, position)
+
+    def phase(self, raw: Any, position: int) -> int:
+        return self._line(raw, self.phase_lines, position)
+
+    @staticmethod
+    def _line(raw: Any, table: list[int], position: int) -> int:
+        if isinstance(raw, dict) and raw.get(_LINES):
+            return min(raw[_LINES].values())
+        return table[position - 1] if 0 < position <= len(table) else 1
+
+
+def parse_yaml(text: str, where: str | None) -> Plan:
+    """Parse a YAML plan."""
+    if not text.strip():
+        raise PlanError("the plan is empty", "write a 'title:' and a 'tasks:' list", path=where)
+    return parse_data(load_yaml(text, where), where, "yaml", _LineFinder())
+
+
+def parse_toml(text: str, where: str | None) -> Plan:
+    """Parse a TOML plan; TOML keeps no positions, so task lines come from ``[[...tasks]]`` headers."""
+    import tomllib
+
+    if not text.strip():
+        raise PlanError("the plan is empty", "write a 'title' and a [[tasks]] table", path=where)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        raise PlanError(f"invalid TOML: {exc}", "fix the TOML syntax on this line", path=where,
+                        line=int(found.group(1)) if found else 1) from None  # fmt: skip
+    return parse_data(data, where, "toml", _LineFinder(text, "toml"))

@@ -1,0 +1,485 @@
+"""Read a markdown plan into tasks, using markdown-it-py's token line maps for every line number.
+
+Accepted shapes (each one documented with an example in the README):
+
+1. ``## Phase N: Name`` then ``### Task N.M: Title`` (the canonical shape);
+2. ``## Task N: Title`` with no phases;
+3. ``### Title`` (or ``### 2.1 Title``) under any phase heading, without the word Task;
+4. ``- [ ] Title`` checklist items under a phase heading that has no task headings, or in a
+   plan with no headings below the title.
+
+Inside a task: ``Depends on:``, ``Agents:``, ``Priority:`` lines, and sections started by a bold
+line (``**Objectives**``) or a level-4 heading, in any order. Unknown sections are kept verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import PlanError
+from .names import slugify
+from .plan import (
+    Criterion, Phase, Plan, Task, build_plan, normalize_priority, split_ids, split_names,
+)  # fmt: skip
+
+SECTION_ALIASES = {
+    "overview": ("overview", "description", "summary", "context", "background", "goal", "purpose"),
+    "objectives": ("objectives", "objective", "goals", "aims"),
+    "key_activities": ("key activities", "activities", "steps", "subtasks", "sub-tasks",
+                       "implementation steps", "tasks", "work items", "todo"),
+    "deliverables": ("deliverables", "deliverable", "outputs", "artifacts", "artefacts"),
+    "validation": ("validation criteria", "validation", "acceptance criteria", "success criteria",
+                   "done when", "definition of done", "tests", "testing", "verification",
+                   "exit criteria"),
+    "technical_implementation": ("technical implementation", "implementation",
+                                 "technical details", "implementation notes", "approach",
+                                 "technical notes", "design"),
+}  # fmt: skip
+_ALIAS = {alias: key for key, aliases in SECTION_ALIASES.items() for alias in aliases}
+
+# Level-2 headings that describe the plan rather than group tasks.
+PLAN_SECTIONS = frozenset(
+    "overview background context introduction summary goals non-goals notes references appendix "
+    "risks glossary assumptions timeline architecture requirements scope out-of-scope "
+    "open-questions success-criteria dependencies conventions".split()
+)
+
+_BOLD_LINE = re.compile(r"^(?:\*\*|__)(?P<name>[^*_\n]+?)(?:\*\*|__)\s*:?\s*(?P<rest>.*)$")
+_PLAIN_MARKER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z -]{1,40}):\s*$")
+_META = re.compile(
+    r"^(?:[-*+]\s+)?(?:\*\*|__)?(?P<key>depends on|dependencies|depends|requires|agents?|priority)"
+    r"(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*$",
+    re.IGNORECASE,
+)
+_TASK_COLON = re.compile(r"^task\s+(?P<id>[^:]+?)\s*:\s*(?P<title>.*)$", re.IGNORECASE)
+_TASK_DASH = re.compile(r"^task\s+(?P<id>[^\s\d]*\d\S*?)\s*(?:[-–—.)]\s+|\s*$)(?P<title>.*)$", re.IGNORECASE)
+_NUMBERED = re.compile(r"^(?P<id>[A-Za-z]?\d+(?:\.\d+)*)[.:)]?\s+(?P<title>\S.*)$")
+_PHASE = re.compile(
+    r"^(?:(?P<final>final)\s+)?(?:phase|stage|milestone|sprint|part)\b\s*(?P<num>[\w.]*)\s*"
+    r"(?:[:.\-–—)]\s*|$)(?P<title>.*)$",
+    re.IGNORECASE,
+)
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_CHECKBOX = re.compile(r"^\[(?P<mark>[ xX])\]\s+")
+_SUB_CHECK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
+
+
+@dataclass(slots=True)
+class _Block:
+    """A top-level markdown block: its kind, heading level, line range and inline text."""
+
+    kind: str
+    start: int
+    end: int
+    level: int = 0
+    text: str = ""
+    items: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Container:
+    """A heading and the blocks under it until the next heading of its rank."""
+
+    kind: str  # "task" | "phase" | "section"
+    heading: str
+    line: int
+    blocks: list[_Block] = field(default_factory=list)
+    phase: _Container | None = None
+    tasks: list[_Container] = field(default_factory=list)
+    sub_level: int = 4  # headings at or below this level inside a task open sections
+
+
+def parse_markdown(text: str, path: str | Path | None = None) -> Plan:
+    """Parse markdown plan text (already decoded) into a checked :class:`Plan`."""
+    where = str(path) if path is not None else None
+    lines = text.split("\n")
+    settings, fm_end = _front_matter(lines, where)
+    body = lines if not fm_end else [""] * fm_end + lines[fm_end:]
+    blocks = _blocks("\n".join(body))
+    title, overview, containers = _structure(blocks, lines)
+    title = str(settings.get("title") or title or (Path(path).stem if path else "Untitled plan"))
+    reader = _Reader(lines, where)
+    phases: list[Phase] = []
+    tasks: list[Task] = []
+    sections: list[tuple[str, str]] = []
+    loose = [c for c in containers if c.kind == "task" and c.phase is None]
+    for cont in containers:
+        if cont.kind == "section":
+            sections.append((cont.heading, reader.raw(cont.blocks)))
+        elif cont.kind == "phase":
+            phase = reader.phase(cont, len(phases) + 1, tasks)
+            phases.append(phase)
+        elif cont.phase is None:
+            tasks.append(reader.task(cont, None))
+    if not tasks and not loose and not phases:
+        tasks.extend(reader.checklist(blocks_after_title(blocks), None, None))
+    return build_plan(
+        title, tasks, phases=phases, settings=settings, path=path, overview=overview,
+        sections=sections, format="markdown", end_line=len(lines),
+    )  # fmt: skip
+
+
+def blocks_after_title(blocks: list[_Block]) -> list[_Block]:
+    return [b for b in blocks if b.kind != "heading"]
+
+
+# ---- tokens → blocks → containers ---------------------------------------------------------
+
+
+def _blocks(text: str) -> list[_Block]:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    out: list[_Block] = []
+    list_stack: list[_Block] = []
+    for i, tok in enumerate(tokens):
+        if tok.level == 0 and tok.map is not None and tok.nesting >= 0:
+            kind = tok.type.removesuffix("_open")
+            block = _Block(kind, tok.map[0], tok.map[1])
+            if kind == "heading":
+                block.level = int(tok.tag[1])
+                block.text = tokens[i + 1].content.strip()
+            out.append(block)
+            if kind in ("bullet_list", "ordered_list"):
+                list_stack = [block]
+        elif tok.type == "list_item_open" and tok.level == 1 and list_stack:
+            list_stack[0].items.append((tok.map[0], tok.map[1]))
+    return out
+
+
+def _structure(blocks: list[_Block], lines: list[str]) -> tuple[str, str, list[_Container]]:
+    title = ""
+    overview: list[str] = []
+    containers: list[_Container] = []
+    phase: _Container | None = None
+    current: _Container | None = None
+    for block in blocks:
+        if block.kind == "heading" and block.level == 1 and not title:
+            title = block.text
+            continue
+        if block.kind == "heading" and block.level == 2:
+            current = _level2(block)
+            phase = current if current.kind == "phase" else None
+            containers.append(current)
+            continue
+        if block.kind == "heading" and block.level == 3 and _opens_task(current):
+            if current is not None and current.kind == "section":
+                current.kind = "phase"  # a group heading that is not "Phase N" but holds tasks
+                phase = current
+            current = _Container("task", block.text, block.start + 1, phase=phase)
+            if phase is not None:
+                phase.tasks.append(current)
+            containers.append(current)
+            continue
+        if current is None:
+            if block.kind != "heading":
+                overview.append("\n".join(lines[block.start:block.end]))
+            continue
+        current.blocks.append(block)
+    # A level-2 heading that is neither "Phase"/"Task" nor a known plan section groups tasks when
+    # it holds checklist items; otherwise it is kept as a plan section.
+    for cont in containers:
+        if cont.kind == "section" and not _reserved(cont.heading):
+            if any(_is_checklist(b, lines) for b in cont.blocks):
+                cont.kind = "phase"
+    return title, "\n\n".join(overview).strip(), containers
+
+
+def _opens_task(current: _Container | None) -> bool:
+    """Whether a level-3 heading under ``current`` starts a task (not a section of one)."""
+    if current is None or current.kind == "phase":
+        return True
+    if current.kind == "task":
+        return current.sub_level != 3
+    return not _reserved(current.heading)
+
+
+def _reserved(heading: str) -> bool:
+    return heading.strip().lower().replace(" ", "-").rstrip(":") in PLAN_SECTIONS
+
+
+def _level2(block: _Block) -> _Container:
+    text = block.text
+    if _TASK_COLON.match(text) or _TASK_DASH.match(text):
+        return _Container("task", text, block.start + 1, sub_level=3)
+    if _PHASE.match(text):
+        return _Container("phase", text, block.start + 1)
+    return _Container("section", text, block.start + 1)
+
+
+def _is_checklist(block: _Block, lines: list[str]) -> bool:
+    return bool(block.items) and any(
+        _CHECKBOX.match(_ITEM_MARK.sub("", lines[s], count=1)) for s, _ in block.items
+    )
+
+
+# ---- containers → tasks ------------------------------------------------------------------
+
+
+class _Reader:
+    """Turns containers into :class:`Task` and :class:`Phase` records, with source lines."""
+
+    def __init__(self, lines: list[str], where: str | None):
+        self.lines = lines
+        self.where = where
+        self.auto_ids: set[str] = set()
+
+    def error(self, line: int, problem: str, fix: str) -> PlanError:
+        return PlanError(problem, fix, path=self.where, line=line)
+
+    def raw(self, blocks: list[_Block]) -> str:
+        return "\n\n".join("\n".join(self.lines[b.start:b.end]) for b in blocks).strip()
+
+    def phase(self, cont: _Container, index: int, tasks: list[Task]) -> Phase:
+        m = _PHASE.match(cont.heading)
+        number = (m.group("num") or None) if m else None
+        title = ((m.group("title") or "").strip() if m else "") or cont.heading
+        found: list[Task] = []
+        intro = cont.blocks  # blocks after the first task heading belong to the tasks
+        if cont.tasks:
+            found.extend(self.task(task_cont, title) for task_cont in cont.tasks)
+        else:
+            intro = [b for b in cont.blocks if not _is_checklist(b, self.lines)]
+            checklists = [b for b in cont.blocks if _is_checklist(b, self.lines)]
+            found.extend(self.checklist(checklists, title, number or str(index)))
+        tasks.extend(found)
+        return Phase(index, title, number, cont.line, self.raw(intro), tuple(t.id for t in found))
+
+    def task(self, cont: _Container, phase: str | None) -> Task:
+        task_id, title = self.heading_id(cont.heading, cont.line)
+        fields = _Fields()
+        self.fill(fields, cont.blocks, cont.sub_level)
+        return fields.task(self, task_id, title, phase, cont.line)
+
+    def heading_id(self, heading: str, line: int) -> tuple[str, str]:
+        m = _TASK_COLON.match(heading) or _TASK_DASH.match(heading)
+        if m:
+            task_id, title = m.group("id").strip(), m.group("title").strip()
+            if not title:
+                raise self.error(line, f"task {task_id!r} has no title",
+                                 f"write one after the id, e.g. 'Task {task_id}: Add a store'")
+            return task_id, title
+        m = _NUMBERED.match(heading)
+        if m:
+            return m.group("id"), m.group("title").strip()
+        if not heading.strip():
+            raise self.error(line, "task heading has no title", "write a title in the heading")
+        return self.auto_id(slugify(heading, 40)), heading.strip()
+
+    def auto_id(self, base: str) -> str:
+        """An id for a task that names none; unique among generated ids."""
+        task_id, n = base, 1
+        while task_id in self.auto_ids:
+            n += 1
+            task_id = f"{base}-{n}"
+        self.auto_ids.add(task_id)
+        return task_id
+
+    def fill(self, fields: _Fields, blocks: list[_Block], sub_level: int) -> None:
+        for block in blocks:
+            if block.kind == "heading":
+                if block.level >= sub_level:
+                    fields.open(block.text, block.start + 1)
+                else:
+                    fields.add_raw(self.lines[block.start:block.end])
+            elif block.kind == "paragraph":
+                self.paragraph(fields, block.start, block.end)
+            elif block.items:
+                for start, end in block.items:
+                    self.item(fields, start, end)
+            else:
+                fields.add_raw(self.lines[block.start:block.end])
+
+    def paragraph(self, fields: _Fields, start: int, end: int) -> None:
+        prose: list[str] = []
+        for n in range(start, end):
+            line = self.lines[n]
+            if self.directive(fields, line, n + 1):
+                if prose:
+                    fields.add_item(" ".join(prose), prose)
+                    prose = []
+            else:
+                prose.append(line.strip())
+        if prose:
+            fields.add_item(" ".join(prose), prose)
+
+    def directive(self, fields: _Fields, line: str, lineno: int, strict: bool = False) -> bool:
+        """Handle a metadata line or a section marker; False when the line is plain content.
+
+        ``strict`` (for the first line of a list item) opens only known sections: a bullet that is
+        just ``**Note**`` is content, not a new section.
+        """
+        meta = _META.match(line)
+        if meta:
+            fields.meta(self, meta.group("key").lower(), meta.group("value"), lineno)
+            return True
+        bold = _BOLD_LINE.match(line)
+        if bold:
+            name = bold.group("name").strip().rstrip(":")
+            rest = bold.group("rest").strip()
+            if _ALIAS.get(name.lower()) or not (rest or strict):
+                fields.open(name, lineno)
+                if rest:
+                    fields.add_item(rest, [rest])
+                return True
+            return False
+        plain = _PLAIN_MARKER.match(line)
+        if plain and plain.group("name").strip().lower() in _ALIAS:
+            fields.open(plain.group("name"), lineno)
+            return True
+        return False
+
+    def item(self, fields: _Fields, start: int, end: int) -> None:
+        lines = self.lines[start:end]
+        first = _ITEM_MARK.sub("", lines[0], count=1)
+        if self.directive(fields, first, start + 1, strict=True):
+            return
+        box = _CHECKBOX.match(first)
+        if box:  # a checklist inside a task lists its steps
+            first = first[box.end():]
+            if fields.section == "overview":
+                fields.section = "key_activities"
+        body = [first]
+        for k in range(1, len(lines)):
+            line = lines[k]
+            # A non-indented line inside an item is a lazy continuation; a section marker there
+            # ends the item (plans often put "**Validation criteria**" right after a list).
+            if line[:1] not in ("", " ", "\t") and (
+                _META.match(line) or _BOLD_LINE.match(line) or _PLAIN_MARKER.match(line)
+            ):
+                fields.add_item(_item_text(body), lines[:k])
+                self.paragraph(fields, start + k, end)
+                return
+            body.append(line)
+        fields.add_item(_item_text(body), lines)
+
+    def checklist(self, blocks: list[_Block], phase: str | None, prefix: str | None) -> list[Task]:
+        tasks = []
+        for block in blocks:
+            for start, end in block.items:
+                first = _ITEM_MARK.sub("", self.lines[start], count=1)
+                box = _CHECKBOX.match(first)
+                if not box:
+                    continue
+                position = f"{prefix}.{len(tasks) + 1}" if prefix else str(len(tasks) + 1)
+                tasks.append(self.checklist_task(start, end, box, first, phase, position))
+        return tasks
+
+    def checklist_task(
+        self, start: int, end: int, box: re.Match[str], first: str, phase: str | None, position: str
+    ) -> Task:
+        heading = first[box.end():].strip()
+        m = _NUMBERED.match(heading)
+        task_id, title = (m.group("id"), m.group("title").strip()) if m else (position, heading)
+        if not title:
+            raise self.error(start + 1, "checklist task has no title", "write text after '- [ ]'")
+        fields = _Fields()
+        for n in range(start + 1, end):
+            line = self.lines[n]
+            sub = _SUB_CHECK.match(line)
+            if sub:
+                fields.key_activities.append(sub.group("text").strip())
+            elif not self.directive(fields, _ITEM_MARK.sub("", line.strip(), count=1), n + 1):
+                if line.strip():
+                    fields.details.append(line.strip())
+        return replace(fields.task(self, task_id, title, phase, start + 1), done=box.group("mark") in "xX")
+
+
+def _item_text(lines: list[str]) -> str:
+    head, rest = lines[0].strip(), textwrap.dedent("\n".join(lines[1:])).strip()
+    return f"{head}\n{rest}" if rest else head
+
+
+@dataclass(slots=True)
+class _Fields:
+    """What a task body has said so far; ``open`` switches the section content goes to."""
+
+    section: str = "overview"
+    extra_name: str = ""
+    overview: list[str] = field(default_factory=list)
+    objectives: list[str] = field(default_factory=list)
+    key_activities: list[str] = field(default_factory=list)
+    deliverables: list[str] = field(default_factory=list)
+    validation: list[str] = field(default_factory=list)
+    technical_implementation: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    extra: dict[str, list[str]] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    depends_line: int = 0
+    agents: tuple[str, ...] = ()
+    priority: str = "medium"
+
+    def open(self, name: str, line: int) -> None:
+        clean = name.strip().rstrip(":").strip()
+        key = _ALIAS.get(clean.lower())
+        self.section = key or "extra"
+        if not key:
+            self.extra_name = clean
+            self.extra.setdefault(clean, [])
+
+    def target(self) -> list[str]:
+        if self.section == "extra":
+            return self.extra[self.extra_name]
+        return getattr(self, self.section)
+
+    def add_item(self, text: str, raw: list[str]) -> None:
+        if self.section in ("overview", "technical_implementation", "extra"):
+            self.target().append("\n".join(raw).strip())
+        else:
+            self.target().append(text)
+
+    def add_raw(self, raw: list[str]) -> None:
+        self.target().append("\n".join(raw).strip())
+
+    def meta(self, reader: _Reader, key: str, value: str, line: int) -> None:
+        if key.startswith("agent"):
+            self.agents = split_names(value)
+        elif key == "priority":
+            try:
+                self.priority = normalize_priority(value)
+            except ValueError as exc:
+                raise reader.error(line, str(exc), "write e.g. 'Priority: high'") from None
+        else:
+            self.depends_on, self.depends_line = split_ids(value), line
+
+    def task(self, reader: _Reader, task_id: str, title: str, phase: str | None, line: int) -> Task:
+        return Task(
+            id=task_id, title=title, phase=phase,
+            overview="\n\n".join(self.overview + (["\n".join(self.details)] if self.details else [])),
+            objectives=tuple(self.objectives), key_activities=tuple(self.key_activities),
+            deliverables=tuple(self.deliverables),
+            validation=tuple(Criterion.parse(v) for v in self.validation),
+            technical_implementation="\n\n".join(self.technical_implementation),
+            depends_on=self.depends_on, agents=self.agents, priority=self.priority,
+            extra_sections=tuple((k, "\n\n".join(v)) for k, v in self.extra.items()),
+            line=line, depends_line=self.depends_line,
+        )  # fmt: skip
+
+
+# ---- front matter ---------------------------------------------------------------------------
+
+
+def _front_matter(lines: list[str], where: str | None) -> tuple[dict[str, Any], int]:
+    """YAML between a first line ``---`` and the next ``---``; returns settings and lines used."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for end in range(1, len(lines)):
+        if lines[end].strip() in ("---", "..."):
+            break
+    else:
+        raise PlanError("front matter starts with '---' but never ends",
+                        "close it with a line holding only '---'", path=where, line=1)  # fmt: skip
+    from .plan_data import check_settings, load_yaml
+
+    data = load_yaml("\n".join(lines[1:end]), where, first_line=2) if end > 1 else None
+    if data is None:
+        return {}, end + 1
+    if not isinstance(data, dict):
+        raise PlanError("front matter is not a mapping",
+                        "write 'key: value' lines, e.g. 'test_command: pytest -q'",
+                        path=where, line=2)  # fmt: skip
+    return check_settings(data, where, offset=1), end + 1
