@@ -14,6 +14,7 @@ line (``**Objectives**``) or a level-4 heading, in any order. Unknown sections a
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from dataclasses import dataclass, field, replace
@@ -130,10 +131,17 @@ def blocks_after_title(blocks: list[_Block]) -> list[_Block]:
 # ---- tokens → blocks → containers ---------------------------------------------------------
 
 
-def _blocks(text: str) -> list[_Block]:
+@functools.cache
+def _markdown():  # -> MarkdownIt
+    """Block-level parsing only: nborch reads inline text from the source lines, so markdown-it's
+    inline pass (most of its time) is skipped."""
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    return MarkdownIt("commonmark").disable(["inline", "text_join"])
+
+
+def _blocks(text: str) -> list[_Block]:
+    tokens = _markdown().parse(text)
     out: list[_Block] = []
     list_stack: list[_Block] = []
     for i, tok in enumerate(tokens):

@@ -8,11 +8,27 @@ replace=True)``. Every agent runs with stdin closed, cwd = its worktree and its 
 
 from __future__ import annotations
 
+import shlex
 import sys
 
-from .spec import AgentSpec, Capability
+from .spec import TASK_TYPES, AgentSpec, Capability
 
 _PY_TS = {"python": 0.9, "typescript": 0.9, "javascript": 0.9}
+
+
+def _cmd(command: str) -> tuple[str, ...]:
+    """A command line written as in the tool's docs, split like a shell would (never run by one)."""
+    return tuple(shlex.split(command))
+
+
+def _scores(*values: float) -> dict[str, float]:
+    """Strengths given in ``TASK_TYPES`` order, so each profile reads as one row of a table."""
+    if len(values) != len(TASK_TYPES):
+        raise ValueError(f"give one strength per task type: {', '.join(TASK_TYPES)}")
+    return dict(zip(TASK_TYPES, values, strict=True))
+
+
+# Each profile reads _scores(feature, bugfix, refactor, test, docs, infra, data, ui, research).
 
 # claude: strongest on refactor/feature in large codebases (long agentic runs, 200k context),
 # careful with tests; priced per token at the top end.
@@ -21,10 +37,10 @@ CLAUDE = AgentSpec(
     display_name="Claude Code",
     kind="cli",
     executable="claude",
-    argv=(
-        "claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose",
-        "--permission-mode", "acceptEdits", "--allowedTools", "Read Edit Write Bash",
-    ),  # fmt: skip
+    argv=_cmd(
+        "claude -p {prompt} --output-format stream-json --verbose --permission-mode acceptEdits"
+        " --allowedTools 'Read Edit Write Bash'"
+    ),
     prompt_via="arg",
     model_args=("--model", "{model}"),
     env_allow=("ANTHROPIC_*", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"),
@@ -34,14 +50,12 @@ CLAUDE = AgentSpec(
     output="stream-json",
     parser="claude",
     install_hint="npm install -g @anthropic-ai/claude-code",
-    docs="JSON lines; the last 'result' event has usage, total_cost_usd, is_error. Exit 1 on API "
-    "errors. Writes with absolute paths.",
+    docs="JSON lines; the last 'result' event has usage, total_cost_usd, is_error; exit 1 on API "
+    "errors.",
     capability=Capability(
-        strengths={"feature": 0.9, "bugfix": 0.85, "refactor": 0.92, "test": 0.85, "docs": 0.8,
-                   "infra": 0.75, "data": 0.75, "ui": 0.75, "research": 0.8},
+        strengths=_scores(0.90, 0.85, 0.92, 0.85, 0.80, 0.75, 0.75, 0.75, 0.80),
         stacks={**_PY_TS, "rust": 0.85, "go": 0.85, "java": 0.8, "shell": 0.8},
-        cost_tier=3,
-        context_tokens=200_000,
+        cost_tier=3, context_tokens=200_000,
         notes="Strong multi-file refactors and long agentic sessions; expensive.",
     ),
 )
@@ -52,10 +66,9 @@ CODEX = AgentSpec(
     display_name="OpenAI Codex CLI",
     kind="cli",
     executable="codex",
-    argv=(
-        "codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write",
-        "-C", "{worktree}", "{prompt}",
-    ),  # fmt: skip
+    argv=_cmd(
+        "codex exec --json --skip-git-repo-check --sandbox workspace-write -C {worktree} {prompt}"
+    ),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
@@ -68,11 +81,9 @@ CODEX = AgentSpec(
     "'error' event (it prints some on runs that succeed). No cost reported. Speaks only the "
     "Responses API; a local provider is set with -c model_providers.local={...}.",
     capability=Capability(
-        strengths={"feature": 0.85, "bugfix": 0.9, "refactor": 0.8, "test": 0.88, "docs": 0.7,
-                   "infra": 0.75, "data": 0.8, "ui": 0.65, "research": 0.7},
+        strengths=_scores(0.85, 0.90, 0.80, 0.88, 0.70, 0.75, 0.80, 0.65, 0.70),
         stacks={**_PY_TS, "rust": 0.85, "go": 0.8, "java": 0.75},
-        cost_tier=2,
-        context_tokens=272_000,
+        cost_tier=2, context_tokens=272_000,
         notes="Test-driven bugfix loops in a workspace-write sandbox.",
     ),
 )
@@ -83,13 +94,13 @@ GEMINI = AgentSpec(
     display_name="Gemini CLI",
     kind="cli",
     executable="gemini",
-    argv=("gemini", "-p", "{prompt}", "--approval-mode", "yolo", "--output-format", "stream-json"),
+    argv=_cmd("gemini -p {prompt} --approval-mode yolo --output-format stream-json"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=(
         "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_CLOUD_PROJECT",
         "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_APPLICATION_CREDENTIALS",
-    ),  # fmt: skip
+    ),
     env_set={"GEMINI_CLI_TRUST_WORKSPACE": "true"},
     home_env="GEMINI_CLI_HOME",
     config_files=("GEMINI.md",),
@@ -100,11 +111,9 @@ GEMINI = AgentSpec(
     "yolo, hence GEMINI_CLI_TRUST_WORKSPACE. With an API key, the per-attempt home needs "
     '.gemini/settings.json = {"security":{"auth":{"selectedType":"gemini-api-key"}}}.',
     capability=Capability(
-        strengths={"feature": 0.78, "bugfix": 0.72, "refactor": 0.75, "test": 0.72, "docs": 0.85,
-                   "infra": 0.7, "data": 0.8, "ui": 0.75, "research": 0.9},
+        strengths=_scores(0.78, 0.72, 0.75, 0.72, 0.85, 0.70, 0.80, 0.75, 0.90),
         stacks={**_PY_TS, "go": 0.8, "java": 0.8, "kotlin": 0.75},
-        cost_tier=2,
-        context_tokens=1_000_000,
+        cost_tier=2, context_tokens=1_000_000,
         notes="1M-token context: whole-repo reading, documentation, research.",
     ),
 )
@@ -115,31 +124,28 @@ AIDER = AgentSpec(
     display_name="Aider",
     kind="cli",
     executable="aider",
-    argv=(
-        "aider", "--message-file", "{prompt_file}", "--read", "CONVENTIONS.md", "--yes-always",
-        "--no-auto-commits", "--no-gitignore", "--no-check-update", "--analytics-disable",
-        "--no-pretty", "--no-show-model-warnings",
-    ),  # fmt: skip
+    argv=_cmd(
+        "aider --message-file {prompt_file} --read CONVENTIONS.md --yes-always --no-auto-commits"
+        " --no-gitignore --no-check-update --analytics-disable --no-pretty --no-show-model-warnings"
+    ),
     prompt_via="file",
     model_args=("--model", "{model}"),
     env_allow=(
         "AIDER_*", "OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
         "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
-    ),  # fmt: skip
+    ),
     env_set={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
     config_files=("CONVENTIONS.md",),
     output="text",
     parser="aider",
     exit_zero_on_failure=True,
     install_hint="pipx install aider-chat",
-    docs="Install in its own venv (its pins clash with nborch's). Plain text, no JSON mode. Exits 0 even when the model call failed: judge by the diff "
-    "and by error lines. Non-native models use the 'whole' edit format.",
+    docs="Own venv (its pins clash with ours). Plain text only; exits 0 even when the model call "
+    "failed: judge by the diff and error lines. Non-native models use the 'whole' edit format.",
     capability=Capability(
-        strengths={"feature": 0.7, "bugfix": 0.8, "refactor": 0.78, "test": 0.7, "docs": 0.65,
-                   "infra": 0.5, "data": 0.6, "ui": 0.55, "research": 0.35},
+        strengths=_scores(0.70, 0.80, 0.78, 0.70, 0.65, 0.50, 0.60, 0.55, 0.35),
         stacks={"python": 0.85, "javascript": 0.75, "typescript": 0.75, "go": 0.7, "rust": 0.7},
-        cost_tier=1,
-        context_tokens=128_000,
+        cost_tier=1, context_tokens=128_000,
         notes="Git-native pair programmer; small targeted diffs; quality follows the model.",
     ),
 )
@@ -150,24 +156,21 @@ COPILOT = AgentSpec(
     display_name="GitHub Copilot CLI",
     kind="cli",
     executable="copilot",
-    argv=("copilot", "-p", "{prompt}", "--allow-all-tools", "--no-ask-user",
-          "--output-format", "json"),  # fmt: skip
+    argv=_cmd("copilot -p {prompt} --allow-all-tools --no-ask-user --output-format json"),
     prompt_via="arg",
     model_args=("--model", "{model}"),
     env_allow=("COPILOT_*", "GH_TOKEN", "GITHUB_TOKEN"),
     home_env="COPILOT_HOME",
     config_files=(".github/copilot-instructions.md", "AGENTS.md"),
-    output="json",
+    output="stream-json",
     parser="copilot",
     install_hint="npm install -g @github/copilot",
-    docs="JSON events (one per line; the answer is in 'assistant.message'). A local model via "
+    docs="JSON events, one per line (the answer is in 'assistant.message'). A local model via "
     "COPILOT_PROVIDER_BASE_URL, COPILOT_PROVIDER_API_KEY, COPILOT_MODEL, COPILOT_OFFLINE=1.",
     capability=Capability(
-        strengths={"feature": 0.78, "bugfix": 0.75, "refactor": 0.7, "test": 0.75, "docs": 0.7,
-                   "infra": 0.78, "data": 0.6, "ui": 0.75, "research": 0.6},
+        strengths=_scores(0.78, 0.75, 0.70, 0.75, 0.70, 0.78, 0.60, 0.75, 0.60),
         stacks={**_PY_TS, "csharp": 0.85, "java": 0.8, "go": 0.75, "yaml": 0.8},
-        cost_tier=2,
-        context_tokens=128_000,
+        cost_tier=2, context_tokens=128_000,
         notes="Good with GitHub Actions and repository conventions.",
     ),
 )
@@ -178,7 +181,7 @@ CURSOR = AgentSpec(
     display_name="Cursor Agent",
     kind="cli",
     executable="cursor-agent",
-    argv=("cursor-agent", "-p", "{prompt}", "--output-format", "stream-json", "--force"),
+    argv=_cmd("cursor-agent -p {prompt} --output-format stream-json --force"),
     prompt_via="arg",
     model_args=("--model", "{model}"),
     env_allow=("CURSOR_API_KEY",),
@@ -189,11 +192,9 @@ CURSOR = AgentSpec(
     docs="JSON lines ending in a 'result' event; no token usage reported. Not in a public "
     "registry and has no base-URL override: test with a stand-in executable of the same name.",
     capability=Capability(
-        strengths={"feature": 0.82, "bugfix": 0.75, "refactor": 0.78, "test": 0.7, "docs": 0.65,
-                   "infra": 0.6, "data": 0.6, "ui": 0.88, "research": 0.6},
+        strengths=_scores(0.82, 0.75, 0.78, 0.70, 0.65, 0.60, 0.60, 0.88, 0.60),
         stacks={"typescript": 0.92, "javascript": 0.9, "css": 0.85, "python": 0.8, "react": 0.9},
-        cost_tier=2,
-        context_tokens=200_000,
+        cost_tier=2, context_tokens=200_000,
         notes="Front-end and UI features in TypeScript codebases.",
     ),
 )
@@ -204,7 +205,7 @@ CLINE = AgentSpec(
     display_name="Cline CLI",
     kind="cli",
     executable="cline",
-    argv=("cline", "-y", "--json", "-c", "{worktree}", "{prompt}"),
+    argv=_cmd("cline -y --json -c {worktree} {prompt}"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY"),
@@ -216,11 +217,9 @@ CLINE = AgentSpec(
     docs="JSON lines of ask/say messages. Needs 'cline auth ...' once per attempt home. The model "
     "must call its completion tool or Cline loops until the timeout.",
     capability=Capability(
-        strengths={"feature": 0.78, "bugfix": 0.72, "refactor": 0.7, "test": 0.7, "docs": 0.7,
-                   "infra": 0.72, "data": 0.6, "ui": 0.78, "research": 0.65},
+        strengths=_scores(0.78, 0.72, 0.70, 0.70, 0.70, 0.72, 0.60, 0.78, 0.65),
         stacks={"typescript": 0.85, "javascript": 0.85, "python": 0.8},
-        cost_tier=2,
-        context_tokens=200_000,
+        cost_tier=2, context_tokens=200_000,
         notes="Plan-then-act loop; quality follows the model it is given.",
     ),
 )
@@ -231,11 +230,11 @@ OPENCODE = AgentSpec(
     display_name="opencode",
     kind="cli",
     executable="opencode",
-    argv=("opencode", "run", "--format", "json", "--dir", "{worktree}", "{prompt}"),
+    argv=_cmd("opencode run --format json --dir {worktree} {prompt}"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("OPENCODE_CONFIG_CONTENT", "ANTHROPIC_API_KEY", "OPENAI_API_KEY",
-               "OPENROUTER_API_KEY", "GEMINI_API_KEY"),  # fmt: skip
+               "OPENROUTER_API_KEY", "GEMINI_API_KEY"),
     config_files=("AGENTS.md",),
     output="stream-json",
     parser="opencode",
@@ -243,11 +242,9 @@ OPENCODE = AgentSpec(
     docs="JSON lines (step_start, text, tool_use, step_finish with tokens, error); no closing "
     "event, the run ends with the process. A provider is defined in OPENCODE_CONFIG_CONTENT.",
     capability=Capability(
-        strengths={"feature": 0.72, "bugfix": 0.72, "refactor": 0.7, "test": 0.7, "docs": 0.68,
-                   "infra": 0.65, "data": 0.62, "ui": 0.68, "research": 0.6},
+        strengths=_scores(0.72, 0.72, 0.70, 0.70, 0.68, 0.65, 0.62, 0.68, 0.60),
         stacks={"typescript": 0.85, "javascript": 0.82, "python": 0.8, "go": 0.78},
-        cost_tier=1,
-        context_tokens=200_000,
+        cost_tier=1, context_tokens=200_000,
         notes="Model-agnostic generalist; cheap with open models.",
     ),
 )
@@ -258,8 +255,7 @@ QWEN = AgentSpec(
     display_name="Qwen Code",
     kind="cli",
     executable="qwen",
-    argv=("qwen", "-p", "{prompt}", "--yolo", "--auth-type", "openai",
-          "--output-format", "stream-json"),  # fmt: skip
+    argv=_cmd("qwen -p {prompt} --yolo --auth-type openai --output-format stream-json"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "DASHSCOPE_API_KEY"),
@@ -269,11 +265,9 @@ QWEN = AgentSpec(
     install_hint="npm install -g @qwen-code/qwen-code",
     docs="JSON lines (a Gemini CLI fork). Auth by OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL.",
     capability=Capability(
-        strengths={"feature": 0.75, "bugfix": 0.72, "refactor": 0.68, "test": 0.72, "docs": 0.65,
-                   "infra": 0.6, "data": 0.68, "ui": 0.62, "research": 0.55},
+        strengths=_scores(0.75, 0.72, 0.68, 0.72, 0.65, 0.60, 0.68, 0.62, 0.55),
         stacks={"python": 0.85, "typescript": 0.8, "javascript": 0.8, "java": 0.75},
-        cost_tier=1,
-        context_tokens=256_000,
+        cost_tier=1, context_tokens=256_000,
         notes="Low-cost open-weights coder.",
     ),
 )
@@ -292,11 +286,9 @@ WINDSURF = AgentSpec(
     docs="IDE only, no CLI: nborch prepares the worktree, prompt and .windsurfrules, then waits "
     "for the person to mark the attempt done.",
     capability=Capability(
-        strengths={"feature": 0.8, "bugfix": 0.75, "refactor": 0.75, "test": 0.7, "docs": 0.7,
-                   "infra": 0.6, "data": 0.6, "ui": 0.82, "research": 0.6},
+        strengths=_scores(0.80, 0.75, 0.75, 0.70, 0.70, 0.60, 0.60, 0.82, 0.60),
         stacks={"typescript": 0.85, "javascript": 0.85, "python": 0.8},
-        cost_tier=2,
-        context_tokens=200_000,
+        cost_tier=2, context_tokens=200_000,
         notes="Human in the loop: use it where judgement matters more than speed.",
     ),
 )
@@ -307,8 +299,8 @@ DEMO = AgentSpec(
     display_name="Demo agent (no AI)",
     kind="demo",
     executable=sys.executable,
-    argv=(sys.executable, "-m", "nborch.demo.agent", "--prompt-file", "{prompt_file}",
-          "--worktree", "{worktree}", "--task-id", "{task_id}"),  # fmt: skip
+    argv=(sys.executable, *_cmd("-m nborch.demo.agent --prompt-file {prompt_file} "
+                                "--worktree {worktree} --task-id {task_id}")),
     prompt_via="file",
     model_args=("--model", "{model}"),
     config_files=("AGENTS.md",),
@@ -320,8 +312,7 @@ DEMO = AgentSpec(
     capability=Capability(
         strengths=dict.fromkeys(("feature", "bugfix", "test", "docs"), 0.5),
         stacks={"python": 0.5},
-        cost_tier=1,
-        context_tokens=0,
+        cost_tier=1, context_tokens=0,
         notes="Not a model: scripted edits of differing quality.",
     ),
     is_demo=True,
@@ -329,4 +320,4 @@ DEMO = AgentSpec(
 
 BUILTIN_SPECS: tuple[AgentSpec, ...] = (
     CLAUDE, CODEX, GEMINI, AIDER, COPILOT, CURSOR, CLINE, OPENCODE, QWEN, WINDSURF, DEMO,
-)  # fmt: skip
+)

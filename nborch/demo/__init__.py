@@ -27,10 +27,15 @@ PLAN_PATH = Path(__file__).resolve().parent / "plan.md"
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache")
 _AUTHOR = ("nborch demo", "demo@nborch.invalid")
-# Variables that would point git at some other repository or change what it reads.
-_GIT_STATE_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                   "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES",
-                   "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_TEMPLATE_DIR")  # fmt: skip
+# Variables that would point git at another repository, change the config it reads, or override
+# the commit's author (so the sample's first commit is the same on every machine).
+_GIT_VARS_DROPPED = frozenset({
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+    "GIT_TEMPLATE_DIR", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE", "EMAIL",
+})  # fmt: skip
 
 
 def sample_plan_path() -> Path:
@@ -83,7 +88,7 @@ def make_sample_repo(dest: str | Path) -> Path:
         )
     shutil.copytree(SAMPLE_DIR, dest, ignore=_IGNORE, dirs_exist_ok=True)
 
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_STATE_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_VARS_DROPPED}
     env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_TERMINAL_PROMPT="0")
 
     def run(*args: str) -> None:

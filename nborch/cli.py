@@ -1,0 +1,185 @@
+"""The ``nborch`` command line: thin commands over the library.
+
+Conventions for every command: ``--json`` prints machine output on stdout and nothing else there;
+messages go to stderr; exit code 0 when all is well, 1 when some work did not succeed, 2 for bad
+input (a bad plan, an unknown agent, a bad option). A ``NborchError`` is printed as its one-line
+message, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import NborchError
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _errors_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn nborch's own errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NborchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+    return wrapper
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a table with rich; plain and unwrapped-enough when stdout is not a terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .display import cell_text
+
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell_text(v, 200) for v in row))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _agents_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter("give at least one agent name, e.g. --agents claude,codex")
+    return names
+
+
+def _register_scripts(scripts: Sequence[str]) -> None:
+    from .agents import script_agent
+
+    for item in scripts:
+        name, sep, command = item.partition("=")
+        if not sep or not name.strip() or not command.strip():
+            raise click.BadParameter(f"{item!r}: write NAME='command {{prompt_file}}'",
+                                     param_hint="--script")  # fmt: skip
+        script_agent(name.strip(), command.strip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nborch")
+def main() -> None:
+    """Turn an implementation plan into parallel work by AI coding agents."""
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "yaml", "toml"]), default=None,
+              help="Plan format (default: from the file suffix).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def parse(plan_path: Path, fmt: str | None, as_json: bool) -> None:
+    """Parse and classify PLAN; show its tasks, waves and types."""
+    from .classify import classify_plan
+    from .loader import load_plan
+
+    plan = load_plan(plan_path, format=fmt)
+    classes = classify_plan(plan)
+    if as_json:
+        _emit_json(parse_json(plan, classes))
+        return
+    waves = {t.id: n for n, wave in enumerate(plan.waves(), 1) for t in wave}
+    rows = []
+    for task in plan:
+        c = classes[task.id]
+        rows.append((task.id, task.title, task.phase or "", waves[task.id], task.depends_on,
+                     c.task_type, c.complexity, c.tech_stack))  # fmt: skip
+    _table(plan.summary(), ["id", "title", "phase", "wave", "depends on", "type", "cx", "stack"],
+           rows)  # fmt: skip
+
+
+def parse_json(plan: Any, classes: Any) -> dict[str, Any]:
+    """The ``nborch parse --json`` document (keys may be added, never renamed)."""
+    return {
+        "title": plan.title,
+        "format": plan.format,
+        "tasks": [
+            {
+                "id": t.id, "title": t.title, "phase": t.phase, "depends_on": list(t.depends_on),
+                "task_type": classes[t.id].task_type, "complexity": classes[t.id].complexity,
+                "tech_stack": list(classes[t.id].tech_stack), "done": t.done,
+                "priority": t.priority, "line": t.line,
+            }  # fmt: skip
+            for t in plan
+        ],
+    }
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("--agents", "agents", default=None, metavar="A,B",
+              help="Agents to choose from (default: the installed ones).")
+@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Different agents per task (best-of-N).")
+@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
+              help="Register a command line as an agent; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def assign(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+           as_json: bool) -> None:  # fmt: skip
+    """Assign agents to the tasks of PLAN and say why."""
+    from .assign import assign as do_assign
+    from .loader import load_plan
+
+    _register_scripts(scripts)
+    plan = load_plan(plan_path)
+    result = do_assign(plan, agents=_agents_option(agents), per_task=per_task)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    _show_assignments(result)
+
+
+def _show_assignments(result: Any) -> None:
+    rows = [(a.task, a.agents, a.task_type, a.complexity, f"{a.confidence:.2f}", a.justification)
+            for a in result]  # fmt: skip
+    _table(f"{len(result)} tasks assigned", ["task", "agents", "type", "cx", "conf", "why"], rows)
+
+
+@main.command()
+@_errors_exit
+def demo() -> None:
+    """Run the pipeline on the bundled sample project and plan (demo agents only)."""
+    from .assign import assign as do_assign
+    from .classify import classify_plan
+    from .demo import sample_plan_path
+    from .loader import load_plan
+
+    plan = load_plan(sample_plan_path())
+    click.echo(f"nborch demo — sample plan {sample_plan_path().name}: {plan.summary()}", err=True)
+    classes = classify_plan(plan)
+    _table("1. Parse and classify", ["id", "title", "phase", "depends on", "type", "cx", "stack"],
+           [(t.id, t.title, t.phase, t.depends_on, classes[t.id].task_type,
+             classes[t.id].complexity, classes[t.id].tech_stack) for t in plan])  # fmt: skip
+    _table("Waves (tasks that can run together)", ["wave", "tasks"],
+           [(n, [t.id for t in wave]) for n, wave in enumerate(plan.waves(), 1)])  # fmt: skip
+    result = do_assign(plan, agents=["claude", "codex", "gemini", "aider"], per_task=2)
+    _show_assignments(result)
+    click.echo("Next steps (coming in later releases): prepare worktrees, execute, compare, merge.",
+               err=True)  # fmt: skip
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
