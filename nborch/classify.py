@@ -25,6 +25,7 @@ from .plan import Plan, Task
 __all__ = ["TASK_TYPES", "Classification", "Classifications", "Rule", "classify", "classify_plan"]
 
 TITLE_FACTOR = 2.0  # a word in the title says more about the task than the same word in its body
+LEAD_FACTOR = 1.5  # titles are imperative: their first word usually names the kind of work
 BASE_COMPLEXITY = 2.0
 STACK_MIN = 1.0  # weak stack hints (0.5) need a second one before they name a stack
 DEFAULT_TYPE = "feature"
@@ -140,18 +141,18 @@ class _Matcher:
             self.cache[word] = found
         return found
 
-    def find(self, text: str) -> dict[int, str]:
-        """Rule index → the words of its first match in ``text``."""
+    def find(self, text: str) -> dict[int, tuple[str, int]]:
+        """Rule index → the words of its first match in ``text`` and their position."""
         words = _WORD.findall(text.lower())
         hits = [self.hits(w) for w in words]
-        found: dict[int, str] = {}
+        found: dict[int, tuple[str, int]] = {}
         for i, here in enumerate(hits):
             for s, pos in sorted(here):
                 rule, n = self.seqs[s]
                 if pos or rule in found or i + n > len(words):
                     continue
                 if all((s, k) in hits[i + k] for k in range(1, n)):
-                    found[rule] = " ".join(words[i : i + n])
+                    found[rule] = (" ".join(words[i : i + n]), i)
         return found
 
 
@@ -179,6 +180,7 @@ class _Hit:
     where: str
     words: str
     points: float
+    lead: bool = False
 
 
 def _hits(task: Task, m: _Matcher) -> list[_Hit]:
@@ -193,7 +195,7 @@ def _hits(task: Task, m: _Matcher) -> list[_Hit]:
     seen: set[tuple[int, str]] = set()
     steps: dict[str, _Hit] = {}
     for where, text, for_type in sources:
-        for r, words in m.find(text).items():
+        for r, (words, pos) in m.find(text).items():
             rule = m.rules[r]
             if rule.where not in ("any", where) or (r, where) in seen:
                 continue
@@ -205,12 +207,15 @@ def _hits(task: Task, m: _Matcher) -> list[_Hit]:
                     steps[rule.label] = hit
             elif for_type or rule.kind != "type":
                 factor = TITLE_FACTOR if where == "title" else 1.0
-                out.append(_Hit(rule, r, where, words, rule.weight * factor))
+                lead = where == "title" and pos == 0 and rule.kind == "type"
+                factor *= LEAD_FACTOR if lead else 1.0
+                out.append(_Hit(rule, r, where, words, rule.weight * factor, lead))
     return out + list(steps.values())
 
 
 def _fmt(hit: _Hit) -> str:
-    return f'"{hit.words}" in {hit.where} ({hit.points:+.1f})'
+    first = ", first word" if hit.lead else ""
+    return f'"{hit.words}" in {hit.where}{first} ({hit.points:+.1f})'
 
 
 def _step(value: int, steps: tuple[tuple[int, float], ...]) -> float:

@@ -69,8 +69,8 @@ def _table(kind: str, rows: dict[str, tuple[tuple[str, float], ...]]) -> tuple[R
 # Weights: 2 = the word alone says what the task is; 1 = a good hint; 0.5 = only with company.
 TYPE_RULES = _table("type", {
     "feature": (
-        (r"add|adds|adding|implement\w*|introduce\w*|support|supports|new|enable|allow\w*", 1.0),
-        (r"create|build|expose|provide|offer|let", 0.5),
+        (r"implement\w*|introduce\w*|support|supports|enable|allow\w*", 1.0),
+        (r"add|adds|adding|new|create|build|expose|provide|offer|let", 0.5),
         (r"feature|features|functionality|capability|endpoints?|webhooks?|command|subcommand", 1.0),
         (r"api|option|options|flag|login|signup|oauth|sso|notifications?|upload|search", 0.5),
         (r"export|import|payments?|checkout|cart|invite|subscriptions?|rate limit\w*", 0.5),
@@ -81,12 +81,14 @@ TYPE_RULES = _table("type", {
         (r"crash\w*|broken|regression|leak|leaks|leaking|deadlocks?|segfault\w*|flaky", 1.5),
         (r"errors?|exceptions?|fails?|failing|failures?|incorrect\w*|wrong|hangs?|freez\w*", 1.0),
         (r"resolve|repair|patch|traceback|500|404|nan|null|undefined|corrupt\w*|off by one", 1.0),
+        (r"\w+error|\w+exception", 1.0),
         (r"does not|doesn t|not working|instead of|race condition|issue|issues", 0.5),
     ),
     "refactor": (
         (r"refactor\w*|restructur\w*|reorgani[sz]\w*|decoupl\w*|modulari[sz]\w*", 2.0),
         (r"clean|cleanup|simplif\w*|extract\w*|split\w*|consolidat\w*|deduplicat\w*", 1.0),
         (r"rename\w*|rewrite|tidy|move|moves|dead code|tech debt|technical debt", 1.0),
+        (r"replac\w*|unused|legacy|convert\w*|remove|delete", 0.5),
         (r"duplicat\w*|abstraction|interface|services|layers?|readability|maintainab\w*", 0.5),
         (r"without (changing|behaviou?r)|no behaviou?r change", 1.5),
     ),
@@ -108,7 +110,8 @@ TYPE_RULES = _table("type", {
         (r"pipeline|pipelines|containers?|containeri[sz]\w*|infrastructure|infra|provision\w*", 1.0),
         (r"release|releases|packaging|monitoring|alert\w*|observability|prometheus|grafana", 1.0),
         (r"nginx|tls|ssl|certificates?|dns|staging|cron|backups?|dependabot|renovate", 1.0),
-        (r"workflows?|environments?|lint\w*|pre commit|makefile|upgrade|bump|logging", 0.5),
+        (r"pre commit|makefile|linters?|linting|metrics|telemetry|tracing|opentelemetry", 1.0),
+        (r"workflows?|environments?|upgrade|bump|logging|publish\w*|hooks", 0.5),
         (r"builds|aws|gcp|azure|cloud|cluster|server|servers|secrets|cache|caching", 0.5),
     ),
     "data": (
@@ -135,6 +138,7 @@ TYPE_RULES = _table("type", {
 # Language rules also fire on a tool or framework that implies the language (pytest → python).
 STACK_RULES = _table("stack", {
     "python": ((r"python\w*|py|pip|pyproject|venv|virtualenv|poetry|setuptools|mypy|ruff", 1.0),
+               (r"pypi|wheels?|tracemalloc|alembic|hypothesis|black", 1.0),
                (r"pytest|django|flask|fastapi|pandas|numpy|asyncio|pydantic|sqlalchemy|celery", 1.0),
                (r"jupyter|notebooks?|ipynb|pyspark|pytorch|scikit|sklearn", 1.0)),
     "pytest": ((r"pytest|conftest|fixtures?|parametri[sz]\w*", 1.0),),
@@ -155,7 +159,8 @@ STACK_RULES = _table("stack", {
                    (r"react|vue|svelte|angular|node|nodejs|express", 0.5)),
     "node": ((r"nodejs|npm|express|nestjs|node (js|service|server|backend|app|script)", 1.0),),
     "rust": ((r"rust|cargo|crates?|tokio|clippy", 1.0),),
-    "go": ((r"golang|goroutines?|go (mod|module|modules|service|binary|code|server|cli)", 1.0),),
+    "go": ((r"golang|goroutines?|go (mod|module|modules|service|binary|code|server|cli)", 1.0),
+           (r"in go|written in go", 1.0)),
     "java": ((r"java|jvm|maven|gradle|spring|junit", 1.0),),
     "kotlin": ((r"kotlin", 1.0),),
     "csharp": ((r"c#|csharp|dotnet|net core|asp net", 1.0),),

@@ -31,7 +31,7 @@ def _errors_exit(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except NborchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(str(exc), err=True)
             sys.exit(EXIT_BAD_INPUT)
 
     return wrapper

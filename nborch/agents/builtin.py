@@ -35,8 +35,7 @@ def _scores(*values: float) -> dict[str, float]:
 CLAUDE = AgentSpec(
     name="claude",
     display_name="Claude Code",
-    kind="cli",
-    executable="claude",
+    kind="cli", executable="claude",
     argv=_cmd(
         "claude -p {prompt} --output-format stream-json --verbose --permission-mode acceptEdits"
         " --allowedTools 'Read Edit Write Bash'"
@@ -44,11 +43,10 @@ CLAUDE = AgentSpec(
     prompt_via="arg",
     model_args=("--model", "{model}"),
     env_allow=("ANTHROPIC_*", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"),
-    env_set={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
+    env_set=(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),),
     home_env="CLAUDE_CONFIG_DIR",
     config_files=("CLAUDE.md",),
-    output="stream-json",
-    parser="claude",
+    output="stream-json", parser="claude",
     install_hint="npm install -g @anthropic-ai/claude-code",
     docs="JSON lines; the last 'result' event has usage, total_cost_usd, is_error; exit 1 on API "
     "errors.",
@@ -64,8 +62,7 @@ CLAUDE = AgentSpec(
 CODEX = AgentSpec(
     name="codex",
     display_name="OpenAI Codex CLI",
-    kind="cli",
-    executable="codex",
+    kind="cli", executable="codex",
     argv=_cmd(
         "codex exec --json --skip-git-repo-check --sandbox workspace-write -C {worktree} {prompt}"
     ),
@@ -74,8 +71,7 @@ CODEX = AgentSpec(
     env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
     home_env="CODEX_HOME",
     config_files=("AGENTS.md",),
-    output="stream-json",
-    parser="codex",
+    output="stream-json", parser="codex",
     install_hint="npm install -g @openai/codex",
     docs="JSON lines; judge by turn.completed / turn.failed and the exit code, never by the first "
     "'error' event (it prints some on runs that succeed). No cost reported. Speaks only the "
@@ -92,8 +88,7 @@ CODEX = AgentSpec(
 GEMINI = AgentSpec(
     name="gemini",
     display_name="Gemini CLI",
-    kind="cli",
-    executable="gemini",
+    kind="cli", executable="gemini",
     argv=_cmd("gemini -p {prompt} --approval-mode yolo --output-format stream-json"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
@@ -101,11 +96,10 @@ GEMINI = AgentSpec(
         "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_CLOUD_PROJECT",
         "GOOGLE_CLOUD_LOCATION", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_APPLICATION_CREDENTIALS",
     ),
-    env_set={"GEMINI_CLI_TRUST_WORKSPACE": "true"},
+    env_set=(("GEMINI_CLI_TRUST_WORKSPACE", "true"),),
     home_env="GEMINI_CLI_HOME",
     config_files=("GEMINI.md",),
-    output="stream-json",
-    parser="gemini",
+    output="stream-json", parser="gemini",
     install_hint="npm install -g @google/gemini-cli",
     docs="JSON lines ending in a 'result' event with stats. Untrusted folders silently downgrade "
     "yolo, hence GEMINI_CLI_TRUST_WORKSPACE. With an API key, the per-attempt home needs "
@@ -122,8 +116,7 @@ GEMINI = AgentSpec(
 AIDER = AgentSpec(
     name="aider",
     display_name="Aider",
-    kind="cli",
-    executable="aider",
+    kind="cli", executable="aider",
     argv=_cmd(
         "aider --message-file {prompt_file} --read CONVENTIONS.md --yes-always --no-auto-commits"
         " --no-gitignore --no-check-update --analytics-disable --no-pretty --no-show-model-warnings"
@@ -134,10 +127,9 @@ AIDER = AgentSpec(
         "AIDER_*", "OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
         "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
     ),
-    env_set={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    env_set=(("LITELLM_LOCAL_MODEL_COST_MAP", "True"),),
     config_files=("CONVENTIONS.md",),
-    output="text",
-    parser="aider",
+    output="text", parser="aider",
     exit_zero_on_failure=True,
     install_hint="pipx install aider-chat",
     docs="Own venv (its pins clash with ours). Plain text only; exits 0 even when the model call "
@@ -154,16 +146,14 @@ AIDER = AgentSpec(
 COPILOT = AgentSpec(
     name="copilot",
     display_name="GitHub Copilot CLI",
-    kind="cli",
-    executable="copilot",
+    kind="cli", executable="copilot",
     argv=_cmd("copilot -p {prompt} --allow-all-tools --no-ask-user --output-format json"),
     prompt_via="arg",
     model_args=("--model", "{model}"),
     env_allow=("COPILOT_*", "GH_TOKEN", "GITHUB_TOKEN"),
     home_env="COPILOT_HOME",
     config_files=(".github/copilot-instructions.md", "AGENTS.md"),
-    output="stream-json",
-    parser="copilot",
+    output="stream-json", parser="copilot",
     install_hint="npm install -g @github/copilot",
     docs="JSON events, one per line (the answer is in 'assistant.message'). A local model via "
     "COPILOT_PROVIDER_BASE_URL, COPILOT_PROVIDER_API_KEY, COPILOT_MODEL, COPILOT_OFFLINE=1.",
@@ -179,15 +169,13 @@ COPILOT = AgentSpec(
 CURSOR = AgentSpec(
     name="cursor",
     display_name="Cursor Agent",
-    kind="cli",
-    executable="cursor-agent",
+    kind="cli", executable="cursor-agent",
     argv=_cmd("cursor-agent -p {prompt} --output-format stream-json --force"),
     prompt_via="arg",
     model_args=("--model", "{model}"),
     env_allow=("CURSOR_API_KEY",),
     config_files=(".cursor/rules/nborch.mdc", "AGENTS.md"),
-    output="stream-json",
-    parser="cursor",
+    output="stream-json", parser="cursor",
     install_hint="curl https://cursor.com/install -fsS | bash",
     docs="JSON lines ending in a 'result' event; no token usage reported. Not in a public "
     "registry and has no base-URL override: test with a stand-in executable of the same name.",
@@ -203,16 +191,14 @@ CURSOR = AgentSpec(
 CLINE = AgentSpec(
     name="cline",
     display_name="Cline CLI",
-    kind="cli",
-    executable="cline",
+    kind="cli", executable="cline",
     argv=_cmd("cline -y --json -c {worktree} {prompt}"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY"),
     home_env="CLINE_DIR",
     config_files=(".clinerules",),
-    output="stream-json",
-    parser="cline",
+    output="stream-json", parser="cline",
     install_hint="npm install -g cline",
     docs="JSON lines of ask/say messages. Needs 'cline auth ...' once per attempt home. The model "
     "must call its completion tool or Cline loops until the timeout.",
@@ -228,16 +214,14 @@ CLINE = AgentSpec(
 OPENCODE = AgentSpec(
     name="opencode",
     display_name="opencode",
-    kind="cli",
-    executable="opencode",
+    kind="cli", executable="opencode",
     argv=_cmd("opencode run --format json --dir {worktree} {prompt}"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("OPENCODE_CONFIG_CONTENT", "ANTHROPIC_API_KEY", "OPENAI_API_KEY",
                "OPENROUTER_API_KEY", "GEMINI_API_KEY"),
     config_files=("AGENTS.md",),
-    output="stream-json",
-    parser="opencode",
+    output="stream-json", parser="opencode",
     install_hint="npm install -g opencode-ai",
     docs="JSON lines (step_start, text, tool_use, step_finish with tokens, error); no closing "
     "event, the run ends with the process. A provider is defined in OPENCODE_CONFIG_CONTENT.",
@@ -253,15 +237,13 @@ OPENCODE = AgentSpec(
 QWEN = AgentSpec(
     name="qwen",
     display_name="Qwen Code",
-    kind="cli",
-    executable="qwen",
+    kind="cli", executable="qwen",
     argv=_cmd("qwen -p {prompt} --yolo --auth-type openai --output-format stream-json"),
     prompt_via="arg",
     model_args=("-m", "{model}"),
     env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "DASHSCOPE_API_KEY"),
     config_files=("QWEN.md",),
-    output="stream-json",
-    parser="qwen",
+    output="stream-json", parser="qwen",
     install_hint="npm install -g @qwen-code/qwen-code",
     docs="JSON lines (a Gemini CLI fork). Auth by OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL.",
     capability=Capability(
@@ -279,8 +261,7 @@ WINDSURF = AgentSpec(
     kind="manual",
     prompt_via="file",
     config_files=(".windsurfrules",),
-    output="text",
-    parser="manual",
+    output="text", parser="manual",
     install_hint="install the Windsurf editor from https://windsurf.com/download, then open the "
     "prepared worktree in it",
     docs="IDE only, no CLI: nborch prepares the worktree, prompt and .windsurfrules, then waits "
@@ -297,15 +278,13 @@ WINDSURF = AgentSpec(
 DEMO = AgentSpec(
     name="demo",
     display_name="Demo agent (no AI)",
-    kind="demo",
-    executable=sys.executable,
+    kind="demo", executable=sys.executable,
     argv=(sys.executable, *_cmd("-m nborch.demo.agent --prompt-file {prompt_file} "
                                 "--worktree {worktree} --task-id {task_id}")),
     prompt_via="file",
     model_args=("--model", "{model}"),
     config_files=("AGENTS.md",),
-    output="stream-json",
-    parser="demo",
+    output="stream-json", parser="demo",
     install_hint="ships with nborch (pip install nborch)",
     docs="A scripted stand-in for a real agent, used by 'nborch demo', the tutorials and the "
     "tests. '--model' picks one of its behaviours. Always labelled as a demo agent.",

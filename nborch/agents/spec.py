@@ -166,6 +166,10 @@ class AgentSpec:
     ``{prompt}``, ``{prompt_file}``, ``{worktree}``, ``{task_id}`` and ``{model}``; it is
     rendered without a shell by ``render_argv``. ``model_args`` (e.g. ``("--model", "{model}")``)
     are appended only when a model is asked for, so each tool keeps its own default otherwise.
+    ``prompt_via``: ``arg`` puts the prompt in argv, ``file`` writes it to ``{prompt_file}``,
+    ``stdin-file`` feeds that file on stdin. ``env_allow`` holds names or ``fnmatch`` globs passed
+    through from the caller's environment; ``env_set`` pairs nborch sets. ``home_env`` names the
+    variable pointed at the per-attempt config dir (None: point ``HOME`` there).
     """
 
     name: str
@@ -249,7 +253,8 @@ class AgentSpec:
         if self.available():
             return None
         what = "script agent" if self.kind == "script" else "agent"
-        hint = f" Install it with: {self.install_hint}" if self.install_hint else ""
+        lead = "To fix:" if self.kind == "script" else "Install it with:"
+        hint = f" {lead} {self.install_hint}" if self.install_hint else ""
         return (
             f"{what} {self.name!r} ({self.display_name}) is not available: "
             f"{self.program!r} was not found on PATH or is not executable.{hint}"
@@ -258,8 +263,9 @@ class AgentSpec:
     def render_argv(self, **values: object) -> list[str]:
         """The command line with placeholders filled in, one list item per argument, no shell.
 
-        Values are inserted verbatim (a ``;`` or a space stays inside its argument). ``model``
-        adds ``model_args`` when given. Raises ``AgentError`` naming a missing placeholder.
+        Values are inserted verbatim (a ``;`` or a space stays inside its argument); None counts
+        as missing and unused values are ignored. ``model`` adds ``model_args`` when given.
+        Raises ``AgentError`` naming a missing placeholder.
         """
         given = {k: v for k, v in values.items() if v is not None}
         templates = self.argv + (self.model_args if "model" in given else ())
