@@ -12,10 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gen_plan import big_plan  # noqa: E402
-from markdown_it import MarkdownIt  # noqa: E402
+from gen_plan import big_plan
+from markdown_it import MarkdownIt
 
-import nborch  # noqa: E402
+import nborch
 
 
 def best_of(fn, repeat: int = 5) -> float:

@@ -220,10 +220,11 @@ def _pool(agents: Sequence[str] | None) -> tuple[list[str], list[str]]:
     if installed:
         return installed, []
     builtin_cli = [s.name for s in registry.all_specs() if s.kind == "cli"]
-    return builtin_cli, [
+    note = (
         "no agent CLI is installed here, so every built-in agent was considered; install the "
-        "ones you want (see `nborch agents`) or pass agents=[...] before executing"
-    ]
+        "ones you want (see nborch.agents.registry_frame()) or pass agents=[...] before executing"
+    )
+    return builtin_cli, [note]
 
 
 def _score(spec: registry.AgentSpec, c: Classification, past: PastResults) -> tuple[float, str]:

@@ -5,7 +5,7 @@ The rules are data (:mod:`nborch.classify_rules`); every result carries the word
 >>> from nborch.plan import Task
 >>> c = classify(Task(id="1", title="Fix crash when the config file is empty"))
 >>> c.task_type, c.reasons[0]
-('bugfix', 'type=bugfix: "fix" in title (+4.0)')
+('bugfix', 'type=bugfix: "fix" in title, first word (+6.0)')
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
 from .display import html_table, text_table
@@ -30,8 +31,9 @@ BASE_COMPLEXITY = 2.0
 STACK_MIN = 1.0  # weak stack hints (0.5) need a second one before they name a stack
 DEFAULT_TYPE = "feature"
 # Size signals: (threshold, step); the largest threshold reached applies.
-ITEM_STEPS = ((12, 1.5), (8, 1.0), (5, 0.5))  # objectives + key activities + deliverables
-WORD_STEPS = ((400, 1.0), (150, 0.5))
+# A well-written plan task has 5-10 items and 150-300 words; only more than that raises it.
+ITEM_STEPS = ((16, 1.5), (12, 1.0), (8, 0.5))  # objectives + key activities + deliverables
+WORD_STEPS = ((600, 1.0), (300, 0.5))
 DEPENDENCY_STEPS = ((4, 1.0), (2, 0.5))
 
 _WORD = re.compile(r"[^\W_]+[+#]*")  # "node.js" → node, js; "c++" and "c#" stay whole
@@ -67,7 +69,9 @@ def classify(task: Task | str, rules: Iterable[Rule] = DEFAULT_RULES) -> Classif
     return _classify(task, _matcher(rules))
 
 
-def classify_plan(plan: Plan | Iterable[Task], rules: Iterable[Rule] = DEFAULT_RULES) -> Classifications:
+def classify_plan(
+    plan: Plan | Iterable[Task], rules: Iterable[Rule] = DEFAULT_RULES
+) -> Classifications:
     """Classify every task of a plan, in plan order."""
     matcher = _matcher(rules)
     return Classifications(tuple((t, _classify(t, matcher)) for t in plan))
@@ -76,26 +80,38 @@ def classify_plan(plan: Plan | Iterable[Task], rules: Iterable[Rule] = DEFAULT_R
 # ---- matching words ------------------------------------------------------------------------
 
 
-def _split_top(pattern: str) -> list[str]:
-    """Split a regex on ``|`` outside groups and classes, so alternatives can be phrases."""
-    out, depth, start, i, in_class = [], 0, 0, 0, False
+def _alternatives(pattern: str) -> list[list[str]]:
+    """Split a pattern on ``|`` outside groups and classes, then each alternative into words.
+
+    Literals are lowercased (words are too) but escapes are not: ``\\W`` must stay ``\\W``.
+    Case-sensitive regexes keep ``re``'s fast path for literal branches, which
+    ``re.IGNORECASE`` turns off: ten times faster on words not seen before.
+    """
+    alts, chars, depth, in_class, i = [], [], 0, False, 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            i += 1
-        elif in_class:
+            chars.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
             in_class = ch != "]"
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
         elif ch == "[":
             in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
         elif ch == "|" and depth == 0:
-            out.append(pattern[start:i])
-            start = i + 1
+            alts.append("".join(chars))
+            chars = []
+            i += 1
+            continue
+        chars.append(ch.lower())
         i += 1
-    return out + [pattern[start:]]
+    return [a.split() for a in [*alts, "".join(chars)] if a.strip()]
+
+
+_Starts = tuple[tuple[int, int, int], ...]  # (sequence, rule, words in the sequence)
+_Entry = tuple[_Starts, frozenset[tuple[int, int]]]  # and every (sequence, position) a word fills
 
 
 class _Matcher:
@@ -106,54 +122,53 @@ class _Matcher:
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
-        self.seqs: list[tuple[int, int]] = []  # (rule index, words in the sequence)
-        self.flat: list[tuple[int, int, re.Pattern[str]]] = []  # (sequence, word position, regex)
+        self.seqs: list[tuple[int, int]] = []  # (rule, words in the sequence)
+        self.flat: list[tuple[int, int, re.Pattern[str]]] = []  # (sequence, position, regex)
+        self.cache: dict[str, _Entry] = {}
         words: set[str] = set()
         for r, rule in enumerate(rules):
-            alts = [a.split() for a in _split_top(rule.pattern.strip()) if a.strip()]
-            # Single words of a rule share one regex: fewer regexes to try per new word.
-            singles = "|".join(a[0] for a in alts if len(a) == 1)
+            alts = _alternatives(rule.pattern.strip())
+            singles = "|".join(a[0] for a in alts if len(a) == 1)  # one regex: fewer to try
             for seq in ([[singles]] if singles else []) + [a for a in alts if len(a) > 1]:
                 self.seqs.append((r, len(seq)))
                 for pos, word in enumerate(seq):
                     try:
-                        rx = re.compile(f"(?:{word})", re.IGNORECASE)
+                        self.flat.append((len(self.seqs) - 1, pos, re.compile(f"(?:{word})")))
                     except re.error as err:
                         raise ValueError(
                             f"{rule!r}: {word!r} is not a regex for one word ({err}); "
                             "spaces separate words, so keep them out of groups"
                         ) from None
-                    self.flat.append((len(self.seqs) - 1, pos, rx))
                     words.add(word)
-        # Most words of a task match no rule; one pass over the union rules them out at once.
-        self.union = re.compile("|".join(f"(?:{w})" for w in sorted(words)), re.IGNORECASE)
-        self.cache: dict[str, frozenset[tuple[int, int]]] = {}
+        # Most words match no rule; one pass over the union rules them out at once.
+        self.union = re.compile("|".join(f"(?:{w})" for w in sorted(words)))
 
-    def hits(self, word: str) -> frozenset[tuple[int, int]]:
-        """(sequence, position) pairs whose regex matches this whole word; cached per word."""
-        found = self.cache.get(word)
-        if found is None:
-            found = frozenset()
-            if self.union.fullmatch(word):
-                found = frozenset((s, p) for s, p, rx in self.flat if rx.fullmatch(word))
-            if len(self.cache) >= self._CACHE_MAX:
-                self.cache.clear()  # bounded memory in long sessions
-            self.cache[word] = found
-        return found
+    def learn(self, word: str) -> _Entry:
+        """Which sequences this whole word starts and which positions it fills; then cached."""
+        fills: frozenset[tuple[int, int]] = frozenset()
+        if self.union.fullmatch(word):
+            fills = frozenset((s, p) for s, p, rx in self.flat if rx.fullmatch(word))
+        starts = tuple(sorted((s, *self.seqs[s]) for s, p in fills if p == 0))
+        if len(self.cache) >= self._CACHE_MAX:
+            self.cache.clear()  # bounded memory in long sessions
+        self.cache[word] = entry = (starts, fills)
+        return entry
 
-    def find(self, text: str) -> dict[int, tuple[str, int]]:
-        """Rule index → the words of its first match in ``text`` and their position."""
+    def find(self, text: str) -> tuple[dict[int, tuple[str, int]], int]:
+        """Rule → the words of its first match in ``text`` and their position; and word count."""
         words = _WORD.findall(text.lower())
-        hits = [self.hits(w) for w in words]
+        get, learn = self.cache.get, self.learn
+        entries = [get(w) or learn(w) for w in words]  # an entry is a 2-tuple, never falsy
         found: dict[int, tuple[str, int]] = {}
-        for i, here in enumerate(hits):
-            for s, pos in sorted(here):
-                rule, n = self.seqs[s]
-                if pos or rule in found or i + n > len(words):
+        for i, (starts, _) in enumerate(entries):
+            for s, rule, n in starts:
+                if rule in found:
                     continue
-                if all((s, k) in hits[i + k] for k in range(1, n)):
+                if n == 1:
+                    found[rule] = (words[i], i)
+                elif i + n <= len(words) and all((s, k) in entries[i + k][1] for k in range(1, n)):
                     found[rule] = (" ".join(words[i : i + n]), i)
-        return found
+        return found, len(words)
 
 
 @functools.lru_cache(maxsize=8)
@@ -161,56 +176,67 @@ def _compiled(rules: tuple[Rule, ...]) -> _Matcher:
     return _Matcher(rules)
 
 
-_last: list[object] = [None, None]  # the last rules object and its matcher: skips tuple hashing
+# The last rules tuple and its matcher: hashing a long tuple of rules on every call costs more
+# than classifying a task. One tuple, swapped whole, so threads never see a mismatched pair.
+_last: tuple[tuple[Rule, ...], _Matcher] | None = None
 
 
 def _matcher(rules: Iterable[Rule]) -> _Matcher:
-    if rules is not _last[0]:
-        _last[:] = [rules, _compiled(tuple(rules))]
-    return _last[1]  # type: ignore[return-value]
+    global _last
+    if not isinstance(rules, tuple):
+        rules = tuple(rules)  # a list may change later: only tuples are remembered by identity
+    last = _last
+    if last is not None and last[0] is rules:
+        return last[1]
+    matcher = _compiled(rules)
+    _last = (rules, matcher)
+    return matcher
 
 
 # ---- scoring -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(NamedTuple):
     rule: Rule
-    order: int
+    order: int  # index of the rule: ties break by table order
     where: str
     words: str
     points: float
     lead: bool = False
 
 
-def _hits(task: Task, m: _Matcher) -> list[_Hit]:
-    """Every rule that matched, once per place (title, body); a complexity label once per task."""
-    body = "\n".join([task.overview, *task.objectives, *task.key_activities, *task.deliverables,
-                      task.technical_implementation, *(b for _, b in task.extra_sections)])  # fmt: skip
-    checks = "\n".join(v.text for v in task.validation)
-    # Every task's checks mention tests: they say how to verify, not what kind of work it is,
-    # so they count for stack and complexity but not for the type.
-    sources = (("title", task.title, True), ("body", body, True), ("body", checks, False))
+def _hits(task: Task, m: _Matcher) -> tuple[list[_Hit], int]:
+    """Every rule that matched, once per place (title, body), a complexity label once per task;
+    and the number of words in the task."""
+    what = "\n".join([task.overview, *task.objectives, *task.key_activities, *task.deliverables])
+    how = "\n".join([task.technical_implementation, *(b for _, b in task.extra_sections),
+                     *(v.text for v in task.validation)])  # fmt: skip
+    # The title and the what (overview, objectives, activities, deliverables) say what kind of
+    # work a task is. The how (implementation notes, checks) is full of "raises ValueError" and
+    # "tests pass" whatever the kind: it counts for stack and complexity, not for the type.
+    sources = (("title", task.title, True), ("body", what, True), ("body", how, False))
     out: list[_Hit] = []
     seen: set[tuple[int, str]] = set()
     steps: dict[str, _Hit] = {}
+    n_words = 0
     for where, text, for_type in sources:
-        for r, (words, pos) in m.find(text).items():
+        found, n = m.find(text)
+        n_words += n
+        for r, (words, pos) in found.items():
             rule = m.rules[r]
             if rule.where not in ("any", where) or (r, where) in seen:
                 continue
             seen.add((r, where))
-            if rule.kind == "complexity":
-                hit = _Hit(rule, r, where, words, rule.weight)
-                old = steps.get(rule.label)
-                if old is None or (abs(hit.points), -hit.order) > (abs(old.points), -old.order):
+            if rule.kind == "complexity":  # the strongest rule of each label, once
+                hit, old = _Hit(rule, r, where, words, rule.weight), steps.get(rule.label)
+                if old is None or (abs(hit.points), -r) > (abs(old.points), -old.order):
                     steps[rule.label] = hit
             elif for_type or rule.kind != "type":
-                factor = TITLE_FACTOR if where == "title" else 1.0
                 lead = where == "title" and pos == 0 and rule.kind == "type"
+                factor = TITLE_FACTOR if where == "title" else 1.0
                 factor *= LEAD_FACTOR if lead else 1.0
                 out.append(_Hit(rule, r, where, words, rule.weight * factor, lead))
-    return out + list(steps.values())
+    return out + list(steps.values()), n_words
 
 
 def _fmt(hit: _Hit) -> str:
@@ -222,77 +248,80 @@ def _step(value: int, steps: tuple[tuple[int, float], ...]) -> float:
     return next((step for threshold, step in steps if value >= threshold), 0.0)
 
 
-def _classify(task: Task, m: _Matcher) -> Classification:
-    hits = sorted(_hits(task, m), key=lambda h: (-abs(h.points), h.order, h.where))
-    reasons: list[str] = []
-
-    # Type: most points wins; ties go to the type with more title points, then TASK_TYPES order.
-    scores: dict[str, float] = dict.fromkeys(TASK_TYPES, 0.0)
-    in_title: dict[str, float] = dict.fromkeys(TASK_TYPES, 0.0)
+def _task_type(hits: list[_Hit]) -> tuple[str, float, list[str]]:
+    """Most points wins; ties go to more title points, then to ``TASK_TYPES`` order."""
+    scores = dict.fromkeys(TASK_TYPES, 0.0)
+    in_title = dict.fromkeys(TASK_TYPES, 0.0)
     for h in hits:
         if h.rule.kind == "type":
             scores[h.rule.label] += h.points
             in_title[h.rule.label] += h.points if h.where == "title" else 0.0
-    ranked = sorted(TASK_TYPES, key=lambda t: (-max(scores[t], 0.0), -in_title[t], TASK_TYPES.index(t)))
-    best, second = ranked[0], ranked[1]
+    best, second = sorted(TASK_TYPES, key=lambda t: (-max(scores[t], 0.0), -in_title[t],
+                                                     TASK_TYPES.index(t)))[:2]  # fmt: skip
     top, runner = max(scores[best], 0.0), max(scores[second], 0.0)
     if top <= 0:
-        task_type, confidence = DEFAULT_TYPE, 0.1
-        reasons.append(f"type={DEFAULT_TYPE}: no type words matched, so the default (low confidence)")
-    else:
-        task_type = best
-        # Confidence grows with the evidence for the winner and with its lead over the runner-up.
-        evidence = 1.0 - math.exp(-top / 3.0)
-        margin = (top - runner) / top
-        confidence = evidence * (0.4 + 0.6 * margin)
-        reasons += [f"type={best}: {_fmt(h)}" for h in hits if h.rule.kind == "type" and h.rule.label == best]
-        versus = f"{second} {runner:.1f}" if runner > 0 else "no other type"
-        reasons.append(f"type={best}: {top:.1f} points vs {versus}")
+        why = "no type words matched, so the default type, with low confidence"
+        return DEFAULT_TYPE, 0.1, [f"type={DEFAULT_TYPE}: {why}"]
+    # Confidence grows with the evidence for the winner and with its lead over the runner-up.
+    confidence = (1.0 - math.exp(-top / 3.0)) * (0.4 + 0.6 * (top - runner) / top)
+    reasons = [f"type={best}: {_fmt(h)}" for h in hits
+               if h.rule.kind == "type" and h.rule.label == best]  # fmt: skip
+    versus = f"{second} {runner:.1f}" if runner > 0 else "no other type"
+    return best, confidence, [*reasons, f"type={best}: {top:.1f} points vs {versus}"]
+
+
+def _classify(task: Task, m: _Matcher) -> Classification:
+    found, n_words = _hits(task, m)
+    hits = sorted(found, key=lambda h: (-abs(h.points), h.order, h.where))
+    task_type, confidence, reasons = _task_type(hits)
 
     # Stack: every item with enough evidence, strongest first.
     stack: dict[str, list[_Hit]] = {}
     for h in hits:
         if h.rule.kind == "stack":
             stack.setdefault(h.rule.label, []).append(h)
-    totals = {label: sum(h.points for h in hs) for label, hs in stack.items()}
-    tech = tuple(sorted((s for s, v in totals.items() if v >= STACK_MIN), key=lambda s: (-totals[s], s)))
-    for s in tech:
-        reasons.append(f"stack={s}: " + ", ".join(_fmt(h) for h in stack[s]))
+    total = {label: sum(h.points for h in hs) for label, hs in stack.items()}
+    tech = sorted((s for s, v in total.items() if v >= STACK_MIN), key=lambda s: (-total[s], s))
+    reasons += [f"stack={s}: " + ", ".join(_fmt(h) for h in stack[s]) for s in tech]
 
     # Complexity: a base, the raisers and lowerers that matched, and the size of the task.
     steps = [(h.points, f'{h.rule.label}, "{h.words}" in {h.where}') for h in hits
              if h.rule.kind == "complexity"]  # fmt: skip
     n_items = len(task.objectives) + len(task.key_activities) + len(task.deliverables)
-    n_words = len(_WORD.findall(task.text))
-    sizes = ((_step(n_items, ITEM_STEPS), f"{n_items} objectives/activities/deliverables"),
-             (_step(n_words, WORD_STEPS), f"{n_words} words"),
-             (_step(len(task.depends_on), DEPENDENCY_STEPS), f"{len(task.depends_on)} dependencies"))  # fmt: skip
-    steps += [s for s in sizes if s[0]]
+    n_deps = len(task.depends_on)
+    sizes = ((_step(n_items, ITEM_STEPS), n_items, "objectives/activities/deliverables"),
+             (_step(n_words, WORD_STEPS), n_words, "words"),
+             (_step(n_deps, DEPENDENCY_STEPS), n_deps, "dependencies"))  # fmt: skip
+    steps += [(step, f"{count} {what}") for step, count, what in sizes if step]
     raw = BASE_COMPLEXITY + sum(p for p, _ in steps)
     complexity = min(5, max(1, math.floor(raw + 0.5)))
     reasons += [f"complexity {p:+.1f}: {why}" for p, why in steps]
-    reasons.append(f"complexity={complexity}: base {BASE_COMPLEXITY:.0f}, total {raw:.1f}, clamped to 1-5")
-    return Classification(task_type, complexity, tech, round(min(max(confidence, 0.0), 1.0), 2),
-                          tuple(reasons))  # fmt: skip
+    reasons.append(f"complexity={complexity}: base {BASE_COMPLEXITY:.0f}, total {raw:.1f}, "
+                   "clamped to 1-5")  # fmt: skip
+    confidence = round(min(max(confidence, 0.0), 1.0), 2)
+    return Classification(task_type, complexity, tuple(tech), confidence, tuple(reasons))
 
 
 # ---- a plan's classifications ------------------------------------------------------------
 
-_COLUMNS = ("id", "title", "phase", "task_type", "complexity", "tech_stack", "confidence", "reasons")
+_COLUMNS = ("id", "title", "phase", "task_type", "complexity", "tech_stack", "confidence",
+            "reasons")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class Classifications:
     """The classification of every task in a plan, in plan order; index by task id.
 
-    >>> from nborch.plan import parse_plan
-    >>> result = classify_plan(parse_plan("# P\\n## Task 1: Fix login crash\\n"))
-    >>> result["1"].task_type
-    'bugfix'
+    >>> result = classify_plan([Task(id="1", title="Fix login crash"),
+    ...                         Task(id="2", title="Add docs")])
+    >>> result["1"].task_type, result
+    ('bugfix', <Classifications 2 tasks: bugfix 1, docs 1>)
     """
 
     pairs: tuple[tuple[Task, Classification], ...]
-    _index: dict[str, Classification] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _index: dict[str, Classification] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {t.id: c for t, c in self.pairs})
@@ -322,7 +351,8 @@ class Classifications:
 
     def to_frame(self):  # -> pandas.DataFrame
         """One row per task; columns ``id, title, phase, task_type`` (categorical over
-        ``TASK_TYPES``), ``complexity``, ``tech_stack`` (list), ``confidence``, ``reasons`` (list)."""
+        ``TASK_TYPES``), ``complexity``, ``tech_stack`` (list), ``confidence``, ``reasons``
+        (list)."""
         import pandas as pd
 
         frame = pd.DataFrame(self._rows(), columns=list(_COLUMNS))
@@ -335,7 +365,8 @@ class Classifications:
 
     def summary(self) -> str:
         counts = ", ".join(f"{t} {n}" for t, n in self.counts().items())
-        return f"{len(self.pairs)} task{'s' * (len(self.pairs) != 1)}" + (f": {counts}" if counts else "")
+        n = len(self.pairs)
+        return f"{n} task{'s' * (n != 1)}" + (f": {counts}" if counts else "")
 
     def __repr__(self) -> str:
         return f"<Classifications {self.summary()}>"

@@ -113,16 +113,16 @@ def parse_json(plan: Any, classes: Any) -> dict[str, Any]:
     return {
         "title": plan.title,
         "format": plan.format,
-        "tasks": [
-            {
-                "id": t.id, "title": t.title, "phase": t.phase, "depends_on": list(t.depends_on),
-                "task_type": classes[t.id].task_type, "complexity": classes[t.id].complexity,
-                "tech_stack": list(classes[t.id].tech_stack), "done": t.done,
-                "priority": t.priority, "line": t.line,
-            }  # fmt: skip
-            for t in plan
-        ],
+        "tasks": [_task_json(t, classes[t.id]) for t in plan],
     }
+
+
+def _task_json(t: Any, c: Any) -> dict[str, Any]:
+    return {
+        "id": t.id, "title": t.title, "phase": t.phase, "depends_on": list(t.depends_on),
+        "task_type": c.task_type, "complexity": c.complexity, "tech_stack": list(c.tech_stack),
+        "done": t.done, "priority": t.priority, "line": t.line,
+    }  # fmt: skip
 
 
 @main.command()

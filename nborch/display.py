@@ -1,7 +1,8 @@
 """Pure functions that draw tables as HTML and as text for notebooks and terminals.
 
-Every value is escaped; colours come from JupyterLab CSS variables so dark themes work; the
-HTML carries a ``<pre>`` text fallback for renderers that strip styles.
+Every value is escaped and colours come from JupyterLab CSS variables, so dark themes work. The
+tables are plain HTML that read well even where styles are stripped (GitHub, nbviewer), so no
+separate text fallback is embedded; every object also has a ``__str__`` text table.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]], limit: 
     cells = [[cell_text(v, limit) for v in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in cells:
-        widths = [max(w, len(v)) for w, v in zip(widths, row)]
-    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(list(columns)), line(["-" * w for w in widths])] + [line(r) for r in cells])
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    rule = ["-" * w for w in widths]
+    return "\n".join([line(list(columns)), line(rule), *(line(r) for r in cells)])
 
 
 def html_table(

@@ -23,18 +23,22 @@ class NborchError(Exception):
 class PlanError(NborchError, ValueError):
     """A plan cannot be used as written.
 
-    ``str(err)`` reads ``path:line: what is wrong — what would be right``.
+    ``str(err)`` reads ``path:line: what is wrong — what would be right`` (``path: …`` when the
+    problem is the file as a whole, e.g. a missing file).
 
     >>> str(PlanError("no tasks found", "add a task", path="plan.md", line=1))
     'plan.md:1: no tasks found — add a task'
     """
 
-    def __init__(self, problem: str, fix: str, *, path: str | Path | None = None, line: int = 1):
+    def __init__(
+        self, problem: str, fix: str, *, path: str | Path | None = None, line: int | None = 1
+    ):
         self.problem = problem
         self.fix = fix
         self.path = str(path) if path is not None else "<plan>"
-        self.line = max(int(line), 1)
-        super().__init__(f"{self.path}:{self.line}: {problem} — {fix}")
+        self.line = max(int(line), 1) if line is not None else None
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        super().__init__(f"{where}: {problem} — {fix}")
 
 
 class AgentError(NborchError, LookupError):

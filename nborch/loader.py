@@ -9,7 +9,7 @@ from .plan import Plan
 
 FORMATS = ("markdown", "yaml", "toml")
 _SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "markdown", ".yaml": "yaml",
-             ".yml": "yaml", ".toml": "toml"}  # fmt: skip
+             ".yml": "yaml", ".toml": "toml", ".json": "json"}  # fmt: skip
 
 
 def load_plan(path: str | Path, format: str | None = None) -> Plan:
@@ -24,18 +24,20 @@ def load_plan(path: str | Path, format: str | None = None) -> Plan:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PlanError("file not found", "check the path", path=path) from None
+        raise PlanError("file not found", "check the path", path=path, line=None) from None
     except IsADirectoryError:
         raise PlanError("this is a folder, not a plan file", "name a .md, .yaml or .toml file",
-                        path=path) from None  # fmt: skip
+                        path=path, line=None) from None  # fmt: skip
     except OSError as exc:
         raise PlanError(f"cannot read the file ({exc.strerror})", "check its permissions",
-                        path=path) from None  # fmt: skip
+                        path=path, line=None) from None  # fmt: skip
     return parse_plan(decode(data, path), source=path, format=format)
 
 
 def decode(data: bytes, path: str | Path | None = None) -> str:
     """UTF-8 text with any BOM removed and line endings made ``\\n``; binary data is refused."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise PlanError("the file is UTF-16 text", "save it as UTF-8", path=path)
     if b"\x00" in data[:8192]:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise PlanError("this is a binary file, not a plan",
@@ -58,6 +60,9 @@ def parse_plan(text: str, source: str | Path | None = None, format: str | None =
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     fmt = format or _SUFFIXES.get(Path(source).suffix.lower(), "markdown") if source else format
     fmt = fmt or "markdown"
+    if fmt == "json" and format is None:
+        raise PlanError("JSON plans are not read yet", "write the plan as markdown, YAML or TOML",
+                        path=source, line=None)  # fmt: skip
     if fmt not in FORMATS:
         raise PlanError(f"unknown plan format {fmt!r}", f"use one of {', '.join(FORMATS)}",
                         path=source)  # fmt: skip

@@ -42,14 +42,26 @@ def short_hash(text: str, n: int = 6) -> str:
 def unique_slugs(ids: list[str], max_len: int = 48) -> dict[str, str]:
     """Slug every id so that two different ids never share a slug.
 
+    Ids whose slug is theirs alone keep it; the others get a hash of the id appended, lengthened
+    until it is free.
+
     >>> unique_slugs(["a b", "a;b", "c"])
     {'a b': 'a-b-7dbde9', 'a;b': 'a-b-d1bade', 'c': 'c'}
     """
-    slugs = {i: slugify(i, max_len) for i in ids}
+    plain = {i: slugify(i, max_len) for i in ids}
     counts: dict[str, int] = {}
-    for slug in slugs.values():
+    for slug in plain.values():
         counts[slug] = counts.get(slug, 0) + 1
-    return {
-        i: (f"{slugify(i, max_len - 7)}-{short_hash(i)}" if counts[s] > 1 else s)
-        for i, s in slugs.items()
-    }
+    out = {i: s for i, s in plain.items() if counts[s] == 1}
+    used = set(out.values())
+    for i in ids:
+        if i in out:
+            continue
+        n = 6
+        slug = f"{slugify(i, max_len - n - 1)}-{short_hash(i, n)}"
+        while slug in used:
+            n += 2
+            slug = f"{slugify(i, max_len - n - 1)}-{short_hash(i, n)}"
+        out[i] = slug
+        used.add(slug)
+    return {i: out[i] for i in ids}

@@ -27,9 +27,7 @@ _PRIORITY_ALIASES = {
 
 # First words of a backticked span that make it a command to run rather than a code reference.
 COMMAND_WORDS = frozenset(
-    "pytest python python3 make npm npx yarn pnpm node ruff mypy pyright cargo go uv uvx tox nox "
-    "bash sh just poetry pip hatch coverage black flake8 pylint eslint tsc jest vitest dotnet mvn "
-    "gradle gradlew deno bun ctest cmake docker git curl test grep diff".split()
+    ["pytest", "python", "python3", "make", "npm", "npx", "yarn", "pnpm", "node", "ruff", "mypy", "pyright", "cargo", "go", "uv", "uvx", "tox", "nox", "bash", "sh", "just", "poetry", "pip", "hatch", "coverage", "black", "flake8", "pylint", "eslint", "tsc", "jest", "vitest", "dotnet", "mvn", "gradle", "gradlew", "deno", "bun", "ctest", "cmake", "docker", "git", "curl", "test", "grep", "diff"]
 )
 _TEST_ID = re.compile(r"^[\w./-]+\.py(::[\w\[\].,=-]+)+$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
@@ -186,9 +184,9 @@ class Plan:
         wave = {i: n for n, ids in enumerate(self._waves, 1) for i in ids}
         return [
             (t.id, t.title, t.phase, wave[t.id], t.depends_on, t.priority, t.agents, t.done,
-             len(t.validation), len(t.commands), t.line)  # fmt: skip
+             len(t.validation), len(t.commands), t.line)
             for t in self.tasks
-        ]
+        ]  # fmt: skip
 
     def to_frame(self):  # -> pandas.DataFrame
         """One row per task; columns ``id, title, phase, wave, depends_on, priority, agents, done,
@@ -202,9 +200,9 @@ class Plan:
         return frame
 
     def summary(self) -> str:
-        n_phases = len(self.phases)
-        return (f"{self.title}: {len(self.tasks)} tasks in {n_phases} phase{'s' * (n_phases != 1)}, "
-                f"{len(self._waves)} wave{'s' * (len(self._waves) != 1)}")  # fmt: skip
+        """One line: title, and how many tasks, phases and waves."""
+        return (f"{self.title}: {_count(len(self.tasks), 'task')} in "
+                f"{_count(len(self.phases), 'phase')}, {_count(len(self._waves), 'wave')}")
 
     def __repr__(self) -> str:
         where = f" from {self.path.name}" if self.path else ""
@@ -217,6 +215,10 @@ class Plan:
     def _repr_html_(self) -> str:
         cols = _FRAME_COLUMNS[:7]
         return html_table(cols, [r[:7] for r in self._rows()], caption=self.summary())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 # ---- field helpers shared by every format ---------------------------------------------------
@@ -268,16 +270,15 @@ def build_plan(
     sections: Sequence[tuple[str, str]] = (),
     format: str = "markdown",
     end_line: int = 1,
+    no_tasks_fix: str = (
+        "add at least one task, e.g. a '### Task 1: Title' heading under a '## Phase 1: Name' "
+        "heading, a '## Task 1: Title' heading, or a '- [ ] Title' checklist item"
+    ),
 ) -> Plan:
     """Check the tasks a parser found and assemble a :class:`Plan` (``PlanError`` on any defect)."""
     where = str(path) if path is not None else None
     if not tasks:
-        raise PlanError(
-            "no tasks found",
-            "add at least one task, e.g. a '### Task 1: Title' heading under a '## Phase 1: Name' "
-            "heading, a '## Task 1: Title' heading, or a '- [ ] Title' checklist item",
-            path=where, line=end_line,
-        )  # fmt: skip
+        raise PlanError("no tasks found", no_tasks_fix, path=where, line=end_line)
     seen: dict[str, Task] = {}
     for task in tasks:
         if task.id in seen:
@@ -292,8 +293,11 @@ def build_plan(
         for dep in task.depends_on:
             if dep not in seen:
                 others = [i for i in ids if i != task.id]
-                close = difflib.get_close_matches(dep, others, n=1, cutoff=0.5)
+                same_case = [i for i in others if i.lower() == dep.lower()]
+                close = same_case or difflib.get_close_matches(dep, others, n=1, cutoff=0.5)
                 fix = f"did you mean {close[0]!r}?" if close else "name the id of a task in this plan"
+                if same_case:
+                    fix += " (ids are case-sensitive)"
                 raise PlanError(
                     f"task {task.id!r} depends on {dep!r}, which is not a task in this plan",
                     fix, path=where, line=task.depends_line or task.line,
@@ -343,8 +347,12 @@ def _levels(plan: Plan) -> list[tuple[str, ...]]:
         cycle = _find_cycle(plan, {tid for tid, n in pending.items() if n > 0})
         first = plan._index[cycle[0]]
         where = str(plan.path) if plan.path else None
+        shown = [*cycle, cycle[0]]
+        if len(cycle) > 50:  # name the whole loop, but keep the line readable
+            shown = [*cycle[:6], "…", *cycle[-3:], cycle[0]]
         raise PlanError(
-            "dependency cycle: " + " → ".join(cycle + [cycle[0]]),
+            f"dependency cycle of {len(cycle)} tasks: " + " → ".join(shown)
+            if len(cycle) > 50 else "dependency cycle: " + " → ".join(shown),
             f"remove one of these dependencies, e.g. that of {cycle[0]!r} on {cycle[1 % len(cycle)]!r}",
             path=where, line=first.depends_line or first.line,
         )  # fmt: skip

@@ -25,7 +25,14 @@ from typing import Any
 
 from .errors import PlanError
 from .plan import (
-    Criterion, Phase, Plan, Task, build_plan, normalize_priority, split_ids, split_names,
+    Criterion,
+    Phase,
+    Plan,
+    Task,
+    build_plan,
+    normalize_priority,
+    split_ids,
+    split_names,
 )  # fmt: skip
 
 _LINES = "__lines__"  # where the YAML loader records the line of every key of a mapping
@@ -61,8 +68,12 @@ def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
             }
             return mapping
 
+        def construct_sequence(self, node, deep=False):  # type: ignore[no-untyped-def]
+            return _Lines(super().construct_sequence(node, deep=True),
+                          [item.start_mark.line + first_line for item in node.value])  # fmt: skip
+
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - BaseLoader builds no objects
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + first_line) if mark else first_line
@@ -71,6 +82,14 @@ def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
     except yaml.YAMLError as exc:
         raise PlanError(f"invalid YAML: {exc}", "fix the YAML syntax", path=where,
                         line=first_line) from None  # fmt: skip
+
+
+class _Lines(list):
+    """A YAML sequence that remembers the line of each item."""
+
+    def __init__(self, items: list, lines: list[int]):
+        super().__init__(items)
+        self.lines = lines
 
 
 def check_settings(data: Mapping[str, Any], where: str | None, offset: int = 0) -> dict[str, Any]:
@@ -104,40 +123,48 @@ def parse_data(data: Any, where: str | None, fmt: str, line_of: _LineFinder) -> 
     phases: list[Phase] = []
     tasks: list[Task] = []
     for p_index, raw_phase in enumerate(phases_data, 1):
-        p_line = line_of.phase(raw_phase, p_index)
+        p_line = line_of.phase(raw_phase, p_index, phases_data)
         if not isinstance(raw_phase, dict):
             raise PlanError(f"phase {p_index} is {_kind(raw_phase)}",
                             "write each phase as a mapping with 'title' and 'tasks'",
                             path=where, line=p_line)  # fmt: skip
         p_title = str(raw_phase.get("title") or raw_phase.get("name") or f"Phase {p_index}")
         number = raw_phase.get("number", raw_phase.get("id"))
-        found = [
-            _task(raw, p_title, where, line_of.task(raw, len(tasks) + n))
-            for n, raw in enumerate(_list(raw_phase.get("tasks", []), "tasks", where, p_line), 1)
-        ]
+        p_tasks = _list(raw_phase.get("tasks", []), "tasks", where, p_line)
+        found = [_task(raw, p_title, where, line_of.task(raw, len(tasks) + n, p_tasks, n), fmt)
+                 for n, raw in enumerate(p_tasks, 1)]  # fmt: skip
         tasks.extend(found)
         phases.append(Phase(p_index, p_title, None if number is None else str(number), p_line,
                             _text(raw_phase.get("description", ""), "description", where, p_line),
                             tuple(t.id for t in found)))  # fmt: skip
-    for raw in loose:
-        tasks.append(_task(raw, None, where, line_of.task(raw, len(tasks) + 1)))
+    for n, raw in enumerate(loose, 1):
+        tasks.append(_task(raw, None, where, line_of.task(raw, len(tasks) + 1, loose, n), fmt))
     overview = _text(data.get("overview", ""), "overview", where, lines.get("overview", 1))
+    example = ("'tasks:' list, e.g. tasks: [{id: '1', title: Add a store}]" if fmt == "yaml"
+               else "[[tasks]] table with id = \"1\" and title = \"Add a store\"")  # fmt: skip
     return build_plan(title, tasks, phases=phases, settings=settings, path=where,
-                      overview=overview, format=fmt)  # fmt: skip
+                      overview=overview, format=fmt, no_tasks_fix=f"add a task to a {example}",
+                      end_line=lines.get("tasks", lines.get("phases", 1)))  # fmt: skip
 
 
-def _task(raw: Any, phase: str | None, where: str | None, line: int) -> Task:
+def _task(raw: Any, phase: str | None, where: str | None, line: int, fmt: str) -> Task:
     if not isinstance(raw, dict):
         raise PlanError(f"a task is {_kind(raw)}", "write each task as a mapping with 'id' and 'title'",
                         path=where, line=line)  # fmt: skip
     lines = raw.get(_LINES, {})
     data = {_FIELD_ALIASES.get(k, k): v for k, v in raw.items() if k != _LINES}
-    at = lambda key: lines.get(key, line)  # noqa: E731
+
+    def at(key: str) -> int:
+        return lines.get(key, line)
+
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         problem = "a task has no title" if title in (None, "") else f"task title is {_kind(title)}"
         raise PlanError(problem, "give every task a 'title' string", path=where, line=at("title"))
     task_id = data.get("id")
+    if isinstance(task_id, float):  # only TOML makes numbers; 1.10 would silently become 1.1
+        raise PlanError(f"task {title!r} has the number {task_id!r} as its id",
+                        'quote it, e.g. id = "1.10"', path=where, line=at("id"))  # fmt: skip
     if isinstance(task_id, bool) or not isinstance(task_id, (str, int, float)) or str(task_id) == "":
         raise PlanError(f"task {title!r} has {'no id' if task_id is None else 'id ' + _kind(task_id)}",
                         "give it an 'id' such as \"1.1\" (quote ids that look like numbers)",
@@ -148,7 +175,11 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int) -> Task:
     for key in _TEXT_FIELDS:
         fields[key] = _text(data.get(key, ""), key, where, at(key))
     deps = data.get("depends_on", [])
-    if isinstance(deps, (str, int, float)) and not isinstance(deps, bool):
+    if isinstance(deps, float) or (isinstance(deps, list) and any(isinstance(d, float) for d in deps)):
+        raise PlanError(f"task {title!r} names a dependency as a number with a decimal point",
+                        'quote ids in depends_on, e.g. ["1.10"]', path=where,
+                        line=at("depends_on"))  # fmt: skip
+    if isinstance(deps, (str, int)) and not isinstance(deps, bool):
         deps = list(split_ids(str(deps)))
     depends_on = tuple(str(d) for d in _strings(deps, "depends_on", where, at("depends_on"), True))
     agents = data.get("agents", [])
@@ -163,7 +194,10 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int) -> Task:
     if isinstance(done, str) and done.lower() in _BOOLS:
         done = _BOOLS[done.lower()]
     if not isinstance(done, bool):
-        raise PlanError(f"'done' is {_kind(done)}", "write true or false", path=where, line=at("done"))
+        shown = repr(done) if isinstance(done, str) else _kind(done)
+        raise PlanError(f"'done' is {shown}", "write true or false", path=where, line=at("done"))
+    if phase is None and isinstance(data.get("phase"), str):  # a loose task may name its phase
+        phase = data["phase"].strip() or None
     extra = tuple((k, _verbatim(v)) for k, v in data.items() if k not in _TASK_KEYS)
     return Task(
         id=str(task_id), title=title.strip(), phase=phase, overview=fields["overview"],
@@ -179,11 +213,16 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int) -> Task:
 def _strings(value: Any, key: str, where: str | None, line: int, numbers: bool = False) -> tuple:
     if isinstance(value, str):
         return (value,)
-    ok = (str, int, float) if numbers else (str,)
-    if isinstance(value, list) and all(isinstance(v, ok) and not isinstance(v, bool) for v in value):
-        return tuple(value)
-    raise PlanError(f"{key!r} is {_kind(value)}", f"make {key!r} a list of strings or one string",
-                    path=where, line=line)  # fmt: skip
+    if not isinstance(value, list):
+        raise PlanError(f"{key!r} is {_kind(value)}", f"make {key!r} a list of strings or one string",
+                        path=where, line=line)  # fmt: skip
+    ok = (str, int) if numbers else (str,)
+    for n, item in enumerate(value, 1):
+        if not isinstance(item, ok) or isinstance(item, bool):
+            at = value.lines[n - 1] if isinstance(value, _Lines) else line
+            raise PlanError(f"{key!r} item {n} is {_kind(item)} ({item!r})",
+                            "make every item text", path=where, line=at)  # fmt: skip
+    return tuple(value)
 
 
 def _text(value: Any, key: str, where: str | None, line: int) -> str:
@@ -202,9 +241,12 @@ def _list(value: Any, key: str, where: str | None, line: int) -> list:
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "empty"}  # fmt: skip
-    return names.get(type(value), type(value).__name__)
+    import datetime
+
+    names = {dict: "a mapping", list: "a list", _Lines: "a list", str: "text", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "empty", datetime.date: "a date",
+             datetime.datetime: "a date and time", datetime.time: "a time"}  # fmt: skip
+    return names.get(type(value), "a " + type(value).__name__)
 
 
 def _strip_lines(value: Any) -> Any:
@@ -238,16 +280,18 @@ class _LineFinder:
                 elif header and header.group(1) == "phases":
                     self.phase_lines.append(n)
 
-    def task(self, raw: Any, position: int) -> int:
-        return self._line(raw, self.task_lines, position)
+    def task(self, raw: Any, position: int, items: list | None = None, n: int = 0) -> int:
+        return self._line(raw, self.task_lines, position, items, n)
 
-    def phase(self, raw: Any, position: int) -> int:
-        return self._line(raw, self.phase_lines, position)
+    def phase(self, raw: Any, position: int, items: list | None = None) -> int:
+        return self._line(raw, self.phase_lines, position, items, position)
 
     @staticmethod
-    def _line(raw: Any, table: list[int], position: int) -> int:
+    def _line(raw: Any, table: list[int], position: int, items: list | None, n: int) -> int:
         if isinstance(raw, dict) and raw.get(_LINES):
             return min(raw[_LINES].values())
+        if isinstance(items, _Lines) and 0 < n <= len(items.lines):
+            return items.lines[n - 1]
         return table[position - 1] if 0 < position <= len(table) else 1
 
 

@@ -24,7 +24,14 @@ from typing import Any
 from .errors import PlanError
 from .names import slugify
 from .plan import (
-    Criterion, Phase, Plan, Task, build_plan, normalize_priority, split_ids, split_names,
+    Criterion,
+    Phase,
+    Plan,
+    Task,
+    build_plan,
+    normalize_priority,
+    split_ids,
+    split_names,
 )  # fmt: skip
 
 SECTION_ALIASES = {
@@ -43,11 +50,12 @@ SECTION_ALIASES = {
 _ALIAS = {alias: key for key, aliases in SECTION_ALIASES.items() for alias in aliases}
 
 # Level-2 headings that describe the plan rather than group tasks.
-PLAN_SECTIONS = frozenset(
-    "overview background context introduction summary goals non-goals notes references appendix "
-    "risks glossary assumptions timeline architecture requirements scope out-of-scope "
-    "open-questions success-criteria dependencies conventions".split()
-)
+PLAN_SECTIONS = frozenset({
+    "overview", "background", "context", "introduction", "summary", "goals", "non-goals", "notes",
+    "references", "appendix", "risks", "glossary", "assumptions", "timeline", "architecture",
+    "requirements", "scope", "out-of-scope", "open-questions", "success-criteria", "dependencies",
+    "conventions",
+})  # fmt: skip
 
 _BOLD_LINE = re.compile(r"^(?:\*\*|__)(?P<name>[^*_\n]+?)(?:\*\*|__)\s*:?\s*(?P<rest>.*)$")
 _PLAIN_MARKER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z -]{1,40}):\s*$")
@@ -57,7 +65,9 @@ _META = re.compile(
     re.IGNORECASE,
 )
 _TASK_COLON = re.compile(r"^task\s+(?P<id>[^:]+?)\s*:\s*(?P<title>.*)$", re.IGNORECASE)
-_TASK_DASH = re.compile(r"^task\s+(?P<id>[^\s\d]*\d\S*?)\s*(?:[-–—.)]\s+|\s*$)(?P<title>.*)$", re.IGNORECASE)
+_TASK_DASH = re.compile(
+    r"^task\s+(?P<id>[^\s\d]*\d\S*?)\s*(?:[-–—.)]\s+|\s*$)(?P<title>.*)$", re.IGNORECASE
+)
 _NUMBERED = re.compile(r"^(?P<id>[A-Za-z]?\d+(?:\.\d+)*)[.:)]?\s+(?P<title>\S.*)$")
 _PHASE = re.compile(
     r"^(?:(?P<final>final)\s+)?(?:phase|stage|milestone|sprint|part)\b\s*(?P<num>[\w.]*)\s*"
@@ -101,7 +111,7 @@ def parse_markdown(text: str, path: str | Path | None = None) -> Plan:
     settings, fm_end = _front_matter(lines, where)
     body = lines if not fm_end else [""] * fm_end + lines[fm_end:]
     blocks = _blocks("\n".join(body))
-    title, overview, containers = _structure(blocks, lines)
+    title, intro, containers = _structure(blocks, lines)
     title = str(settings.get("title") or title or (Path(path).stem if path else "Untitled plan"))
     reader = _Reader(lines, where)
     phases: list[Phase] = []
@@ -117,15 +127,14 @@ def parse_markdown(text: str, path: str | Path | None = None) -> Plan:
         elif cont.phase is None:
             tasks.append(reader.task(cont, None))
     if not tasks and not loose and not phases:
-        tasks.extend(reader.checklist(blocks_after_title(blocks), None, None))
+        # A plan that is only a checklist: its items are the tasks, not the plan's overview.
+        tasks.extend(reader.checklist(intro, None, None))
+        intro = [b for b in intro if not _is_checklist(b, lines)]
+    last_line = next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 1)
     return build_plan(
-        title, tasks, phases=phases, settings=settings, path=path, overview=overview,
-        sections=sections, format="markdown", end_line=len(lines),
+        title, tasks, phases=phases, settings=settings, path=path, overview=reader.raw(intro),
+        sections=sections, format="markdown", end_line=last_line,
     )  # fmt: skip
-
-
-def blocks_after_title(blocks: list[_Block]) -> list[_Block]:
-    return [b for b in blocks if b.kind != "heading"]
 
 
 # ---- tokens → blocks → containers ---------------------------------------------------------
@@ -159,9 +168,12 @@ def _blocks(text: str) -> list[_Block]:
     return out
 
 
-def _structure(blocks: list[_Block], lines: list[str]) -> tuple[str, str, list[_Container]]:
+def _structure(
+    blocks: list[_Block], lines: list[str]
+) -> tuple[str, list[_Block], list[_Container]]:
+    """The title, the blocks before the first level-2/3 heading, and the containers."""
     title = ""
-    overview: list[str] = []
+    intro: list[_Block] = []
     containers: list[_Container] = []
     phase: _Container | None = None
     current: _Container | None = None
@@ -185,16 +197,16 @@ def _structure(blocks: list[_Block], lines: list[str]) -> tuple[str, str, list[_
             continue
         if current is None:
             if block.kind != "heading":
-                overview.append("\n".join(lines[block.start:block.end]))
+                intro.append(block)
             continue
         current.blocks.append(block)
     # A level-2 heading that is neither "Phase"/"Task" nor a known plan section groups tasks when
     # it holds checklist items; otherwise it is kept as a plan section.
     for cont in containers:
-        if cont.kind == "section" and not _reserved(cont.heading):
-            if any(_is_checklist(b, lines) for b in cont.blocks):
-                cont.kind = "phase"
-    return title, "\n\n".join(overview).strip(), containers
+        if (cont.kind == "section" and not _reserved(cont.heading)
+                and any(_is_checklist(b, lines) for b in cont.blocks)):  # fmt: skip
+            cont.kind = "phase"
+    return title, intro, containers
 
 
 def _opens_task(current: _Container | None) -> bool:
@@ -240,7 +252,7 @@ class _Reader:
         return PlanError(problem, fix, path=self.where, line=line)
 
     def raw(self, blocks: list[_Block]) -> str:
-        return "\n\n".join("\n".join(self.lines[b.start:b.end]) for b in blocks).strip()
+        return _join([("\n".join(self.lines[b.start:b.end]), b.start, b.end) for b in blocks])
 
     def phase(self, cont: _Container, index: int, tasks: list[Task]) -> Phase:
         m = _PHASE.match(cont.heading)
@@ -293,36 +305,37 @@ class _Reader:
                 if block.level >= sub_level:
                     fields.open(block.text, block.start + 1)
                 else:
-                    fields.add_raw(self.lines[block.start:block.end])
+                    fields.add(self.lines[block.start:block.end], block.start)
             elif block.kind == "paragraph":
                 self.paragraph(fields, block.start, block.end)
             elif block.items:
                 for start, end in block.items:
                     self.item(fields, start, end)
             else:
-                fields.add_raw(self.lines[block.start:block.end])
+                fields.add(self.lines[block.start:block.end], block.start)
 
     def paragraph(self, fields: _Fields, start: int, end: int) -> None:
-        prose: list[str] = []
+        first = start
         for n in range(start, end):
-            line = self.lines[n]
-            if self.directive(fields, line, n + 1):
-                if prose:
-                    fields.add_item(" ".join(prose), prose)
-                    prose = []
-            else:
-                prose.append(line.strip())
-        if prose:
-            fields.add_item(" ".join(prose), prose)
+            if self.directive(fields, self.lines[n], n + 1):
+                if n > first:
+                    fields.add(self.lines[first:n], first)
+                first = n + 1
+        if end > first:
+            fields.add(self.lines[first:end], first)
 
     def directive(self, fields: _Fields, line: str, lineno: int, strict: bool = False) -> bool:
         """Handle a metadata line or a section marker; False when the line is plain content.
 
-        ``strict`` (for the first line of a list item) opens only known sections: a bullet that is
-        just ``**Note**`` is content, not a new section.
+        ``strict`` is for the first line of a list item: it opens only known sections (a bullet
+        that is just ``**Note**`` is content), and reads metadata only before the task's first
+        section (``- Agents: write the registry`` under Key activities is an activity).
+        Paragraph lines ``Depends on:``, ``Agents:``, ``Priority:`` are metadata anywhere;
+        ``Requires:`` only before the first section.
         """
         meta = _META.match(line)
-        if meta:
+        before_sections = fields.section == "overview" and not fields.opened
+        if meta and (before_sections or (not strict and meta.group("key").lower() != "requires")):
             fields.meta(self, meta.group("key").lower(), meta.group("value"), lineno)
             return True
         bold = _BOLD_LINE.match(line)
@@ -332,7 +345,7 @@ class _Reader:
             if _ALIAS.get(name.lower()) or not (rest or strict):
                 fields.open(name, lineno)
                 if rest:
-                    fields.add_item(rest, [rest])
+                    fields.add([rest], lineno - 1)
                 return True
             return False
         plain = _PLAIN_MARKER.match(line)
@@ -359,22 +372,31 @@ class _Reader:
             if line[:1] not in ("", " ", "\t") and (
                 _META.match(line) or _BOLD_LINE.match(line) or _PLAIN_MARKER.match(line)
             ):
-                fields.add_item(_item_text(body), lines[:k])
+                fields.add(lines[:k], start, _item_text(body))
                 self.paragraph(fields, start + k, end)
                 return
             body.append(line)
-        fields.add_item(_item_text(body), lines)
+        fields.add(lines, start, _item_text(body))
 
     def checklist(self, blocks: list[_Block], phase: str | None, prefix: str | None) -> list[Task]:
-        tasks = []
+        items = []
         for block in blocks:
             for start, end in block.items:
                 first = _ITEM_MARK.sub("", self.lines[start], count=1)
                 box = _CHECKBOX.match(first)
-                if not box:
-                    continue
-                position = f"{prefix}.{len(tasks) + 1}" if prefix else str(len(tasks) + 1)
-                tasks.append(self.checklist_task(start, end, box, first, phase, position))
+                if box:
+                    items.append((start, end, box, first))
+        # Items without an id take their position, skipping ids other items wrote themselves.
+        written = {m.group("id") for *_, box, first in items
+                   if (m := _NUMBERED.match(first[box.end():].strip()))}  # fmt: skip
+        tasks, n = [], 0
+        for start, end, box, first in items:
+            n += 1
+            position = f"{prefix}.{n}" if prefix else str(n)
+            while position in written:
+                n += 1
+                position = f"{prefix}.{n}" if prefix else str(n)
+            tasks.append(self.checklist_task(start, end, box, first, phase, position))
         return tasks
 
     def checklist_task(
@@ -391,10 +413,12 @@ class _Reader:
             sub = _SUB_CHECK.match(line)
             if sub:
                 fields.key_activities.append(sub.group("text").strip())
-            elif not self.directive(fields, _ITEM_MARK.sub("", line.strip(), count=1), n + 1):
-                if line.strip():
-                    fields.details.append(line.strip())
-        return replace(fields.task(self, task_id, title, phase, start + 1), done=box.group("mark") in "xX")
+            elif line.strip() and not self.directive(
+                fields, _ITEM_MARK.sub("", line.strip(), count=1), n + 1
+            ):
+                fields.details.append(line.strip())
+        task = fields.task(self, task_id, title, phase, start + 1)
+        return replace(task, done=box.group("mark") in "xX")
 
 
 def _item_text(lines: list[str]) -> str:
@@ -402,20 +426,35 @@ def _item_text(lines: list[str]) -> str:
     return f"{head}\n{rest}" if rest else head
 
 
+_Chunk = tuple[str, int, int]  # text, first source line (0-based), line after the last
+
+
+def _join(chunks: list[_Chunk]) -> str:
+    """Source chunks joined as they stood: adjacent lines by one newline, others by a blank line."""
+    out: list[str] = []
+    prev_end = -1
+    for text, start, end in chunks:
+        if out:
+            out.append("\n" if start == prev_end else "\n\n")
+        out.append(text.rstrip())
+        prev_end = end
+    return "".join(out).strip()
+
+
+_RAW_SECTIONS = ("overview", "technical_implementation", "extra")
+
+
 @dataclass(slots=True)
 class _Fields:
     """What a task body has said so far; ``open`` switches the section content goes to."""
 
     section: str = "overview"
+    opened: bool = False
     extra_name: str = ""
-    overview: list[str] = field(default_factory=list)
-    objectives: list[str] = field(default_factory=list)
+    chunks: dict[str, list[_Chunk]] = field(default_factory=dict)
     key_activities: list[str] = field(default_factory=list)
-    deliverables: list[str] = field(default_factory=list)
-    validation: list[str] = field(default_factory=list)
-    technical_implementation: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
-    extra: dict[str, list[str]] = field(default_factory=dict)
+    extra: dict[str, list[_Chunk]] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     depends_line: int = 0
     agents: tuple[str, ...] = ()
@@ -424,24 +463,31 @@ class _Fields:
     def open(self, name: str, line: int) -> None:
         clean = name.strip().rstrip(":").strip()
         key = _ALIAS.get(clean.lower())
+        self.opened = True
         self.section = key or "extra"
         if not key:
             self.extra_name = clean
             self.extra.setdefault(clean, [])
 
-    def target(self) -> list[str]:
+    def add(self, raw: list[str], start: int, item: str | None = None) -> None:
+        """Add source lines ``raw`` (starting at 0-based ``start``) to the open section.
+
+        Free-text sections keep the lines verbatim; list sections keep ``item`` (a list item's
+        text without its marker) or the prose joined into one line.
+        """
         if self.section == "extra":
-            return self.extra[self.extra_name]
-        return getattr(self, self.section)
-
-    def add_item(self, text: str, raw: list[str]) -> None:
-        if self.section in ("overview", "technical_implementation", "extra"):
-            self.target().append("\n".join(raw).strip())
+            target = self.extra[self.extra_name]
         else:
-            self.target().append(text)
+            target = self.chunks.setdefault(self.section, [])
+        if self.section in _RAW_SECTIONS:
+            target.append(("\n".join(raw), start, start + len(raw)))
+        else:
+            text = item if item is not None else " ".join(line.strip() for line in raw)
+            target.append((text.strip(), start, start + len(raw)))
 
-    def add_raw(self, raw: list[str]) -> None:
-        self.target().append("\n".join(raw).strip())
+    def items(self, section: str) -> tuple[str, ...]:
+        extra = tuple(self.key_activities) if section == "key_activities" else ()
+        return tuple(text for text, _, _ in self.chunks.get(section, ()) if text) + extra
 
     def meta(self, reader: _Reader, key: str, value: str, line: int) -> None:
         if key.startswith("agent"):
@@ -451,19 +497,22 @@ class _Fields:
                 self.priority = normalize_priority(value)
             except ValueError as exc:
                 raise reader.error(line, str(exc), "write e.g. 'Priority: high'") from None
-        else:
-            self.depends_on, self.depends_line = split_ids(value), line
+        else:  # several dependency lines add up
+            self.depends_on = tuple(dict.fromkeys(self.depends_on + split_ids(value)))
+            self.depends_line = self.depends_line or line
 
     def task(self, reader: _Reader, task_id: str, title: str, phase: str | None, line: int) -> Task:
+        overview = _join(self.chunks.get("overview", []))
+        if self.details:
+            overview = "\n\n".join(filter(None, [overview, "\n".join(self.details)]))
         return Task(
-            id=task_id, title=title, phase=phase,
-            overview="\n\n".join(self.overview + (["\n".join(self.details)] if self.details else [])),
-            objectives=tuple(self.objectives), key_activities=tuple(self.key_activities),
-            deliverables=tuple(self.deliverables),
-            validation=tuple(Criterion.parse(v) for v in self.validation),
-            technical_implementation="\n\n".join(self.technical_implementation),
+            id=task_id, title=title, phase=phase, overview=overview,
+            objectives=self.items("objectives"), key_activities=self.items("key_activities"),
+            deliverables=self.items("deliverables"),
+            validation=tuple(Criterion.parse(v) for v in self.items("validation")),
+            technical_implementation=_join(self.chunks.get("technical_implementation", [])),
             depends_on=self.depends_on, agents=self.agents, priority=self.priority,
-            extra_sections=tuple((k, "\n\n".join(v)) for k, v in self.extra.items()),
+            extra_sections=tuple((k, _join(v)) for k, v in self.extra.items()),
             line=line, depends_line=self.depends_line,
         )  # fmt: skip
 
