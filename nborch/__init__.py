@@ -6,6 +6,11 @@
 'Write the README'
 """
 
+from . import agents
+from .agents import AgentSpec, Capability, script_agent
+from .assign import AgentAssignment, Assignments, PastResults, assign
+from .classify import Classification, Classifications, classify, classify_plan
+from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
 from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
 from .loader import load_plan, parse_plan
 from .plan import Criterion, Phase, Plan, Task
@@ -13,15 +18,30 @@ from .plan import Criterion, Phase, Plan, Task
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_RULES",
+    "TASK_TYPES",
+    "AgentAssignment",
     "AgentError",
+    "AgentSpec",
     "AssignError",
+    "Assignments",
+    "Capability",
+    "Classification",
+    "Classifications",
     "Criterion",
     "NborchError",
+    "PastResults",
     "Phase",
     "Plan",
     "PlanError",
+    "Rule",
     "Task",
     "WorktreeError",
+    "agents",
+    "assign",
+    "classify",
+    "classify_plan",
     "load_plan",
     "parse_plan",
+    "script_agent",
 ]

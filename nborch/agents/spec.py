@@ -18,11 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..classify_rules import TASK_TYPES
 from ..errors import AgentError
 
-TASK_TYPES = (
-    "feature", "bugfix", "refactor", "test", "docs", "infra", "data", "ui", "research",
-)  # fmt: skip
 PLACEHOLDERS = frozenset({"prompt", "prompt_file", "worktree", "task_id", "model"})
 KINDS = ("cli", "manual", "script", "demo")
 PROMPT_VIA = ("arg", "file", "stdin-file")
