@@ -16,7 +16,7 @@ from typing import Any
 
 from . import agents as registry
 from .classify import Classification, classify
-from .display import html_table, text_table
+from .display import html_table, plural, text_table
 from .errors import AssignError, PlanError
 from .plan import Plan, Task
 
@@ -145,7 +145,7 @@ class Assignments:
 
     def summary(self) -> str:
         used = sorted({agent for a in self.items for agent in a.agents})
-        return (f"{len(self.items)} tasks, {len(self.attempts)} attempts "
+        return (f"{plural(len(self.items), 'task')}, {plural(len(self.attempts), 'attempt')} "
                 f"({self.per_task} per task) by {', '.join(used)}")  # fmt: skip
 
     def __repr__(self) -> str:

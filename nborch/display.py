@@ -17,6 +17,11 @@ _STYLE = (
 _CELL = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2,#ddd);text-align:left"
 
 
+def plural(n: int, noun: str) -> str:
+    """``plural(1, "task")`` → ``'1 task'``; ``plural(2, "task")`` → ``'2 tasks'``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def cell_text(value: object, limit: int = 80) -> str:
     """One table cell as a single short line of text."""
     if value is None:

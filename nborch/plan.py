@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .display import html_table, text_table
+from .display import html_table, plural, text_table
 from .errors import PlanError
 from .names import unique_slugs
 
@@ -201,8 +201,8 @@ class Plan:
 
     def summary(self) -> str:
         """One line: title, and how many tasks, phases and waves."""
-        return (f"{self.title}: {_count(len(self.tasks), 'task')} in "
-                f"{_count(len(self.phases), 'phase')}, {_count(len(self._waves), 'wave')}")
+        return (f"{self.title}: {plural(len(self.tasks), 'task')} in "
+                f"{plural(len(self.phases), 'phase')}, {plural(len(self._waves), 'wave')}")
 
     def __repr__(self) -> str:
         where = f" from {self.path.name}" if self.path else ""
@@ -215,10 +215,6 @@ class Plan:
     def _repr_html_(self) -> str:
         cols = _FRAME_COLUMNS[:7]
         return html_table(cols, [r[:7] for r in self._rows()], caption=self.summary())
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 # ---- field helpers shared by every format ---------------------------------------------------

@@ -1,0 +1,123 @@
+"""The command line, run as a real subprocess: output, JSON contract, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nborch.demo import sample_plan_path
+
+DATA = Path(__file__).parent / "data"
+
+
+def nborch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "nborch", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)  # fmt: skip
+
+
+class TestParse:
+    def test_table_lists_every_task(self) -> None:
+        """`nborch parse` prints one row per task of the sample plan and exits 0."""
+        result = nborch("parse", str(sample_plan_path()))
+        assert result.returncode == 0, result.stderr
+        for task_id in ("1.1", "1.4", "2.4"):
+            assert f" {task_id} " in result.stdout
+
+    def test_json_contract(self) -> None:
+        """`--json` prints only JSON with the documented keys on stdout."""
+        result = nborch("parse", str(sample_plan_path()), "--json")
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert {"title", "format", "tasks"} <= doc.keys()
+        task = doc["tasks"][0]
+        assert {"id", "title", "phase", "depends_on", "task_type", "complexity", "tech_stack",
+                "done"} <= task.keys()  # fmt: skip
+        assert doc["format"] == "markdown"
+        assert task["phase"] == "Correctness and core features"
+        assert isinstance(task["depends_on"], list) and isinstance(task["done"], bool)
+
+    @pytest.mark.parametrize("name", ["cycle_four.md", "unknown_dependency.md", "empty.md"])
+    def test_bad_plan_prints_the_one_line_error_and_exits_2(self, name: str) -> None:
+        """A bad plan prints exactly the PlanError message (no traceback) and exits with code 2."""
+        path = DATA / "bad" / name
+        result = nborch("parse", str(path))
+        assert result.returncode == 2
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"{path}:") and " — " in lines[0]
+        assert "Traceback" not in result.stderr
+
+    def test_missing_file_exits_2(self, tmp_path: Path) -> None:
+        """A missing plan file is bad input: one line on stderr, exit code 2."""
+        result = nborch("parse", str(tmp_path / "nope.md"))
+        assert result.returncode == 2
+        assert result.stderr.strip() == f"{tmp_path / 'nope.md'}: file not found — check the path"
+
+    def test_unknown_option_exits_2(self) -> None:
+        """A usage error is bad input too."""
+        assert nborch("parse", "--bogus").returncode == 2
+
+
+class TestAssign:
+    def test_json_contract(self) -> None:
+        """`assign --json` gives every documented key, per_task agents per task."""
+        result = nborch("assign", str(sample_plan_path()), "--agents", "claude,codex,aider",
+                        "--per-task", "2", "--json")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        first = doc["assignments"][0]
+        assert {"task", "primary_agent", "secondary_agents", "agents", "phase", "justification",
+                "confidence", "task_type", "complexity", "tech_stack"} <= first.keys()  # fmt: skip
+        assert all(len(a["agents"]) == 2 for a in doc["assignments"])
+        assert all(set(a["agents"]) <= {"claude", "codex", "aider"} for a in doc["assignments"])
+
+    def test_unknown_agent_exits_2_with_suggestion(self) -> None:
+        """An unknown agent name is bad input with a 'did you mean' on stderr."""
+        result = nborch("assign", str(sample_plan_path()), "--agents", "cluade")
+        assert result.returncode == 2
+        assert "did you mean 'claude'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_script_agent_can_be_assigned(self) -> None:
+        """`--script name='cmd {prompt_file}'` registers an agent usable in --agents."""
+        result = nborch("assign", str(sample_plan_path()), "--script",
+                        "mine=python fix.py {prompt_file}", "--agents", "mine", "--json")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert {a["primary_agent"] for a in json.loads(result.stdout)["assignments"]} == {"mine"}
+
+    def test_bad_script_spec_exits_2(self) -> None:
+        """A --script without NAME=COMMAND is a usage error."""
+        result = nborch("assign", str(sample_plan_path()), "--script", "nocommand")
+        assert result.returncode == 2
+        assert "NAME=" in result.stderr
+
+    def test_per_task_larger_than_pool_exits_2(self) -> None:
+        """Asking for more agents per task than were named is bad input."""
+        result = nborch("assign", str(sample_plan_path()), "--agents", "claude", "--per-task", "2")
+        assert result.returncode == 2
+        assert "per_task=2" in result.stderr
+
+
+class TestDemo:
+    def test_demo_runs_and_labels_itself(self) -> None:
+        """`nborch demo` parses, classifies and assigns the sample plan and exits 0."""
+        result = nborch("demo")
+        assert result.returncode == 0, result.stderr
+        assert "Parse and classify" in result.stdout
+        assert "tasks assigned" in result.stdout
+        assert "sample plan" in result.stderr
+
+
+class TestVersion:
+    def test_version(self) -> None:
+        """`--version` prints the package version."""
+        from nborch import __version__
+
+        assert __version__ in nborch("--version").stdout
