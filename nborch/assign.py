@@ -230,7 +230,9 @@ def _pool(agents: Sequence[str] | None) -> tuple[list[str], list[str]]:
 def _score(spec: registry.AgentSpec, c: Classification, past: PastResults) -> tuple[float, str]:
     cap = spec.capability
     s_type = cap.strength(c.task_type)
-    s_stack = (sum(cap.affinity(s) for s in c.tech_stack) / len(c.tech_stack)) if c.tech_stack else 0.5
+    # A stack the profile does not mention counts as neutral (0.5): silence is not weakness.
+    known = [cap.affinity(s) if s in cap.stacks else 0.5 for s in c.tech_stack]
+    s_stack = sum(known) / len(known) if known else 0.5
     # Complex tasks favour capable (costlier) agents; simple ones favour cheap agents.
     s_fit = 1 - abs((c.complexity - 1) / 4 - (cap.cost_tier - 1) / 2)
     rate, n = past.rate(spec.name, c.task_type)

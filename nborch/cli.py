@@ -173,7 +173,7 @@ def demo() -> None:
     _table("1. Parse and classify", ["id", "title", "phase", "depends on", "type", "cx", "stack"],
            [(t.id, t.title, t.phase, t.depends_on, classes[t.id].task_type,
              classes[t.id].complexity, classes[t.id].tech_stack) for t in plan])  # fmt: skip
-    _table("Waves (tasks that can run together)", ["wave", "tasks"],
+    _table("Waves", ["wave", "tasks that can run together"],
            [(n, [t.id for t in wave]) for n, wave in enumerate(plan.waves(), 1)])  # fmt: skip
     result = do_assign(plan, agents=["claude", "codex", "gemini", "aider"], per_task=2)
     _show_assignments(result)
