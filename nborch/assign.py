@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from . import agents as registry
 from .classify import Classification, classify
 from .display import html_table, plural, text_table
 from .errors import AssignError, PlanError
+from .names import closest
 from .plan import Plan, Task
 
 # How much each signal weighs in an agent's score for a task; the weights sum to 1.
@@ -254,10 +254,10 @@ def _assign_task(task: Task, c: Classification, pool: list[str], per_task: int,
     if task.agents:
         for name in task.agents:
             if name not in registry.names():
-                close = difflib.get_close_matches(name, registry.names(), n=1)
+                close = closest(name, registry.names())
                 raise PlanError(
                     f"task {task.id!r} asks for agent {name!r}, which nborch does not know",
-                    f"did you mean {close[0]!r}?" if close else
+                    f"did you mean {close!r}?" if close else
                     f"use one of {', '.join(registry.names())} or register a script agent",
                     path=where, line=task.line,
                 )  # fmt: skip

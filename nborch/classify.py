@@ -10,7 +10,6 @@ The rules are data (:mod:`nborch.classify_rules`); every result carries the word
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
@@ -21,6 +20,7 @@ from typing import NamedTuple
 
 from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
 from .display import html_table, text_table
+from .names import closest
 from .plan import Plan, Task
 
 __all__ = ["TASK_TYPES", "Classification", "Classifications", "Rule", "classify", "classify_plan"]
@@ -330,8 +330,8 @@ class Classifications:
         try:
             return self._index[task_id]
         except KeyError:
-            close = difflib.get_close_matches(task_id, list(self._index), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(task_id, self._index)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise KeyError(f"no task {task_id!r} was classified{hint}") from None
 
     def __iter__(self) -> Iterator[tuple[Task, Classification]]:

@@ -10,9 +10,11 @@ Nothing from a plan becomes a path component or a branch name without passing th
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 
 _UNSAFE = re.compile(r"[^a-z0-9._]+")
 _EDGE = re.compile(r"^[._-]+|[._-]+$")
@@ -65,3 +67,13 @@ def unique_slugs(ids: list[str], max_len: int = 48) -> dict[str, str]:
         out[i] = slug
         used.add(slug)
     return {i: out[i] for i in ids}
+
+
+def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice most like ``word`` (for "did you mean …?" hints), or None.
+
+    >>> closest("cluade", ["claude", "codex"])
+    'claude'
+    """
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return found[0] if found else None

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from .display import html_table, plural, text_table
 from .errors import PlanError
-from .names import unique_slugs
+from .names import closest, unique_slugs
 
 PRIORITIES = ("low", "medium", "high", "critical")
 _PRIORITY_ALIASES = {
@@ -152,8 +151,8 @@ class Plan:
         try:
             return self._index[task_id]
         except KeyError:
-            close = difflib.get_close_matches(task_id, list(self._index), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(task_id, self._index)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise KeyError(f"no task {task_id!r} in plan {self.title!r}{hint}") from None
 
     def __contains__(self, task_id: object) -> bool:
@@ -290,8 +289,8 @@ def build_plan(
             if dep not in seen:
                 others = [i for i in ids if i != task.id]
                 same_case = [i for i in others if i.lower() == dep.lower()]
-                close = same_case or difflib.get_close_matches(dep, others, n=1, cutoff=0.5)
-                fix = f"did you mean {close[0]!r}?" if close else "name the id of a task in this plan"
+                close = same_case[0] if same_case else closest(dep, others, cutoff=0.5)
+                fix = f"did you mean {close!r}?" if close else "name the id of a task in this plan"
                 if same_case:
                     fix += " (ids are case-sensitive)"
                 raise PlanError(
