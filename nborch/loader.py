@@ -1,4 +1,9 @@
-"""Read a plan file or text: decode it safely, pick its format, hand it to the right parser."""
+"""Read a plan file or text: decode it safely, pick its format, hand it to the right parser.
+
+Formats: nborch's own ``markdown``, ``yaml`` and ``toml``, and plans other tools wrote —
+``speckit``, ``kiro``, ``taskmaster`` and ``handwritten`` (:mod:`nborch.formats`). Without
+``format=`` the file name and the content decide (:func:`nborch.formats.detect.detect_format`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,22 @@ from pathlib import Path
 from .errors import PlanError
 from .plan import Plan
 
-FORMATS = ("markdown", "yaml", "toml")
-_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "markdown", ".yaml": "yaml",
-             ".yml": "yaml", ".toml": "toml", ".json": "json"}  # fmt: skip
+FORMATS = ("markdown", "yaml", "toml", "speckit", "kiro", "taskmaster", "handwritten")
 
 
-def load_plan(path: str | Path, format: str | None = None) -> Plan:
-    """Read and check a plan file (markdown, YAML or TOML, chosen by suffix unless ``format``).
+def load_plan(path: str | Path, format: str | None = None, split_subtasks: bool = False) -> Plan:
+    """Read and check a plan file.
+
+    Parameters
+    ----------
+    path:
+        The plan file: markdown, YAML, TOML, a spec-kit or Kiro ``tasks.md``, a Taskmaster
+        ``tasks.json`` or a hand-written ``PLAN.md``/``TODO.md``.
+    format:
+        One of :data:`FORMATS` to skip detection from the file name and content.
+    split_subtasks:
+        Make every sub-task of a spec-kit, Kiro, Taskmaster or hand-written plan a task of its own
+        (its parent then depends on it) instead of a key activity of its parent.
 
     Raises :class:`~nborch.PlanError` naming the file and line for any defect.
 
@@ -31,7 +45,7 @@ def load_plan(path: str | Path, format: str | None = None) -> Plan:
     except OSError as exc:
         raise PlanError(f"cannot read the file ({exc.strerror})", "check its permissions",
                         path=path, line=None) from None  # fmt: skip
-    return parse_plan(decode(data, path), source=path, format=format)
+    return parse_plan(decode(data, path), source=path, format=format, split_subtasks=split_subtasks)
 
 
 def decode(data: bytes, path: str | Path | None = None) -> str:
@@ -51,26 +65,39 @@ def decode(data: bytes, path: str | Path | None = None) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_plan(text: str, source: str | Path | None = None, format: str | None = None) -> Plan:
-    """Parse plan text; ``source`` names it in errors and picks the format by suffix.
+def parse_plan(
+    text: str,
+    source: str | Path | None = None,
+    format: str | None = None,
+    split_subtasks: bool = False,
+) -> Plan:
+    """Parse plan text; ``source`` names it in errors and, with the content, picks the format.
+
+    ``format`` and ``split_subtasks`` are as for :func:`load_plan`.
 
     >>> parse_plan("# P\\n## Task 1: Write the README\\n").tasks[0].id
     '1'
+    >>> parse_plan("- [ ] T001 Create the project structure\\n").format
+    'speckit'
     """
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    fmt = format or _SUFFIXES.get(Path(source).suffix.lower(), "markdown") if source else format
-    fmt = fmt or "markdown"
-    if fmt == "json" and format is None:
-        raise PlanError("JSON plans are not read yet", "write the plan as markdown, YAML or TOML",
-                        path=source, line=None)  # fmt: skip
+    fmt = format
+    if fmt is None:
+        from .formats.detect import detect_format
+
+        fmt = detect_format(text, source)
     if fmt not in FORMATS:
         raise PlanError(f"unknown plan format {fmt!r}", f"use one of {', '.join(FORMATS)}",
                         path=source)  # fmt: skip
     where = str(source) if source is not None else None
     if not text.strip():
-        raise PlanError("the plan is empty",
-                        "write a title ('# My plan') and at least one task ('## Task 1: ...')",
-                        path=where)  # fmt: skip
+        fix = ("write Taskmaster's {\"master\": {\"tasks\": [...]}}" if fmt == "taskmaster" else
+               "write a title ('# My plan') and at least one task ('## Task 1: ...')")
+        raise PlanError("the plan is empty", fix, path=where)
+    if fmt in ("speckit", "kiro", "taskmaster", "handwritten"):
+        from .formats import PARSERS
+
+        return PARSERS[fmt](text, where, split_subtasks)
     if fmt == "yaml":
         from .plan_data import parse_yaml
 
