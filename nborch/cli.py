@@ -19,6 +19,7 @@ import click
 
 from . import __version__
 from .errors import NborchError
+from .loader import FORMATS
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -44,15 +45,16 @@ def _emit_json(data: Any) -> None:
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a table with rich; plain and unwrapped-enough when stdout is not a terminal."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from .display import cell_text
 
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=escape(title), title_justify="left", show_lines=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(cell_text(v, 200) for v in row))
+        table.add_column(escape(col), overflow="fold")
+    for row in rows:  # plan text is data: "[language]" in a title must not be read as markup
+        table.add_row(*(escape(cell_text(v, 200)) for v in row))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
@@ -82,18 +84,25 @@ def main() -> None:
     """Turn an implementation plan into parallel work by AI coding agents."""
 
 
+def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--format`` and ``--split-subtasks``, for every command that reads a plan."""
+    fn = click.option("--split-subtasks", is_flag=True,
+                      help="Make each sub-task of a spec-kit/Kiro/Taskmaster/checklist plan a task.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+                        help="Plan format (default: detected from the name and content).")(fn)
+
+
 @main.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["markdown", "yaml", "toml"]), default=None,
-              help="Plan format (default: from the file suffix).")
+@_plan_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @_errors_exit
-def parse(plan_path: Path, fmt: str | None, as_json: bool) -> None:
+def parse(plan_path: Path, fmt: str | None, split_subtasks: bool, as_json: bool) -> None:
     """Parse and classify PLAN; show its tasks, waves and types."""
     from .classify import classify_plan
     from .loader import load_plan
 
-    plan = load_plan(plan_path, format=fmt)
+    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
     classes = classify_plan(plan)
     if as_json:
         _emit_json(parse_json(plan, classes))
@@ -103,9 +112,9 @@ def parse(plan_path: Path, fmt: str | None, as_json: bool) -> None:
     for task in plan:
         c = classes[task.id]
         rows.append((task.id, task.title, task.phase or "", waves[task.id], task.depends_on,
-                     c.task_type, c.complexity, c.tech_stack))  # fmt: skip
-    _table(plan.summary(), ["id", "title", "phase", "wave", "depends on", "type", "cx", "stack"],
-           rows)  # fmt: skip
+                     c.task_type, c.complexity, c.tech_stack, "yes" if task.done else ""))  # fmt: skip
+    _table(f"{plan.summary()} ({plan.format})",
+           ["id", "title", "phase", "wave", "depends on", "type", "cx", "stack", "done"], rows)
 
 
 def parse_json(plan: Any, classes: Any) -> dict[str, Any]:
@@ -133,16 +142,17 @@ def _task_json(t: Any, c: Any) -> dict[str, Any]:
               help="Different agents per task (best-of-N).")
 @click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
               help="Register a command line as an agent; repeatable.")
+@_plan_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @_errors_exit
 def assign(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence[str],
-           as_json: bool) -> None:  # fmt: skip
+           fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
     """Assign agents to the tasks of PLAN and say why."""
     from .assign import assign as do_assign
     from .loader import load_plan
 
     _register_scripts(scripts)
-    plan = load_plan(plan_path)
+    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
     result = do_assign(plan, agents=_agents_option(agents), per_task=per_task)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
