@@ -70,7 +70,7 @@ class TestCapability:
 
     def test_unknown_task_type_is_refused(self):
         """A strength for a task type nborch does not classify is an error listing the types."""
-        with pytest.raises(AgentError, match="cooking.*feature"):
+        with pytest.raises(AgentError, match=r"cooking.*feature"):
             Capability(strengths={"cooking": 0.5})
 
     def test_cost_tier_must_be_one_to_three(self):
@@ -245,7 +245,8 @@ class TestAvailability:
         for program in ("aider", "qwen"):
             make_executable(tmp_path, program)
         monkeypatch.setenv("PATH", str(tmp_path))
-        assert agents.available_agents() == ["aider", "qwen", "windsurf", "demo"]
+        assert agents.available_agents() == ["aider", "qwen", "windsurf", "demo", "demo-hasty",
+                                             "demo-slow", "demo-broken"]  # fmt: skip
 
     def test_script_agent_checks_its_program(self, tmp_path, monkeypatch):
         """A script agent is available when argv[0] is found, by name on PATH or by path."""
@@ -277,7 +278,9 @@ class TestRegistry:
 
     def test_unknown_name_without_close_match_still_lists(self):
         """Without a close match there is no suggestion, but the list is there."""
-        message = str(pytest.raises(AgentError, agents.get, "zzzzzz").value)
+        with pytest.raises(AgentError) as info:
+            agents.get("zzzzzz")
+        message = str(info.value)
         assert "did you mean" not in message
         assert "windsurf" in message
 
@@ -320,7 +323,7 @@ class TestRegistry:
         """BUILTIN names every shipped agent in a fixed order."""
         assert agents.BUILTIN == (
             "claude", "codex", "gemini", "aider", "copilot", "cursor", "cline", "opencode",
-            "qwen", "windsurf", "demo",
+            "qwen", "windsurf", "demo", "demo-hasty", "demo-slow", "demo-broken",
         )  # fmt: skip
 
     def test_everything_in_all_is_exported(self):
@@ -388,7 +391,7 @@ class TestScriptAgent:
 
     def test_program_may_not_be_a_placeholder(self):
         """argv[0] must be a fixed program so availability can be checked before running."""
-        with pytest.raises(AgentError, match="sh \\{worktree\\}/fix.sh"):
+        with pytest.raises(AgentError, match=r"sh \{worktree\}/fix\.sh"):
             agents.script_agent("mine", "{worktree}/fix.sh")
 
     def test_redefining_a_script_agent_replaces_it(self):
@@ -485,7 +488,9 @@ class TestBuiltins:
         assert spec.render_argv(prompt_file="F", worktree="W", task_id="T")[:3] == [
             sys.executable, "-m", "nborch.demo.agent",
         ]  # fmt: skip
-        assert [s.name for s in agents.all_specs() if s.is_demo] == ["demo"]
+        assert [s.name for s in agents.all_specs() if s.is_demo] == [
+            "demo", "demo-hasty", "demo-slow", "demo-broken"]  # fmt: skip
+        assert all("demo" in s.display_name.lower() for s in agents.all_specs() if s.is_demo)
 
 
 class TestRegistryFrame:

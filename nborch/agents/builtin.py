@@ -8,6 +8,7 @@ replace=True)``. Every agent runs with stdin closed, cwd = its worktree and its 
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 
@@ -297,6 +298,42 @@ DEMO = AgentSpec(
     is_demo=True,
 )
 
+
+def _demo_variant(behaviour: str, display_name: str, docs: str, notes: str) -> AgentSpec:
+    """The demo agent with one fixed behaviour (``--behaviour``), under its own name."""
+    return dataclasses.replace(
+        DEMO,
+        name=f"demo-{behaviour}",
+        display_name=display_name,
+        argv=(*DEMO.argv, "--behaviour", behaviour),
+        docs=f"{docs} Always labelled as a demo agent; see nborch.demo.agent.",
+        capability=dataclasses.replace(DEMO.capability, notes=notes),
+    )
+
+
+# The demo agents of differing quality that `nborch demo` and the tutorials pit against `demo`
+# (which is careful): one subtly wrong, one that only a timeout stops, one that crashes.
+DEMO_HASTY = _demo_variant(
+    "hasty", "Demo agent, hasty (no AI; subtle mistakes on purpose)",
+    "Applies the hasty solution of a sample-plan task: plausible code whose own tests pass but "
+    "that breaks a validation test or an existing test, or fails the careful tests.",
+    "Not a model: quick scripted edits with a deliberate, subtle flaw.",
+)
+DEMO_SLOW = _demo_variant(
+    "slow", "Demo agent, slow (no AI; runs ~10 min so a timeout stops it)",
+    "Makes one edit, then streams a progress message every second for 600 s (--duration) before "
+    "finishing; exits at once on SIGTERM (add --ignore-sigterm to make only SIGKILL work).",
+    "Not a model: scripted edits, slow on purpose.",
+)
+DEMO_BROKEN = _demo_variant(
+    "broken", "Demo agent, broken (no AI; crashes on purpose)",
+    "Makes one edit, then raises an exception: a traceback on stderr and exit status 1.",
+    "Not a model: crashes on purpose after one edit.",
+)
+DEMO_VARIANTS: tuple[AgentSpec, ...] = (DEMO_HASTY, DEMO_SLOW, DEMO_BROKEN)
+"""Demo agents with a fixed behaviour, for ``nborch demo``, the tutorials and the tests."""
+
 BUILTIN_SPECS: tuple[AgentSpec, ...] = (
     CLAUDE, CODEX, GEMINI, AIDER, COPILOT, CURSOR, CLINE, OPENCODE, QWEN, WINDSURF, DEMO,
+    *DEMO_VARIANTS,
 )
