@@ -168,6 +168,95 @@ def _show_assignments(result: Any) -> None:
     _table(f"{len(result)} tasks assigned", ["task", "agents", "type", "cx", "conf", "why"], rows)
 
 
+def _repo_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-r", "--repo-path", "repo", type=click.Path(path_type=Path), default=".",
+                        show_default=True, help="The git repository.")(fn)  # fmt: skip
+
+
+def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--root", type=click.Path(path_type=Path), default=None,
+                        help="Where worktrees go (default: outside the repository, in the user "
+                             "cache folder; or $NBORCH_WORKTREE_ROOT).")(fn)  # fmt: skip
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@_repo_option
+@click.option("--agents", "agents", default=None, metavar="A,B",
+              help="Agents to choose from (default: the installed ones).")
+@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Different agents per task (best-of-N).")
+@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
+              help="Register a command line as an agent; repeatable.")
+@click.option("--base", default=None, help="Commit the attempts start from (default: plan, HEAD).")
+@click.option("--run-id", default=None, help="An id for the run (default: date-time-random).")
+@click.option("--include-done", is_flag=True, help="Also prepare tasks the plan marks done.")
+@_root_option
+@_plan_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+            base: str | None, run_id: str | None, include_done: bool, root: Path | None,
+            fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
+    """Make a worktree, prompt and agent config file for every attempt; run nothing."""
+    from .loader import load_plan
+    from .prepare import prepare as do_prepare
+
+    _register_scripts(scripts)
+    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
+    run = do_prepare(repo, plan, agents=_agents_option(agents), per_task=per_task, root=root,
+                     base=base, run_id=run_id, include_done=include_done)  # fmt: skip
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        _emit_json(run.to_json())
+        return
+    _table(run.summary(), ["task", "agent", "available", "worktree", "prompt"],
+           [(p.attempt.task_id, p.attempt.agent, "yes" if p.available else "NO",
+             p.attempt.path, p.prompt_path) for p in run.attempts])  # fmt: skip
+
+
+@main.command()
+@_repo_option
+@click.option("--run", "run_id", default=None, help="Only this run.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def status(repo: Path, run_id: str | None, as_json: bool) -> None:
+    """Show every run's attempts: branch, worktree, commits ahead, uncommitted files."""
+    from .worktrees import WorktreeManager
+
+    records = WorktreeManager(repo).status_records(run_id)
+    if as_json:
+        _emit_json({"worktrees": [r.to_dict() for r in records]})
+        return
+    if not records:
+        click.echo("no nborch runs in this repository yet (nborch prepare PLAN makes one)", err=True)
+        return
+    _table(f"{len(records)} attempts", ["run", "task", "agent", "state", "ahead", "dirty",
+                                        "exists", "path"],
+           [(r.run, r.task, r.agent, r.state, r.ahead, r.dirty, "yes" if r.exists else "GONE",
+             r.path) for r in records])  # fmt: skip
+
+
+@main.command()
+@_repo_option
+@click.option("--run", "run_id", default=None, help="Only this run (default: every run).")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--force", is_flag=True,
+              help="Also delete branches with unmerged work (their heads are archived first).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def cleanup(repo: Path, run_id: str | None, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Remove worktrees without losing work: WIP is committed, unmerged branches are kept."""
+    from .worktrees import WorktreeManager
+
+    report = WorktreeManager(repo).cleanup(run_id, dry_run=dry_run, force=force)
+    if as_json:
+        _emit_json(report.to_json())
+        return
+    click.echo(str(report))
+
+
 @main.command()
 @_errors_exit
 def demo() -> None:

@@ -1,0 +1,458 @@
+"""The coordinator: runs every attempt of a run in parallel, in dependency order, and records it.
+
+>>> run = nborch.Coordinator("repo", team, max_concurrent=5, timeout="20m")   # doctest: +SKIP
+>>> await run                        # in a notebook; run.run_sync() elsewhere     # doctest: +SKIP
+>>> run.summary()                                                             # doctest: +SKIP
+
+Life of an attempt: pending → blocked (while the tasks it depends on run) → running → completed,
+failed, timeout or cancelled. Whatever way it ends, what the agent wrote is committed on its
+branch (WIP when it did not complete): work is never thrown away. Every change of state is a
+:class:`~nborch.events.RunEvent` for subscribers (the notebook view, the CLI) and a row in the
+store, so a run killed mid-way is found *interrupted* and can be resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import agents as registry
+from ..agents.parsers import looks_transient
+from ..assign import Assignments
+from ..durations import format_duration, parse_duration
+from ..errors import AgentError, NborchError
+from ..events import AgentEvent, AttemptState, RunEvent
+from ..plan import Plan
+from ..prepare import PreparedAttempt, PreparedRun, prepare
+from .executor import ExecutionResult, Executor, LocalExecutor
+from .jobs import build_job
+from .loop import LoopThread, PriorityGate
+from .recorder import Recorder
+from .results import AgentExecution, counts, summary_frame
+from .validate import run_checks, verdict
+from .workspace import Workspace
+
+S = AttemptState
+_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+Subscriber = Callable[[RunEvent], object]
+
+
+class Coordinator:
+    """Run the attempts of a plan or of assignments; see the module docstring.
+
+    Parameters
+    ----------
+    repo:
+        The git repository the run works on.
+    work:
+        A :class:`~nborch.Plan` (assigned with ``agents``/``per_task``), an
+        :class:`~nborch.Assignments`, or a :class:`~nborch.prepare.PreparedRun`.
+    max_concurrent:
+        Attempts running at once.
+    timeout:
+        Per attempt, e.g. ``"20m"``; None for no limit.
+    retries:
+        Extra tries for failures that look transient (rate limits, 5xx, network), with backoff.
+    executor:
+        Where processes run; default :class:`~nborch.execute.LocalExecutor`.
+    validate:
+        Run each completed attempt's validation criteria (needed to pick what dependent tasks
+        build on).
+    """
+
+    def __init__(self, repo: str | Path, work: Plan | Assignments | PreparedRun, *,
+                 max_concurrent: int = 5, timeout: str | float | None = "20m", retries: int = 0,
+                 executor: Executor | None = None, agents: Sequence[str] | None = None,
+                 per_task: int = 1, root: str | Path | None = None, base: str | None = None,
+                 model: str | None = None, validate: bool = True, include_done: bool = False,
+                 check_timeout: str | float | None = "10m", backoff: float = 2.0):  # fmt: skip
+        self.repo = Path(repo)
+        self.prepared = work if isinstance(work, PreparedRun) else None
+        if isinstance(work, PreparedRun):
+            self.assignments = work.assignments
+        elif isinstance(work, Assignments):
+            self.assignments = work
+        else:
+            from ..assign import assign
+
+            self.assignments = assign(work, agents=agents, per_task=per_task)
+        self.plan = self.assignments.plan
+        self.gate = PriorityGate(max_concurrent)
+        self.timeout = parse_duration(timeout)
+        self.check_timeout = parse_duration(check_timeout)
+        self.retries, self.backoff, self.model = max(0, retries), backoff, model
+        self.executor = executor or LocalExecutor()
+        self.validate, self.include_done, self.root, self.base = validate, include_done, root, base
+        self.executions: dict[tuple[str, str], AgentExecution] = {
+            (t, a): AgentExecution(t, a, is_demo=registry.get(a).is_demo)
+            for t, a in self.assignments.attempts
+            if include_done or not self.plan[t].done
+        }
+        self._subscribers: list[Subscriber] = []
+        self._cancel: dict[tuple[str, str], asyncio.Event] = {}
+        self._manual_done: dict[tuple[str, str], asyncio.Event] = {}
+        self._task_final: dict[str, asyncio.Event] = {}
+        self._future: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.recorder: Recorder | None = None
+        self.workspace: Workspace | None = None
+        self.error: BaseException | None = None
+        self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
+        self.options = {"max_concurrent": max_concurrent, "timeout": self.timeout,
+                        "retries": self.retries, "model": model, "validate": validate,
+                        "check_timeout": self.check_timeout, "backoff": backoff}  # fmt: skip
+
+    @classmethod
+    def load(cls, repo: str | Path, run_id: str, **options: Any) -> Coordinator:
+        """A recorded run with its results; attempts whose coordinator died are *interrupted*.
+
+        ``options`` (``timeout``, ``max_concurrent``…) override the ones the run was started with.
+        """
+        from .runs import load_run
+
+        return load_run(repo, run_id, **options)
+
+    def resume(self, retry_failed: bool = False) -> Coordinator:
+        """Run again only what did not finish (and, with ``retry_failed``, what failed), in the
+        same worktrees, after committing what they hold as WIP. Starts the run and returns it."""
+        again = {S.PENDING, S.BLOCKED, S.RUNNING, S.INTERRUPTED}
+        if retry_failed:
+            again |= {S.FAILED, S.TIMEOUT, S.CANCELLED}
+        self._skip = {k for k, ex in self.executions.items() if ex.status not in again}
+        for key, ex in self.executions.items():
+            if key not in self._skip:
+                fresh = AgentExecution(ex.task, ex.agent, is_demo=ex.is_demo)
+                fresh.tries, fresh.log_path = ex.tries, ex.log_path
+                self.executions[key] = fresh
+        return self.start()
+
+    # -- public control ------------------------------------------------------------------
+
+    @property
+    def id(self) -> str | None:
+        return self.prepared.id if self.prepared else None
+
+    def check_agents(self) -> None:
+        """Raise AgentError naming every agent that is not installed, and how to install it."""
+        missing = sorted({a for _, a in self.executions if not registry.get(a).available()})
+        if missing:
+            lines = [registry.get(a).unavailable_reason() or a for a in missing]
+            raise AgentError("cannot start: " + "; ".join(lines))
+
+    def start(self) -> Coordinator:
+        """Start in the background and return at once (on the running loop if there is one)."""
+        if self._future is None:
+            self.check_agents()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                self._loop, self._future = loop, loop.create_task(self._main())
+            else:
+                thread = LoopThread.shared()
+                self._loop, self._future = thread.loop, thread.submit(self._main())
+        return self
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._wait_async().__await__()
+
+    async def _wait_async(self) -> Coordinator:
+        self.start()
+        fut = self._future
+        await (fut if isinstance(fut, asyncio.Future) else asyncio.wrap_future(fut))
+        return self
+
+    def run_sync(self) -> Coordinator:
+        """Run to the end and return; works in scripts and inside notebooks alike.
+
+        The run goes on a loop in a helper thread, so a notebook's own running loop is never
+        re-entered. Ctrl-C (a kernel interrupt) cancels the run gracefully: WIP is committed.
+        """
+        if self._future is None:
+            self.check_agents()
+            thread = LoopThread.shared()
+            self._loop, self._future = thread.loop, thread.submit(self._main())
+        try:
+            return self.wait()
+        except KeyboardInterrupt:
+            self.cancel()
+            self.wait()
+            raise
+
+    def wait(self, timeout: float | None = None) -> Coordinator:
+        """Block until the run ends (``TimeoutError`` after ``timeout`` seconds)."""
+        if self._future is None:
+            raise NborchError("the run has not started — call run.start() or run.run_sync()")
+        if isinstance(self._future, asyncio.Future):
+            raise NborchError("this run is on the notebook's own loop: use 'await run' to wait")
+        self._future.result(timeout)
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self._future is not None and self._future.done()
+
+    def cancel(self, task: str | None = None, agent: str | None = None) -> int:
+        """Cancel matching attempts (all by default); running ones commit their WIP. Returns
+        how many were asked to stop."""
+        keys = [k for k in self.executions if (task is None or k[0] == task)
+                and (agent is None or k[1] == agent) and not self.executions[k].status.is_final]
+        if self._loop is not None:
+            for key in keys:
+                self._loop.call_soon_threadsafe(self._cancel_event(key).set)
+        return len(keys)
+
+    def mark_done(self, task: str, agent: str) -> None:
+        """Tell a manual attempt (a person, Windsurf) that its work is finished."""
+        key = (task, agent)
+        if key not in self.executions:
+            raise KeyError(f"no attempt ({task!r}, {agent!r}) in this run")
+        if self._loop is None:
+            raise NborchError("the run has not started")
+        self._loop.call_soon_threadsafe(self._manual_event(key).set)
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every :class:`RunEvent`; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def summary(self):  # -> pandas.DataFrame
+        """One row per attempt (columns in the README: status, duration, tokens, cost, diffstat…)."""
+        return summary_frame(self.executions.values())
+
+    def logs(self, task: str, agent: str, tail: int = 50) -> str:
+        """The last ``tail`` lines of an attempt's log (from the file, so nothing is missed)."""
+        ex = self.executions[(task, agent)]
+        path = Path(ex.log_path) if ex.log_path else None
+        if path is None or not path.exists():
+            return "\n".join(ex.tail[-tail:])
+        from collections import deque
+
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return "".join(deque(fh, maxlen=tail)).rstrip("\n")
+
+    def __repr__(self) -> str:
+        c = counts(list(self.executions.values()))
+        finished = sum(n for s, n in c.items() if S(s).is_final)
+        failed = sum(c.get(s, 0) for s in ("failed", "timeout", "cancelled", "interrupted"))
+        what = f"{finished}/{len(self.executions)} done" + (f", {failed} not completed" if failed else "")
+        return f"<Run {self.id or '(not started)'}: {what}>"
+
+    def _repr_html_(self) -> str:
+        from .view import run_html
+
+        return run_html(self)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def _cancel_event(self, key: tuple[str, str]) -> asyncio.Event:
+        return self._cancel.setdefault(key, asyncio.Event())
+
+    def _manual_event(self, key: tuple[str, str]) -> asyncio.Event:
+        return self._manual_done.setdefault(key, asyncio.Event())
+
+    def emit(self, event: RunEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception as exc:  # a broken subscriber must not break the run
+                self._subscribers.remove(callback)
+                self.executions_note(f"subscriber {callback!r} removed: {exc!r}")
+
+    def executions_note(self, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder.note(text)
+
+    def set_state(self, ex: AgentExecution, state: AttemptState, error: str = "") -> None:
+        ex.status = state
+        if error:
+            ex.error = error
+        if state == S.RUNNING and ex.started_at is None:
+            ex.started_at = datetime.now(UTC)
+        if state.is_final and ex.ended_at is None:
+            ex.ended_at = datetime.now(UTC)
+        if self.recorder is not None:
+            self.recorder.save(ex)
+        self.emit(RunEvent("state", self.id or "", ex.task, ex.agent, state, text=error))
+
+    async def _main(self) -> None:
+        try:
+            if self.prepared is None:
+                self.prepared = await asyncio.to_thread(
+                    prepare, self.repo, self.assignments, root=self.root, base=self.base,
+                    include_done=self.include_done)  # fmt: skip
+            self.workspace = Workspace(self.repo, self.prepared)
+            self.recorder = Recorder(self.workspace.manager, self.prepared, self.options)
+            self.recorder.begin(self.executions.values())
+            if self._skip:  # a resumed run: keep what an earlier try left in the worktrees
+                for pa in self.prepared.attempts:
+                    if pa.key in self.executions and pa.key not in self._skip:
+                        await asyncio.to_thread(self.workspace.commit, pa, S.INTERRUPTED, True)
+            for t in {t for t, _ in self.executions}:
+                self._task_final[t] = asyncio.Event()
+            self.emit(RunEvent("run", self.id or "", text="started"))
+            by_key = {p.key: p for p in self.prepared.attempts}
+            await asyncio.gather(*(self._attempt(by_key[k]) for k in self.executions))
+        except BaseException as exc:
+            self.error = exc
+            raise
+        finally:
+            if self.recorder is not None:
+                self.recorder.end(self.executions.values())
+            self.emit(RunEvent("run", self.id or "", text="finished"))
+
+    async def _attempt(self, pa: PreparedAttempt) -> None:
+        ex = self.executions[pa.key]
+        ex.branch, ex.worktree = pa.attempt.branch, str(pa.attempt.path)
+        if pa.key in self._skip:
+            self._maybe_task_final(pa.attempt.task_id)
+            return
+        try:
+            await self._attempt_body(pa, ex)
+        except Exception as exc:  # a bug or an I/O error: the attempt fails, the run goes on
+            if not ex.status.is_final:
+                self.set_state(ex, S.FAILED, f"nborch error: {exc!r}")
+        finally:
+            self._maybe_task_final(pa.attempt.task_id)
+
+    async def _attempt_body(self, pa: PreparedAttempt, ex: AgentExecution) -> None:
+        cancel = self._cancel_event(pa.key)
+        if pa.task.depends_on:
+            self.set_state(ex, S.BLOCKED)
+            blocked = await self._wait_dependencies(pa, ex, cancel)
+            if blocked:
+                return
+        async with self.gate.slot(_RANK.get(pa.task.priority, 2)):
+            if cancel.is_set():
+                self.set_state(ex, S.CANCELLED, "cancelled before it started")
+                return
+            self.set_state(ex, S.RUNNING)
+            state, error = await self._execute(pa, ex, cancel)
+        await self._finish(pa, ex, state, error)
+
+    async def _wait_dependencies(self, pa: PreparedAttempt, ex: AgentExecution,
+                                 cancel: asyncio.Event) -> bool:  # fmt: skip
+        """Wait for the tasks ``pa`` depends on and merge their chosen attempts into its worktree.
+
+        Returns True when the attempt cannot run (and has been given its final state)."""
+        waits = [self._task_final[d].wait() for d in pa.task.depends_on if d in self._task_final]
+        cancelled = asyncio.ensure_future(cancel.wait())
+        gathered = asyncio.ensure_future(asyncio.gather(*waits))
+        await asyncio.wait({cancelled, gathered}, return_when=asyncio.FIRST_COMPLETED)
+        cancelled.cancel()
+        if not gathered.done():
+            gathered.cancel()
+            self.set_state(ex, S.CANCELLED, "cancelled while waiting for its dependencies")
+            return True
+        chosen = []
+        for dep in pa.task.depends_on:
+            winner = self._chosen(dep)
+            if dep in self._task_final and winner is None:
+                self.set_state(ex, S.CANCELLED, f"skipped: dependency {dep!r} has no attempt that "
+                                                "completed and passed its validation")  # fmt: skip
+                return True
+            if winner is not None:
+                chosen.append(winner)
+        assert self.workspace is not None
+        problem = await asyncio.to_thread(self.workspace.merge_dependencies, pa, chosen)
+        if problem:
+            self.set_state(ex, S.FAILED, problem)
+            return True
+        return False
+
+    def _chosen(self, task_id: str) -> AgentExecution | None:
+        """The attempt a dependent task builds on: the first that completed and passed."""
+        done = [e for (t, _), e in self.executions.items() if t == task_id and e.is_successful]
+        return min(done, key=lambda e: e.ended_at or datetime.max.replace(tzinfo=UTC), default=None)
+
+    def _maybe_task_final(self, task_id: str) -> None:
+        if all(e.status.is_final for (t, _), e in self.executions.items() if t == task_id):
+            self._task_final[task_id].set()
+
+    async def _execute(self, pa: PreparedAttempt, ex: AgentExecution,
+                       cancel: asyncio.Event) -> tuple[AttemptState, str]:  # fmt: skip
+        if pa.spec.kind == "manual":
+            return await self._wait_manual(pa, cancel)
+        job = build_job(pa.spec, run_id=self.id or "", task_id=pa.attempt.task_id,
+                        worktree=pa.attempt.path, attempt_dir=pa.attempt.attempt_dir,
+                        prompt_path=pa.prompt_path, timeout=self.timeout, model=self.model)  # fmt: skip
+        ex.log_path = str(job.log_path)
+        while True:
+            ex.tries += 1
+            result = await self.executor.run(job, lambda ev: self._on_agent(ex, ev), cancel)
+            state, error = self._judge(pa, result)
+            ex.return_code = result.process.return_code
+            ex.tail = list(result.process.tail[-20:])
+            ex.input_tokens += result.usage.input_tokens
+            ex.output_tokens += result.usage.output_tokens
+            if result.usage.cost_usd is not None:
+                ex.cost_usd = (ex.cost_usd or 0.0) + result.usage.cost_usd
+            if state != S.FAILED or ex.tries > self.retries or not looks_transient(error):
+                return state, error
+            delay = self.backoff * 2 ** (ex.tries - 1)
+            self.emit(RunEvent("log", self.id or "", ex.task, ex.agent,
+                               text=f"transient failure, retry {ex.tries} in {delay:g}s: {error}"))
+            try:
+                await asyncio.wait_for(cancel.wait(), delay)
+                return S.CANCELLED, "cancelled while waiting to retry"
+            except TimeoutError:
+                continue
+
+    def _judge(self, pa: PreparedAttempt, result: ExecutionResult) -> tuple[AttemptState, str]:
+        proc, usage = result.process, result.usage
+        if proc.state == "timeout":
+            return S.TIMEOUT, f"timed out after {format_duration(self.timeout)}"
+        if proc.state == "cancelled":
+            return S.CANCELLED, "cancelled"
+        if proc.state == "failed-to-start":
+            return S.FAILED, proc.error or "the agent could not start"
+        errors = "; ".join(dict.fromkeys(usage.errors))
+        if proc.return_code != 0:
+            last = next((ln for ln in reversed(proc.tail) if ln.strip()), "")
+            return S.FAILED, errors or f"exit code {proc.return_code}: {last}"[:500]
+        if usage.is_error:
+            return S.FAILED, errors or usage.final_message or "the agent reported an error"
+        if pa.spec.exit_zero_on_failure and result.fatal:
+            return S.FAILED, "; ".join(result.fatal)
+        return S.COMPLETED, ""
+
+    def _on_agent(self, ex: AgentExecution, event: AgentEvent) -> None:
+        if event.text:
+            ex.last_line = event.text.splitlines()[0][:200] if event.text.strip() else ex.last_line
+        self.emit(RunEvent("agent", self.id or "", ex.task, ex.agent, agent_event=event))
+
+    async def _wait_manual(self, pa: PreparedAttempt,
+                           cancel: asyncio.Event) -> tuple[AttemptState, str]:  # fmt: skip
+        done = self._manual_event(pa.key)
+        assert self.recorder is not None
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while not done.is_set():
+            if cancel.is_set():
+                return S.CANCELLED, "cancelled"
+            if deadline is not None and time.monotonic() > deadline:
+                return S.TIMEOUT, f"not marked done within {format_duration(self.timeout)}"
+            if await asyncio.to_thread(self.recorder.manual_done, pa):
+                break  # `nborch done RUN TASK AGENT` from another process
+            await asyncio.sleep(1.0)
+        return S.COMPLETED, ""
+
+    async def _finish(self, pa: PreparedAttempt, ex: AgentExecution, state: AttemptState,
+                      error: str) -> None:  # fmt: skip
+        assert self.workspace is not None
+        ex.ended_at = datetime.now(UTC)  # the agent's time; committing and checking come after
+        ex.last_line = "committing and validating…" if state == S.COMPLETED else ex.last_line
+        wip = state != S.COMPLETED
+        commit, stat = await asyncio.to_thread(self.workspace.commit, pa, state, wip)
+        ex.commit = commit
+        ex.files_changed, ex.insertions, ex.deletions = stat
+        if state == S.COMPLETED and self.validate:
+            checks = await run_checks(pa.task, self.plan, pa.attempt.path,
+                                      pa.attempt.attempt_dir / "checks", self.check_timeout)  # fmt: skip
+            ex.validation = verdict(checks)
+            ex.validation_details = [c.to_dict() for c in checks]
+        self.set_state(ex, state, error)

@@ -1,0 +1,89 @@
+"""The executor seam: where an attempt's process actually runs.
+
+The coordinator hands an :class:`~nborch.execute.jobs.AttemptJob` to an :class:`Executor` and gets
+an :class:`ExecutionResult` back, with agent events streamed to a callback on the way. The
+:class:`LocalExecutor` runs jobs as subprocesses on this machine; a cluster executor only has to
+implement the same one method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..agents.parsers import parser_for
+from ..events import AgentEvent, Usage
+from .jobs import AttemptJob, seed_home
+from .process import run_process
+from .spec import ProcessResult, ProcessSpec
+
+OnEvent = Callable[[AgentEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """What running a job gave: the process outcome and the totals of the agent's events."""
+
+    process: ProcessResult
+    usage: Usage
+    fatal: tuple[str, ...] = ()  # errors the agent itself called fatal (aider exits 0 anyway)
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs one job to its end. Must stop the job's processes when ``cancel`` is set."""
+
+    async def run(self, job: AttemptJob, on_event: OnEvent,
+                  cancel: asyncio.Event) -> ExecutionResult: ...  # fmt: skip
+
+
+class LocalExecutor:
+    """Runs jobs as local subprocesses, each in its own process group (see ``run_process``).
+
+    Memory per attempt stays bounded: only token reports, results, the first ``max_errors``
+    errors and the latest message are kept for the totals; everything is in the log file.
+    """
+
+    def __init__(self, grace: float = 5.0, tail_lines: int = 200, max_errors: int = 100):
+        self.grace = grace
+        self.tail_lines = tail_lines
+        self.max_errors = max_errors
+
+    def __repr__(self) -> str:
+        return f"<LocalExecutor grace={self.grace:g}s>"
+
+    async def run(self, job: AttemptJob, on_event: OnEvent,
+                  cancel: asyncio.Event) -> ExecutionResult:  # fmt: skip
+        parse = parser_for(job.parser)
+        # Only what the totals need stays in memory: token and cost reports, results, a bounded
+        # number of errors, and the latest message (the final message when there is no result).
+        kept: list[AgentEvent] = []
+        last_message: list[AgentEvent] = []
+        errors = 0
+
+        def on_line(stream: str, line: str) -> None:
+            nonlocal errors
+            events = parse(line) if stream == "stdout" else [AgentEvent("log", line)]
+            for event in events:
+                if event.kind == "error":
+                    errors += 1
+                    if errors <= self.max_errors:
+                        kept.append(event)
+                elif event.kind in ("usage", "result") or event.cost_usd is not None:
+                    kept.append(event)
+                elif event.kind == "message" and event.text:
+                    if last_message:
+                        kept.remove(last_message.pop())
+                    last_message.append(event)
+                    kept.append(event)
+                on_event(event)
+
+        seed_home(job)
+        spec = ProcessSpec(argv=job.argv, cwd=job.cwd, env=job.env, log_path=job.log_path,
+                           timeout=job.timeout, grace=self.grace, tail_lines=self.tail_lines,
+                           redact=job.redact)  # fmt: skip
+        result = await run_process(spec, on_line=on_line, cancel=cancel)
+        fatal = tuple(dict.fromkeys(e.text for e in kept if e.kind == "error" and e.is_error))
+        return ExecutionResult(result, Usage.of(kept), fatal)

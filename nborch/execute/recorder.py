@@ -1,0 +1,90 @@
+"""Write a run's progress to the store as it happens, so a crash leaves a readable record.
+
+Each attempt's row carries its execution state and results; every state change is also an event
+row. The run row names the coordinator's process (pid and start time): when that process is gone
+while attempts still say *running*, those attempts were interrupted (see :mod:`nborch.execute.runs`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ..events import AttemptState
+from ..prepare import PreparedAttempt, PreparedRun
+from ..worktrees import WorktreeManager
+from .results import AgentExecution
+
+SNAPSHOT = "run.pickle"
+
+
+def snapshot_path(manager: WorktreeManager, run_id: str) -> Path:
+    """Where a run's plan, assignments and prepared attempts are kept for ``Run.load``."""
+    return manager.common_dir / "nborch" / "runs" / run_id / SNAPSHOT
+
+
+def process_identity() -> tuple[int, float]:
+    """This process's pid and start time: together they name it even after pid reuse."""
+    return os.getpid(), psutil.Process().create_time()
+
+
+class Recorder:
+    """The coordinator's link to the store (every method is quick and synchronous)."""
+
+    def __init__(self, manager: WorktreeManager, prepared: PreparedRun,
+                 options: Mapping[str, Any] | None = None):  # fmt: skip
+        self.manager = manager
+        self.prepared = replace(prepared, options=dict(options or {}))
+        self.run_id = prepared.run.id
+
+    def begin(self, executions: Iterable[AgentExecution]) -> None:
+        path = snapshot_path(self.manager, self.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(self.prepared))
+        tmp.replace(path)
+        pid, started = process_identity()
+        with self.manager.store() as store:
+            store.update_run(self.run_id, status="running", coordinator_pid=pid,
+                             coordinator_started=started)  # fmt: skip
+        for ex in executions:
+            self.save(ex, event=False)
+
+    def save(self, ex: AgentExecution, event: bool = True) -> None:
+        fields = {
+            "status": str(ex.status), "started_at": ex.started_at, "ended_at": ex.ended_at,
+            "return_code": ex.return_code, "commit_sha": ex.commit,
+            "files_changed": ex.files_changed, "insertions": ex.insertions,
+            "deletions": ex.deletions, "input_tokens": ex.input_tokens,
+            "output_tokens": ex.output_tokens, "cost_usd": ex.cost_usd, "error": ex.error,
+            "validation": ex.validation, "validation_json": json.dumps(ex.validation_details),
+            "log_path": ex.log_path, "tries": ex.tries,
+        }  # fmt: skip
+        with self.manager.store() as store:
+            store.update_attempt(self.run_id, ex.task, ex.agent, **fields)
+            if event:
+                store.add_event(self.run_id, ex.task, ex.agent, "state", str(ex.status), ex.error)
+
+    def note(self, text: str) -> None:
+        with self.manager.store() as store:
+            store.add_event(self.run_id, "", "", "note", "", text)
+
+    def end(self, executions: Iterable[AgentExecution]) -> None:
+        states = [ex.status for ex in executions]
+        status = "completed" if all(s == AttemptState.COMPLETED for s in states) else (
+            "finished" if all(s.is_final for s in states) else "stopped")
+        with self.manager.store() as store:
+            store.update_run(self.run_id, status=status)
+
+    def manual_done(self, pa: PreparedAttempt) -> bool:
+        """Whether `nborch done` (another process) marked this manual attempt finished."""
+        with self.manager.store() as store:
+            rec = store.attempt(self.run_id, pa.attempt.task_id, pa.attempt.agent)
+        return bool(rec is not None and rec.done_requested)

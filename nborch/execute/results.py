@@ -1,0 +1,95 @@
+"""What one attempt did: :class:`AgentExecution`, and the run summary built from many of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..events import AttemptState
+
+# The columns of run.summary() and of `nborch execute --json` attempts, in order.
+SUMMARY_COLUMNS = (
+    "task", "agent", "status", "duration_s", "return_code", "branch", "commit", "files_changed",
+    "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "log_path", "error",
+    "validation", "started_at", "ended_at", "is_demo",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class AgentExecution:
+    """The record of one attempt, updated as it runs (the coordinator owns it)."""
+
+    task: str
+    agent: str
+    branch: str = ""
+    worktree: str = ""
+    status: AttemptState = AttemptState.PENDING
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    return_code: int | None = None
+    log_path: str = ""
+    tail: list[str] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    commit: str | None = None
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    error: str = ""
+    validation: str = ""  # "passed", "failed", "none" (no runnable criteria) or "" (not run)
+    validation_details: list[dict[str, Any]] = field(default_factory=list)
+    tries: int = 0
+    is_demo: bool = False
+    last_line: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.ended_at or datetime.now(self.started_at.tzinfo)
+        return round((end - self.started_at).total_seconds(), 3)
+
+    @property
+    def is_successful(self) -> bool:
+        """Completed, and its validation (if it had runnable criteria) passed."""
+        return self.status == AttemptState.COMPLETED and self.validation != "failed"
+
+    def row(self) -> dict[str, Any]:
+        """The summary row (see :data:`SUMMARY_COLUMNS`)."""
+        data = {k: v for k, v in asdict(self).items() if k in SUMMARY_COLUMNS}
+        data["status"] = str(self.status)
+        data["duration_s"] = self.duration_s
+        return {c: data.get(c) for c in SUMMARY_COLUMNS}
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready row: datetimes as ISO text."""
+        row = self.row()
+        for key in ("started_at", "ended_at"):
+            row[key] = row[key].isoformat() if row[key] else None
+        return row
+
+
+def summary_frame(executions: Iterable[AgentExecution]):  # -> pandas.DataFrame
+    """The run summary as a DataFrame with proper dtypes (categorical status, datetimes)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([e.row() for e in executions], columns=list(SUMMARY_COLUMNS))
+    frame["status"] = pd.Categorical(frame["status"], categories=[s.value for s in AttemptState])
+    for col in ("started_at", "ended_at"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    for col in ("files_changed", "insertions", "deletions", "input_tokens", "output_tokens"):
+        frame[col] = frame[col].astype("int64")
+    frame["return_code"] = frame["return_code"].astype("Int64")
+    frame["cost_usd"] = frame["cost_usd"].astype("float64")
+    return frame
+
+
+def counts(executions: Sequence[AgentExecution]) -> dict[str, int]:
+    """How many attempts are in each state."""
+    out: dict[str, int] = {}
+    for e in executions:
+        out[str(e.status)] = out.get(str(e.status), 0) + 1
+    return out

@@ -1,0 +1,117 @@
+"""Runs from the store: history as a DataFrame, a run loaded back after a crash, and resume.
+
+A run whose coordinator process is gone while some attempts still say *pending*, *blocked* or
+*running* was interrupted (a kernel restart, ``kill -9``, a closed laptop): those attempts are
+marked *interrupted*, and ``run.resume()`` runs only them again, in the same worktrees, after
+committing whatever they had written as WIP.
+"""
+
+from __future__ import annotations
+
+import pickle
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from ..errors import NborchError
+from ..events import AttemptState
+from ..worktrees import WorktreeManager
+from .recorder import snapshot_path
+from .results import AgentExecution
+
+if TYPE_CHECKING:
+    from .coordinator import Coordinator
+
+S = AttemptState
+HISTORY_COLUMNS = ("run", "created_at", "status", "plan", "base_commit", "attempts", "completed",
+                   "failed", "timeout", "cancelled", "interrupted", "running")  # fmt: skip
+
+
+def coordinator_alive(pid: int | None, started: float | None) -> bool:
+    """Whether the process that ran a coordinator still exists (same pid *and* start time)."""
+    if not pid:
+        return False
+    try:
+        return abs(psutil.Process(pid).create_time() - (started or 0.0)) < 1.0
+    except psutil.Error:
+        return False
+
+
+def mark_interrupted(manager: WorktreeManager, run_id: str | None = None) -> int:
+    """Mark attempts of dead coordinators as interrupted; returns how many were."""
+    changed = 0
+    with manager.store() as store:
+        for run in store.runs():
+            if run_id not in (None, run.id) or run.status != "running":
+                continue
+            if coordinator_alive(run.coordinator_pid, run.coordinator_started):
+                continue
+            for rec in store.attempts(run.id):
+                if rec.status in (S.PENDING, S.BLOCKED, S.RUNNING):
+                    store.update_attempt(run.id, rec.task_id, rec.agent, status=S.INTERRUPTED.value,
+                                         error="the coordinator stopped while this attempt "
+                                               f"was {rec.status}")  # fmt: skip
+                    store.add_event(run.id, rec.task_id, rec.agent, "state", "interrupted", "")
+                    changed += 1
+            store.update_run(run.id, status="interrupted")
+    return changed
+
+
+def history(repo: str | Path):  # -> pandas.DataFrame
+    """One row per run, newest first: status and how many attempts ended in each state."""
+    import pandas as pd
+
+    manager = WorktreeManager(repo)
+    mark_interrupted(manager)
+    rows = []
+    with manager.store() as store:
+        for run in store.runs():
+            states = [a.status for a in store.attempts(run.id)]
+            rows.append((run.id, run.created_at, run.status, run.plan_title, run.base_commit[:10],
+                         len(states), *(states.count(s) for s in ("completed", "failed", "timeout",
+                         "cancelled", "interrupted", "running"))))  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame.sort_values("created_at", ascending=False, ignore_index=True)
+
+
+def load_run(repo: str | Path, run_id: str, **options: Any) -> Coordinator:
+    """The run ``run_id`` as a (not started) coordinator holding its recorded results."""
+    from .coordinator import Coordinator
+
+    manager = WorktreeManager(repo)
+    path = snapshot_path(manager, run_id)
+    if not path.exists():
+        known = [r.id for r in manager.runs()]
+        raise NborchError(f"no executed run {run_id!r} in {manager.repo} (runs: "
+                          f"{', '.join(known[-5:]) or 'none'}) — see nborch.history(repo)")  # fmt: skip
+    mark_interrupted(manager, run_id)
+    prepared = pickle.loads(path.read_bytes())  # written by nborch itself, inside .git
+    saved = dict(prepared.options)
+    run = Coordinator(repo, prepared, **{**saved, **options})
+    with manager.store() as store:
+        for rec in store.attempts(run_id):
+            ex = run.executions.get((rec.task_id, rec.agent))
+            if ex is not None:
+                restore(ex, rec)
+    return run
+
+
+def restore(ex: AgentExecution, rec: Any) -> None:
+    """Copy a stored attempt row into an execution record."""
+    ex.status = S(rec.status) if rec.status in S._value2member_map_ else S.PENDING
+    ex.branch, ex.worktree = rec.branch, rec.path
+    ex.started_at = _dt(rec.started_at)
+    ex.ended_at = _dt(rec.ended_at)
+    ex.return_code, ex.commit = rec.return_code, rec.commit_sha
+    ex.files_changed, ex.insertions, ex.deletions = rec.files_changed, rec.insertions, rec.deletions
+    ex.input_tokens, ex.output_tokens, ex.cost_usd = rec.input_tokens, rec.output_tokens, rec.cost_usd
+    ex.error, ex.validation, ex.log_path, ex.tries = rec.error, rec.validation, rec.log_path, rec.tries
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)

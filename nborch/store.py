@@ -1,0 +1,481 @@
+"""The run history: an SQLite file inside the repository's git dir, shared by every nborch process.
+
+The database lives at ``<git-common-dir>/nborch/nborch.sqlite``, so it goes where the repository
+goes, is shared by all of its worktrees, and is never part of a commit. It uses WAL mode and a
+busy timeout so several processes (a notebook and a CLI) can read and write it at once.
+
+Tables (schema version 2)::
+
+    schema_version(version)
+    runs(id PK, created_at, repo, base_ref, base_commit, plan_path, plan_title, root, status,
+         settings_json)
+    attempts(run_id → runs.id, task_id, task_slug, agent, branch, path, attempt_dir, state,
+             managed_files_json, created_at, updated_at, head; PK (run_id, task_id, agent))
+    -- version 2: execution
+    runs     + coordinator_pid, coordinator_started
+    attempts + status, started_at, ended_at, return_code, commit_sha, files_changed, insertions,
+               deletions, input_tokens, output_tokens, cost_usd, error, validation,
+               validation_json, log_path, tries, done_requested
+    events(id, run_id → runs.id, task_id, agent, time, kind, state, text)
+
+A schema change is one more entry in ``_MIGRATIONS``; opening a database applies the missing ones
+in one transaction. Records are frozen dataclasses; timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import WorktreeError
+
+__all__ = ["SCHEMA_VERSION", "AttemptRecord", "RunRecord", "Store"]
+
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            repo TEXT NOT NULL,
+            base_ref TEXT NOT NULL,
+            base_commit TEXT NOT NULL,
+            plan_path TEXT,
+            plan_title TEXT,
+            root TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'prepared',
+            settings_json TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE attempts (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            task_id TEXT NOT NULL,
+            task_slug TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            path TEXT NOT NULL,
+            attempt_dir TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'prepared',
+            managed_files_json TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            head TEXT,
+            PRIMARY KEY (run_id, task_id, agent)
+        )""",
+        "CREATE INDEX attempts_branch ON attempts(branch)",
+    )),
+    # 2: execution — the coordinator's process, each attempt's outcome, and an event log.
+    (2, (
+        "ALTER TABLE runs ADD COLUMN coordinator_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN coordinator_started REAL",
+        *(f"ALTER TABLE attempts ADD COLUMN {col}" for col in (
+            "status TEXT NOT NULL DEFAULT 'pending'", "started_at TEXT", "ended_at TEXT",
+            "return_code INTEGER", "commit_sha TEXT", "files_changed INTEGER NOT NULL DEFAULT 0",
+            "insertions INTEGER NOT NULL DEFAULT 0", "deletions INTEGER NOT NULL DEFAULT 0",
+            "input_tokens INTEGER NOT NULL DEFAULT 0", "output_tokens INTEGER NOT NULL DEFAULT 0",
+            "cost_usd REAL", "error TEXT NOT NULL DEFAULT ''",
+            "validation TEXT NOT NULL DEFAULT ''", "validation_json TEXT NOT NULL DEFAULT '[]'",
+            "log_path TEXT NOT NULL DEFAULT ''", "tries INTEGER NOT NULL DEFAULT 0",
+            "done_requested INTEGER NOT NULL DEFAULT 0")),
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            task_id TEXT NOT NULL DEFAULT '',
+            agent TEXT NOT NULL DEFAULT '',
+            time TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX events_run ON events(run_id, id)",
+    )),
+)  # fmt: skip
+SCHEMA_VERSION = _MIGRATIONS[-1][0]
+BUSY_TIMEOUT_MS = 15_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(value: datetime | None) -> str:
+    return (value or _now()).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run: a base commit and the root folder its attempts' worktrees live under."""
+
+    id: str
+    created_at: datetime
+    repo: str
+    base_ref: str
+    base_commit: str
+    root: str
+    plan_path: str | None = None
+    plan_title: str | None = None
+    status: str = "prepared"
+    settings_json: str = "{}"
+    coordinator_pid: int | None = None
+    coordinator_started: float | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The run's settings, decoded from ``settings_json``."""
+        return json.loads(self.settings_json)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt (task × agent) of a run: its branch, worktree path, own folder and state."""
+
+    run_id: str
+    task_id: str
+    task_slug: str
+    agent: str
+    branch: str
+    path: str
+    attempt_dir: str
+    state: str = "prepared"
+    managed_files: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    head: str | None = None
+    # What execution made of it (schema 2); ``state`` above is the worktree's life.
+    status: str = "pending"
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    return_code: int | None = None
+    commit_sha: str | None = None
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    error: str = ""
+    validation: str = ""
+    validation_json: str = "[]"
+    log_path: str = ""
+    tries: int = 0
+    done_requested: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.run_id, self.task_id, self.agent)
+
+
+_RUN_COLS = [f.name for f in fields(RunRecord)]
+_EXEC_COLS = ["status", "started_at", "ended_at", "return_code", "commit_sha", "files_changed",
+              "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "error",
+              "validation", "validation_json", "log_path", "tries", "done_requested"]  # fmt: skip
+_ATTEMPT_COLS = ["run_id", "task_id", "task_slug", "agent", "branch", "path", "attempt_dir",
+                 "state", "managed_files_json", "created_at", "updated_at", "head",
+                 *_EXEC_COLS]  # fmt: skip
+_RUN_UPDATABLE = {"status", "settings_json", "plan_path", "plan_title", "coordinator_pid",
+                  "coordinator_started"}  # fmt: skip
+_ATTEMPT_UPDATABLE = {"task_slug", "branch", "path", "attempt_dir", "state", "managed_files", "head",
+                      *_EXEC_COLS}  # fmt: skip
+
+
+class Store:
+    """The SQLite history of one repository; use :meth:`open` and close it (or use ``with``).
+
+    Parameters
+    ----------
+    path
+        The database file; its folder is created if needed.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False,
+        )  # fmt: skip
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._wal()
+            self._db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and fast
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open(cls, repo_path: str | Path) -> Store:
+        """Open (creating if needed) the store of the repository that contains ``repo_path``."""
+        from .gitcmd import Git
+
+        git = Git(repo_path)
+        result = git.run("rev-parse", "--git-common-dir", check=False)
+        if not result.ok:
+            raise WorktreeError(
+                f"{repo_path} is not inside a git repository ({result.stderr.strip()}) — pass the "
+                "path of a repository, or create one with 'git init' and a first commit"
+            )
+        common = (Path(repo_path) / result.stdout.strip()).resolve()
+        return cls(cls.path_for(common))
+
+    @staticmethod
+    def path_for(common_dir: str | Path) -> Path:
+        """Where the database of the repository with this git common dir lives."""
+        return Path(common_dir) / "nborch" / "nborch.sqlite"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path}{' closed' if self._db is None else ''}>"
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise WorktreeError(f"the store {self.path} is closed — open it again with Store.open")
+        return self._db
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._lock, self._transaction():
+            return self.db.execute(sql, tuple(params))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT: take the write lock up front so WAL readers never deadlock."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _wal(self) -> None:
+        """Switch to WAL mode (it sticks to the file). Switching ignores the busy timeout when
+        another connection is opening the new file at the same moment, hence the retries."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _migrate(self) -> None:
+        with self._lock, self._transaction():
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise WorktreeError(
+                    f"{self.path} was written by a newer nborch (schema {current}, this one knows "
+                    f"{SCHEMA_VERSION}) — upgrade nborch"
+                )
+            for version, statements in _MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        self.db.execute(statement)
+                    self.db.execute("DELETE FROM schema_version")
+                    self.db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def add_run(self, record: RunRecord) -> RunRecord:
+        """Insert a run; raises ValueError if a run with that id exists."""
+        values = [getattr(record, c) for c in _RUN_COLS]
+        values[_RUN_COLS.index("created_at")] = _ts(record.created_at)
+        try:
+            self._write(f"INSERT INTO runs ({', '.join(_RUN_COLS)}) VALUES "
+                        f"({', '.join('?' * len(_RUN_COLS))})", values)  # fmt: skip
+        except sqlite3.IntegrityError as err:
+            raise ValueError(f"a run with id {record.id!r} already exists") from err
+        return record
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {', '.join(_RUN_COLS)} FROM runs ORDER BY created_at, id").fetchall()
+        return [_run(row) for row in rows]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """One run by id, or None."""
+        with self._lock:
+            row = self.db.execute(
+                f"SELECT {', '.join(_RUN_COLS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def update_run(self, run_id: str, **values: Any) -> RunRecord:
+        """Change ``status``, ``settings_json``, ``plan_path`` or ``plan_title`` of a run."""
+        unknown = set(values) - _RUN_UPDATABLE
+        if unknown:
+            raise TypeError(f"cannot update run field(s) {sorted(unknown)}; "
+                            f"updatable: {sorted(_RUN_UPDATABLE)}")  # fmt: skip
+        if values:
+            sets = ", ".join(f"{k} = ?" for k in values)
+            cur = self._write(f"UPDATE runs SET {sets} WHERE id = ?", [*values.values(), run_id])
+            if cur.rowcount == 0:
+                raise KeyError(f"no run {run_id!r} in {self.path}")
+        record = self.get_run(run_id)
+        if record is None:
+            raise KeyError(f"no run {run_id!r} in {self.path}")
+        return record
+
+    def delete_run(self, run_id: str) -> None:
+        """Forget a run and its attempts (the worktrees and branches are not touched)."""
+        self._write("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # -- attempts ---------------------------------------------------------------------------
+
+    def add_attempts(self, records: Iterable[AttemptRecord]) -> list[AttemptRecord]:
+        """Insert attempts in one transaction; all or none. Raises ValueError on a duplicate."""
+        now = _now()
+        out = []
+        rows = []
+        for r in records:
+            created = r.created_at or now
+            out.append(replace(r, created_at=created, updated_at=r.updated_at or created))
+            rows.append((r.run_id, r.task_id, r.task_slug, r.agent, r.branch, r.path,
+                         r.attempt_dir, r.state, json.dumps(list(r.managed_files)), _ts(created),
+                         _ts(r.updated_at or created), r.head,
+                         *(_sql(getattr(r, c)) for c in _EXEC_COLS)))  # fmt: skip
+        sql = (f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLS)}) VALUES "
+               f"({', '.join('?' * len(_ATTEMPT_COLS))})")  # fmt: skip
+        with self._lock:
+            try:
+                with self._transaction():
+                    self.db.executemany(sql, rows)
+            except sqlite3.IntegrityError as err:
+                raise ValueError(f"cannot add attempts: {err} (an attempt already exists, or "
+                                 "its run does not)") from err  # fmt: skip
+        return out
+
+    def attempts(self, run_id: str | None = None) -> list[AttemptRecord]:
+        """The attempts of one run, or of every run; in creation order."""
+        sql = f"SELECT {', '.join(_ATTEMPT_COLS)} FROM attempts"
+        params: tuple[str, ...] = ()
+        if run_id is not None:
+            sql += " WHERE run_id = ?"
+            params = (run_id,)
+        with self._lock:
+            rows = self.db.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
+        return [_attempt(row) for row in rows]
+
+    def update_attempt(self, run_id: str, task_id: str, agent: str, **values: Any) -> AttemptRecord:
+        """Change fields of one attempt (``state``, ``head``, ``managed_files``, …); sets
+        ``updated_at``. Raises KeyError if there is no such attempt."""
+        unknown = set(values) - _ATTEMPT_UPDATABLE
+        if unknown:
+            raise TypeError(f"cannot update attempt field(s) {sorted(unknown)}; "
+                            f"updatable: {sorted(_ATTEMPT_UPDATABLE)}")  # fmt: skip
+        cols = {("managed_files_json" if k == "managed_files" else k):
+                (json.dumps(list(v)) if k == "managed_files" else _sql(v)) for k, v in values.items()}  # fmt: skip
+        cols["updated_at"] = _ts(None)
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        with self._lock:
+            cur = self._write(f"UPDATE attempts SET {sets} WHERE run_id = ? AND task_id = ? AND "
+                              "agent = ?", [*cols.values(), run_id, task_id, agent])  # fmt: skip
+            if cur.rowcount == 0:
+                raise KeyError(f"no attempt ({run_id!r}, {task_id!r}, {agent!r}) in {self.path}")
+            row = self.db.execute(
+                f"SELECT {', '.join(_ATTEMPT_COLS)} FROM attempts WHERE run_id = ? AND task_id = ? "
+                "AND agent = ?", (run_id, task_id, agent)).fetchone()  # fmt: skip
+        return _attempt(row)
+
+    def attempt(self, run_id: str, task_id: str, agent: str) -> AttemptRecord | None:
+        """One attempt, or None."""
+        with self._lock:
+            row = self.db.execute(
+                f"SELECT {', '.join(_ATTEMPT_COLS)} FROM attempts WHERE run_id = ? AND task_id = ? "
+                "AND agent = ?", (run_id, task_id, agent)).fetchone()  # fmt: skip
+        return _attempt(row) if row else None
+
+    # -- events -----------------------------------------------------------------------------
+
+    def add_event(self, run_id: str, task_id: str, agent: str, kind: str, state: str = "",
+                  text: str = "") -> None:  # fmt: skip
+        """Append one event (a state change, a note) to a run's log."""
+        self._write("INSERT INTO events (run_id, task_id, agent, time, kind, state, text) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?)", (run_id, task_id, agent, _ts(None), kind, state,
+                                              text[:4000]))  # fmt: skip
+
+    def events(self, run_id: str, since: int = 0) -> list[dict[str, Any]]:
+        """A run's events after id ``since``, oldest first."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, task_id, agent, time, kind, state, text FROM events WHERE run_id = ? "
+                "AND id > ? ORDER BY id", (run_id, since)).fetchall()  # fmt: skip
+        keys = ("id", "task_id", "agent", "time", "kind", "state", "text")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def delete_attempts(self, run_id: str, keys: Iterable[tuple[str, str]] | None = None) -> int:
+        """Forget attempts of a run: all of them, or those whose (task_id, agent) is in ``keys``.
+        Returns how many rows went."""
+        with self._lock:
+            if keys is None:
+                return self._write("DELETE FROM attempts WHERE run_id = ?", (run_id,)).rowcount
+            with self._transaction():
+                cur = self.db.executemany(
+                    "DELETE FROM attempts WHERE run_id = ? AND task_id = ? AND agent = ?",
+                    [(run_id, t, a) for t, a in keys])  # fmt: skip
+                return cur.rowcount
+
+
+def _sql(value: Any) -> Any:
+    """A Python value as SQLite stores it (datetimes as ISO text, bools as 0/1)."""
+    if isinstance(value, datetime):
+        return _ts(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _run(row: tuple[Any, ...]) -> RunRecord:
+    values = dict(zip(_RUN_COLS, row, strict=True))
+    values["created_at"] = _dt(values["created_at"])
+    return RunRecord(**values)
+
+
+def _attempt(row: tuple[Any, ...]) -> AttemptRecord:
+    v = dict(zip(_ATTEMPT_COLS, row, strict=True))
+    return AttemptRecord(
+        run_id=v["run_id"], task_id=v["task_id"], task_slug=v["task_slug"], agent=v["agent"],
+        branch=v["branch"], path=v["path"], attempt_dir=v["attempt_dir"], state=v["state"],
+        managed_files=tuple(json.loads(v["managed_files_json"])),
+        created_at=_dt(v["created_at"]), updated_at=_dt(v["updated_at"]), head=v["head"],
+        **{c: v[c] for c in _EXEC_COLS if c not in ("started_at", "ended_at", "done_requested")},
+        started_at=_dt(v["started_at"]), ended_at=_dt(v["ended_at"]),
+        done_requested=bool(v["done_requested"]),
+    )  # fmt: skip
