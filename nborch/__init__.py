@@ -12,8 +12,15 @@ from .assign import AgentAssignment, Assignments, PastResults, assign
 from .classify import Classification, Classifications, classify, classify_plan
 from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
 from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
+from .events import AgentEvent, AttemptState, RunEvent
+from .execute.coordinator import Coordinator
+from .execute.runs import history
 from .loader import load_plan, parse_plan
 from .plan import Criterion, Phase, Plan, Task
+from .prepare import PreparedRun, prepare
+from .worktrees import WorktreeManager
+
+Run = Coordinator  # `nborch.Run.load(repo, run_id)` reads best for a recorded run
 
 __version__ = "0.1.0"
 
@@ -22,26 +29,35 @@ __all__ = [
     "TASK_TYPES",
     "AgentAssignment",
     "AgentError",
+    "AgentEvent",
     "AgentSpec",
     "AssignError",
     "Assignments",
+    "AttemptState",
     "Capability",
     "Classification",
     "Classifications",
+    "Coordinator",
     "Criterion",
     "NborchError",
     "PastResults",
     "Phase",
     "Plan",
     "PlanError",
+    "PreparedRun",
     "Rule",
+    "Run",
+    "RunEvent",
     "Task",
     "WorktreeError",
+    "WorktreeManager",
     "agents",
     "assign",
     "classify",
     "classify_plan",
+    "history",
     "load_plan",
     "parse_plan",
+    "prepare",
     "script_agent",
 ]

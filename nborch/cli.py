@@ -162,123 +162,71 @@ def assign(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence
     _show_assignments(result)
 
 
-def _show_assignments(result: Any) -> None:
+def _show_assignments(result: Any, title: str = "") -> None:
     rows = [(a.task, a.agents, a.task_type, a.complexity, f"{a.confidence:.2f}", a.justification)
             for a in result]  # fmt: skip
-    _table(f"{len(result)} tasks assigned", ["task", "agents", "type", "cx", "conf", "why"], rows)
-
-
-def _repo_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("-r", "--repo-path", "repo", type=click.Path(path_type=Path), default=".",
-                        show_default=True, help="The git repository.")(fn)  # fmt: skip
-
-
-def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--root", type=click.Path(path_type=Path), default=None,
-                        help="Where worktrees go (default: outside the repository, in the user "
-                             "cache folder; or $NBORCH_WORKTREE_ROOT).")(fn)  # fmt: skip
+    _table(title or f"{len(result)} tasks assigned", ["task", "agents", "type", "cx", "conf", "why"],
+           rows)  # fmt: skip
 
 
 @main.command()
-@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
-@_repo_option
-@click.option("--agents", "agents", default=None, metavar="A,B",
-              help="Agents to choose from (default: the installed ones).")
-@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Different agents per task (best-of-N).")
-@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
-              help="Register a command line as an agent; repeatable.")
-@click.option("--base", default=None, help="Commit the attempts start from (default: plan, HEAD).")
-@click.option("--run-id", default=None, help="An id for the run (default: date-time-random).")
-@click.option("--include-done", is_flag=True, help="Also prepare tasks the plan marks done.")
-@_root_option
-@_plan_options
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@click.option("--keep", "keep", type=click.Path(path_type=Path), default=None,
+              help="Make the sample repository in this (new or empty) folder and keep it.")
+@click.option("-t", "--timeout", default="20s", show_default=True,
+              help="Per attempt; the slow demo agent runs into it.")
+@click.option("-c", "--max-concurrent", type=click.IntRange(min=1), default=4, show_default=True)
 @_errors_exit
-def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
-            base: str | None, run_id: str | None, include_done: bool, root: Path | None,
-            fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
-    """Make a worktree, prompt and agent config file for every attempt; run nothing."""
-    from .loader import load_plan
-    from .prepare import prepare as do_prepare
+def demo(keep: Path | None, timeout: str, max_concurrent: int) -> None:
+    """Run the whole pipeline on the bundled sample project with the demo agents."""
+    import shutil
+    import tempfile
 
-    _register_scripts(scripts)
-    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
-    run = do_prepare(repo, plan, agents=_agents_option(agents), per_task=per_task, root=root,
-                     base=base, run_id=run_id, include_done=include_done)  # fmt: skip
-    for warning in run.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if as_json:
-        _emit_json(run.to_json())
-        return
-    _table(run.summary(), ["task", "agent", "available", "worktree", "prompt"],
-           [(p.attempt.task_id, p.attempt.agent, "yes" if p.available else "NO",
-             p.attempt.path, p.prompt_path) for p in run.attempts])  # fmt: skip
-
-
-@main.command()
-@_repo_option
-@click.option("--run", "run_id", default=None, help="Only this run.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
-@_errors_exit
-def status(repo: Path, run_id: str | None, as_json: bool) -> None:
-    """Show every run's attempts: branch, worktree, commits ahead, uncommitted files."""
-    from .worktrees import WorktreeManager
-
-    records = WorktreeManager(repo).status_records(run_id)
-    if as_json:
-        _emit_json({"worktrees": [r.to_dict() for r in records]})
-        return
-    if not records:
-        click.echo("no nborch runs in this repository yet (nborch prepare PLAN makes one)", err=True)
-        return
-    _table(f"{len(records)} attempts", ["run", "task", "agent", "state", "ahead", "dirty",
-                                        "exists", "path"],
-           [(r.run, r.task, r.agent, r.state, r.ahead, r.dirty, "yes" if r.exists else "GONE",
-             r.path) for r in records])  # fmt: skip
-
-
-@main.command()
-@_repo_option
-@click.option("--run", "run_id", default=None, help="Only this run (default: every run).")
-@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
-@click.option("--force", is_flag=True,
-              help="Also delete branches with unmerged work (their heads are archived first).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
-@_errors_exit
-def cleanup(repo: Path, run_id: str | None, dry_run: bool, force: bool, as_json: bool) -> None:
-    """Remove worktrees without losing work: WIP is committed, unmerged branches are kept."""
-    from .worktrees import WorktreeManager
-
-    report = WorktreeManager(repo).cleanup(run_id, dry_run=dry_run, force=force)
-    if as_json:
-        _emit_json(report.to_json())
-        return
-    click.echo(str(report))
-
-
-@main.command()
-@_errors_exit
-def demo() -> None:
-    """Run the pipeline on the bundled sample project and plan (demo agents only)."""
-    from .assign import assign as do_assign
     from .classify import classify_plan
-    from .demo import sample_plan_path
+    from .demo import make_sample_repo, sample_plan_path
+    from .demo.pipeline import demo_assignments
+    from .execute.coordinator import Coordinator
     from .loader import load_plan
+    from .progress import TerminalProgress
 
     plan = load_plan(sample_plan_path())
-    click.echo(f"nborch demo — sample plan {sample_plan_path().name}: {plan.summary()}", err=True)
+    click.echo(f"nborch demo — sample plan {sample_plan_path().name}: {plan.summary()}. Demo "
+               "agents only: no model, no network.", err=True)  # fmt: skip
     classes = classify_plan(plan)
     _table("1. Parse and classify", ["id", "title", "phase", "depends on", "type", "cx", "stack"],
            [(t.id, t.title, t.phase, t.depends_on, classes[t.id].task_type,
              classes[t.id].complexity, classes[t.id].tech_stack) for t in plan])  # fmt: skip
     _table("Waves", ["wave", "tasks that can run together"],
            [(n, [t.id for t in wave]) for n, wave in enumerate(plan.waves(), 1)])  # fmt: skip
-    result = do_assign(plan, agents=["claude", "codex", "gemini", "aider"], per_task=2)
-    _show_assignments(result)
-    click.echo("Next steps (coming in later releases): prepare worktrees, execute, compare, merge.",
-               err=True)  # fmt: skip
+    _show_assignments(do_assign_real(plan), "2. Assign — what nborch would pick among real agents")
+    team = demo_assignments(plan)
+    folder = keep or Path(tempfile.mkdtemp(prefix="nborch-demo-"))
+    try:
+        repo = make_sample_repo(folder / "repo")
+        run = Coordinator(repo, team, max_concurrent=max_concurrent, timeout=timeout,
+                          root=folder / "worktrees")  # fmt: skip
+        click.echo(f"3. Prepare and execute: {len(run.executions)} attempts of demo agents in "
+                   f"{folder} (timeout {timeout})", err=True)  # fmt: skip
+        with TerminalProgress(run):
+            run.run_sync()
+        from .execute.view import COLUMNS, rows
 
+        _table("4. Summary — " + repr(run).strip("<>"), COLUMNS, rows(run))
+    finally:
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    where = f"kept in {keep}" if keep else "removed (use --keep DIR to look around)"
+    click.echo(f"The sample repository and its worktrees were {where}. Next: comparing the "
+               "attempts and merging the winners.", err=True)  # fmt: skip
+
+
+def do_assign_real(plan: Any) -> Any:
+    """What nborch would choose among the real agents (shown; the demo runs demo agents)."""
+    from .assign import assign as do_assign
+
+    return do_assign(plan, agents=["claude", "codex", "gemini", "aider"], per_task=2)
+
+
+from . import cli_run  # noqa: E402,F401 - registers the run commands on `main`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

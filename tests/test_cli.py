@@ -106,13 +106,18 @@ class TestAssign:
 
 
 class TestDemo:
-    def test_demo_runs_and_labels_itself(self) -> None:
-        """`nborch demo` parses, classifies and assigns the sample plan and exits 0."""
-        result = nborch("demo")
+    def test_demo_runs_the_whole_pipeline(self) -> None:
+        """`nborch demo` parses, assigns, prepares and executes the sample with demo agents: some
+        attempts complete, one fails, one times out, and it exits 0 leaving nothing behind."""
+        result = nborch("demo", "--timeout", "6s")
         assert result.returncode == 0, result.stderr
         assert "Parse and classify" in result.stdout
-        assert "tasks assigned" in result.stdout
-        assert "sample plan" in result.stderr
+        assert "Summary" in result.stdout
+        assert "demo-broken" in result.stdout and "failed" in result.stdout
+        assert "demo-slow" in result.stdout and "timeout" in result.stdout
+        assert "completed" in result.stdout
+        assert "Demo agents only" in result.stderr
+        assert "were removed" in result.stderr
 
 
 class TestVersion:

@@ -62,19 +62,20 @@ def build_job(
     model: str | None = None,
     base_env: Mapping[str, str] | None = None,
     log_name: str = "agent.log",
+    prompt_text: str | None = None,
 ) -> AttemptJob:
     """The job for ``spec`` working on one prepared attempt.
 
     The prompt goes as an argument or as a file, as the spec says; a prompt too large for one
     argument is an :class:`~nborch.AgentError` that says to use a file-based agent or shorten
-    the task.
+    the task. ``prompt_text`` stands in for the prompt file's text (a dry run has no file).
     """
     home = attempt_dir / "home"
     log_path = attempt_dir / log_name
     if spec.kind == "manual":
         return AttemptJob(run_id, task_id, spec.name, (), worktree, {}, log_path, spec.parser,
                           timeout, manual=True)  # fmt: skip
-    prompt = prompt_path.read_text(encoding="utf-8")
+    prompt = prompt_text if prompt_text is not None else prompt_path.read_text(encoding="utf-8")
     if spec.prompt_via == "arg" and len(prompt.encode()) > MAX_ARG_PROMPT:
         raise AgentError(f"the prompt of task {task_id!r} is {len(prompt.encode()):,} bytes, more "
                          f"than {spec.name} can take as one argument; shorten the task or use an "

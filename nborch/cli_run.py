@@ -1,0 +1,266 @@
+"""The commands that work on a repository: prepare, execute, status, history, resume, done,
+cleanup. Registered on the ``nborch`` group by :mod:`nborch.cli`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    _agents_option,
+    _emit_json,
+    _errors_exit,
+    _plan_options,
+    _register_scripts,
+    _table,
+    main,
+)  # fmt: skip
+
+
+def _repo_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-r", "--repo-path", "repo", type=click.Path(path_type=Path), default=".",
+                        show_default=True, help="The git repository.")(fn)  # fmt: skip
+
+
+def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--root", type=click.Path(path_type=Path), default=None,
+                        help="Where worktrees go (default: outside the repository, in the user "
+                             "cache folder; or $NBORCH_WORKTREE_ROOT).")(fn)  # fmt: skip
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@_repo_option
+@click.option("--agents", "agents", default=None, metavar="A,B",
+              help="Agents to choose from (default: the installed ones).")
+@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Different agents per task (best-of-N).")
+@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
+              help="Register a command line as an agent; repeatable.")
+@click.option("--base", default=None, help="Commit the attempts start from (default: plan, HEAD).")
+@click.option("--run-id", default=None, help="An id for the run (default: date-time-random).")
+@click.option("--include-done", is_flag=True, help="Also prepare tasks the plan marks done.")
+@_root_option
+@_plan_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+            base: str | None, run_id: str | None, include_done: bool, root: Path | None,
+            fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
+    """Make a worktree, prompt and agent config file for every attempt; run nothing."""
+    from .loader import load_plan
+    from .prepare import prepare as do_prepare
+
+    _register_scripts(scripts)
+    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
+    run = do_prepare(repo, plan, agents=_agents_option(agents), per_task=per_task, root=root,
+                     base=base, run_id=run_id, include_done=include_done)  # fmt: skip
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        _emit_json(run.to_json())
+        return
+    _table(run.summary(), ["task", "agent", "available", "worktree", "prompt"],
+           [(p.attempt.task_id, p.attempt.agent, "yes" if p.available else "NO",
+             p.attempt.path, p.prompt_path) for p in run.attempts])  # fmt: skip
+
+
+@main.command()
+@_repo_option
+@click.option("--run", "run_id", default=None, help="Only this run.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def status(repo: Path, run_id: str | None, as_json: bool) -> None:
+    """Show every run's attempts: branch, worktree, commits ahead, uncommitted files."""
+    from .worktrees import WorktreeManager
+
+    records = WorktreeManager(repo).status_records(run_id)
+    if as_json:
+        _emit_json({"worktrees": [r.to_dict() for r in records]})
+        return
+    if not records:
+        click.echo("no nborch runs in this repository yet (nborch prepare PLAN makes one)", err=True)
+        return
+    _table(f"{len(records)} attempts", ["run", "task", "agent", "state", "ahead", "dirty",
+                                        "exists", "path"],
+           [(r.run, r.task, r.agent, r.state, r.ahead, r.dirty, "yes" if r.exists else "GONE",
+             r.path) for r in records])  # fmt: skip
+
+
+@main.command()
+@_repo_option
+@click.option("--run", "run_id", default=None, help="Only this run (default: every run).")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--force", is_flag=True,
+              help="Also delete branches with unmerged work (their heads are archived first).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def cleanup(repo: Path, run_id: str | None, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Remove worktrees without losing work: WIP is committed, unmerged branches are kept."""
+    from .worktrees import WorktreeManager
+
+    report = WorktreeManager(repo).cleanup(run_id, dry_run=dry_run, force=force)
+    if as_json:
+        _emit_json(report.to_json())
+        return
+    click.echo(str(report))
+
+
+
+def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by execute and resume."""
+    for option in reversed([
+        click.option("-c", "--max-concurrent", type=click.IntRange(min=1), default=5,
+                     show_default=True, help="Attempts running at once."),
+        click.option("-t", "--timeout", default="20m", show_default=True,
+                     help="Per attempt, e.g. 90s, 20m, 1h30m; 'none' for no limit."),
+        click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Extra tries for failures that look transient (rate limits, 5xx)."),
+        click.option("--no-validate", is_flag=True,
+                     help="Do not run the tasks' validation criteria after each attempt."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout."),
+    ]):  # fmt: skip
+        fn = option(fn)
+    return fn
+
+
+def _finish_run(run: Any, as_json: bool) -> None:
+    """Print the result and exit 0 when every attempt completed, 1 otherwise."""
+    from .events import AttemptState
+
+    if as_json:
+        _emit_json({"run_id": run.id, "attempts": [ex.to_json() for ex in run.executions.values()]})
+    else:
+        from .execute.view import COLUMNS, rows
+
+        _table(repr(run).strip("<>"), COLUMNS, rows(run))
+        click.echo(f"run id: {run.id} — nborch status -r {run.repo} --run {run.id}", err=True)
+    ok = all(ex.status == AttemptState.COMPLETED for ex in run.executions.values())
+    sys.exit(EXIT_OK if ok else EXIT_INCOMPLETE)
+
+
+def _drive(run: Any, as_json: bool, resume: bool = False) -> None:
+    from .progress import TerminalProgress
+
+    try:
+        with TerminalProgress(run):
+            if resume:
+                run.resume(retry_failed=resume == "failed")
+                run.wait()
+            else:
+                run.run_sync()
+    except KeyboardInterrupt:
+        click.echo("interrupted: running attempts were cancelled and their work committed as WIP",
+                   err=True)  # fmt: skip
+    _finish_run(run, as_json)
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@_repo_option
+@click.option("--agents", "agents", default=None, metavar="A,B",
+              help="Agents to choose from (default: the installed ones).")
+@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Different agents per task (best-of-N).")
+@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
+              help="Register a command line as an agent; repeatable.")
+@click.option("--model", default=None, help="Model name passed to every agent that takes one.")
+@click.option("--base", default=None, help="Commit the attempts start from (default: plan, HEAD).")
+@click.option("--include-done", is_flag=True, help="Also run tasks the plan marks done.")
+@click.option("--dry-run", is_flag=True,
+              help="Show assignments, worktrees and exact command lines; change nothing.")
+@_root_option
+@_plan_options
+@_run_options
+@_errors_exit
+def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+            model: str | None, base: str | None, include_done: bool, dry_run: bool,
+            root: Path | None, fmt: str | None, split_subtasks: bool, max_concurrent: int,
+            timeout: str, retries: int, no_validate: bool, as_json: bool) -> None:  # fmt: skip
+    """Run agents on every task of PLAN in parallel, each in its own worktree."""
+    from .assign import assign
+    from .execute.coordinator import Coordinator
+    from .loader import load_plan
+
+    _register_scripts(scripts)
+    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
+    team = assign(plan, agents=_agents_option(agents), per_task=per_task)
+    for note in team.notes:
+        click.echo(f"note: {note}", err=True)
+    if dry_run:
+        from .execute.dryrun import dry_run as plan_run
+
+        report = plan_run(repo, team, root=root, base=base, model=model, timeout=timeout,
+                          include_done=include_done)  # fmt: skip
+        if as_json:
+            _emit_json(report)
+        else:
+            _table(f"dry run: {len(report['attempts'])} attempts (nothing was changed)",
+                   ["task", "agent", "available", "branch", "worktree", "command"],
+                   [(a["task"], a["agent"], "yes" if a["available"] else "NO", a["branch"],
+                     a["worktree"], a["command"]) for a in report["attempts"]])  # fmt: skip
+        return
+    run = Coordinator(repo, team, max_concurrent=max_concurrent, timeout=timeout, retries=retries,
+                      root=root, base=base, model=model, validate=not no_validate,
+                      include_done=include_done)  # fmt: skip
+    run.check_agents()
+    _drive(run, as_json)
+
+
+@main.command()
+@click.argument("run_id", metavar="RUN")
+@_repo_option
+@click.option("--retry-failed", is_flag=True, help="Also run failed, timed-out and cancelled attempts.")
+@_run_options
+@_errors_exit
+def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int, timeout: str,
+           retries: int, no_validate: bool, as_json: bool) -> None:  # fmt: skip
+    """Run again what an interrupted RUN did not finish, in the same worktrees."""
+    from .execute.coordinator import Coordinator
+
+    run = Coordinator.load(repo, run_id, max_concurrent=max_concurrent, timeout=timeout,
+                           retries=retries, validate=not no_validate)  # fmt: skip
+    run.check_agents()
+    _drive(run, as_json, resume="failed" if retry_failed else True)
+
+
+@main.command()
+@_repo_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@_errors_exit
+def history(repo: Path, as_json: bool) -> None:
+    """List the runs of this repository, newest first, with how their attempts ended."""
+    from .execute.runs import history as run_history
+
+    frame = run_history(repo)
+    if as_json:
+        _emit_json({"runs": frame.assign(created_at=frame["created_at"].astype(str))
+                    .to_dict(orient="records")})  # fmt: skip
+        return
+    _table(f"{len(frame)} runs", list(frame.columns), frame.itertuples(index=False))
+
+
+@main.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("task")
+@click.argument("agent")
+@_repo_option
+@_errors_exit
+def done(run_id: str, task: str, agent: str, repo: Path) -> None:
+    """Mark a manual attempt (a person, Windsurf) of RUN as finished."""
+    from .errors import NborchError
+    from .worktrees import WorktreeManager
+
+    with WorktreeManager(repo).store() as store:
+        try:
+            store.update_attempt(run_id, task, agent, done_requested=True)
+        except KeyError:
+            raise NborchError(f"no attempt of task {task!r} by {agent!r} in run {run_id!r} — "
+                              "see nborch status") from None  # fmt: skip
+    click.echo(f"marked done: run {run_id}, task {task}, agent {agent}", err=True)
