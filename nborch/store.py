@@ -407,12 +407,10 @@ class Store:
         with self._lock:
             cur = self._write(f"UPDATE attempts SET {sets} WHERE run_id = ? AND task_id = ? AND "
                               "agent = ?", [*cols.values(), run_id, task_id, agent])  # fmt: skip
-            if cur.rowcount == 0:
-                raise KeyError(f"no attempt ({run_id!r}, {task_id!r}, {agent!r}) in {self.path}")
-            row = self.db.execute(
-                f"SELECT {', '.join(_ATTEMPT_COLS)} FROM attempts WHERE run_id = ? AND task_id = ? "
-                "AND agent = ?", (run_id, task_id, agent)).fetchone()  # fmt: skip
-        return _attempt(row)
+            record = self.attempt(run_id, task_id, agent) if cur.rowcount else None
+        if record is None:
+            raise KeyError(f"no attempt ({run_id!r}, {task_id!r}, {agent!r}) in {self.path}")
+        return record
 
     def attempt(self, run_id: str, task_id: str, agent: str) -> AttemptRecord | None:
         """One attempt, or None."""

@@ -682,6 +682,9 @@ class WorktreeManager:
         exists = (att.path / ".git").exists()
         head = heads.get(att.branch, (None, 0))[0]
         wip = False
+        if exists and (reason := self._off_branch(att, head)):
+            report.kept.append((path, reason))
+            return None
         if exists and self._dirty(att.path, att.managed_files):
             if dry:
                 wip = True
@@ -726,6 +729,23 @@ class WorktreeManager:
                 self._git.run("update-ref", "-d", f"refs/heads/{att.branch}", head)
         report.archived.append(ref)
         return "archived"
+
+    def _off_branch(self, att: Attempt, head: str | None) -> str | None:
+        """Why a worktree must stay because its HEAD left the attempt's branch, or None.
+
+        Commits on a detached HEAD live only in that worktree's reflog, which goes with it.
+        """
+        wt = self._git.at(att.path)
+        if wt.run("symbolic-ref", "-q", "HEAD", check=False).stdout.strip() == f"refs/heads/{att.branch}":
+            return None
+        now = wt.run("rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
+        safe = not now or any(self._git.ok("merge-base", "--is-ancestor", now, c)
+                              for c in (head, att.base_commit) if c)  # fmt: skip
+        if safe and not self._dirty(att.path, att.managed_files):
+            return None
+        return (f"the worktree is not on its branch {att.branch} (HEAD is {now[:8] or 'unborn'}) "
+                "and holds work that is not on that branch; nothing was removed — check out the "
+                "branch there (or save the work elsewhere) and clean up again")  # fmt: skip
 
     def _merged(self, head: str, run: RunRecord) -> bool:
         """Whether ``head`` is in the base commit or in the base ref's current tip."""

@@ -126,6 +126,8 @@ class TestAttempts:
         assert back == added and [a.state for a in back] == ["prepared", "prepared"]
         assert back[1].managed_files == ("CLAUDE.md",) and back[0].created_at is not None
         assert store.attempts() == back and store.attempts("other") == []
+        assert store.attempt("r1", "1.2", "claude") == back[1]
+        assert store.attempt("r1", "1.2", "codex") is None
 
     def test_all_or_nothing(self, store: Store) -> None:
         """A batch with a duplicate, or for a run that does not exist, adds nothing."""

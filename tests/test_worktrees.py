@@ -554,6 +554,19 @@ class TestCleanup:
         assert nborch_branches(git_repo) == []
         assert not manager.orphans()
 
+    def test_detached_work_keeps_the_worktree(self, manager: WorktreeManager, git_repo: Path) -> None:
+        """Commits an agent made on a detached HEAD are not thrown away with the worktree."""
+        (a,) = manager.create(manager.new_run(), [("t", "claude")])
+        git(a.path, "checkout", "-q", "--detach")
+        commit_file(a.path, "detached.txt", "only here")
+        report = manager.cleanup(force=True)
+        assert report.removed == [] and "not on its branch" in report.kept[0][1]
+        assert (a.path / "detached.txt").is_file()
+        git(a.path, "checkout", "-q", "-B", a.branch)  # put the work on the branch: now it can go
+        report = manager.cleanup(force=True)
+        assert report.removed == [str(a.path)] and len(report.archived) == 1
+        assert git(git_repo, "show", f"{report.archived[0]}:detached.txt") == "only here"
+
     def test_unknown_run(self, manager: WorktreeManager) -> None:
         """Cleaning up a run that does not exist is refused."""
         with pytest.raises(WorktreeError, match="no run 'nope'"):

@@ -284,6 +284,7 @@ DEMO = AgentSpec(
                                 "--worktree {worktree} --task-id {task_id}")),
     prompt_via="file",
     model_args=("--model", "{model}"),
+    env_allow=("NBORCH_DEMO_*",),  # NBORCH_DEMO_SPEED=0 makes tests and tutorials fast
     config_files=("AGENTS.md",),
     output="stream-json", parser="demo",
     install_hint="ships with nborch (pip install nborch)",
