@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from .agents.config import load_repo_agents
 from .cli import (
     EXIT_INCOMPLETE,
     EXIT_OK,
@@ -57,6 +58,7 @@ def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
     from .loader import load_plan
     from .prepare import prepare as do_prepare
 
+    load_repo_agents(repo)
     _register_scripts(scripts)
     plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
     run = do_prepare(repo, plan, agents=_agents_option(agents), per_task=per_task, root=root,
@@ -188,6 +190,7 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
     from .execute.coordinator import Coordinator
     from .loader import load_plan
 
+    load_repo_agents(repo)
     _register_scripts(scripts)
     plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
     team = assign(plan, agents=_agents_option(agents), per_task=per_task)
@@ -224,6 +227,7 @@ def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int, tim
     """Run again what an interrupted RUN did not finish, in the same worktrees."""
     from .execute.coordinator import Coordinator
 
+    load_repo_agents(repo)
     run = Coordinator.load(repo, run_id, max_concurrent=max_concurrent, timeout=timeout,
                            retries=retries, validate=not no_validate)  # fmt: skip
     run.check_agents()

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import agents as registry
 from .agents import AgentSpec
+from .agents.config import load_repo_agents
 from .assign import Assignments, assign
 from .display import html_table, plural, text_table
 from .errors import NborchError
@@ -122,6 +123,8 @@ def prepare(
     """
     from .prompts import ProjectContext, PromptRenderer, write_agent_files, write_prompt
 
+    if not isinstance(work, Assignments):
+        load_repo_agents(repo)  # a plan may name the repository's own script agents
     team = work if isinstance(work, Assignments) else assign(work, agents=agents, per_task=per_task)
     plan = team.plan
     manager = WorktreeManager(repo, root)
