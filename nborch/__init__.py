@@ -6,7 +6,7 @@
 'Write the README'
 """
 
-from . import agents
+from . import agents, widgets
 from .agents import AgentSpec, Capability, script_agent
 from .assign import AgentAssignment, Assignments, PastResults, assign
 from .classify import Classification, Classifications, classify, classify_plan
@@ -60,4 +60,5 @@ __all__ = [
     "parse_plan",
     "prepare",
     "script_agent",
+    "widgets",
 ]

@@ -76,23 +76,26 @@ def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
 @main.command()
 @_repo_option
 @click.option("--run", "run_id", default=None, help="Only this run.")
+@click.option("--check", is_flag=True,
+              help="Count uncommitted files in every worktree, also those of finished attempts.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @_errors_exit
-def status(repo: Path, run_id: str | None, as_json: bool) -> None:
-    """Show every run's attempts: branch, worktree, commits ahead, uncommitted files."""
+def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
+    """Show every run's attempts: execution status, branch, worktree, commits ahead, uncommitted
+    files (counted where no coordinator committed the work, or everywhere with --check)."""
     from .worktrees import WorktreeManager
 
-    records = WorktreeManager(repo).status_records(run_id)
+    records = WorktreeManager(repo).status_records(run_id, check=check)
     if as_json:
         _emit_json({"worktrees": [r.to_dict() for r in records]})
         return
     if not records:
         click.echo("no nborch runs in this repository yet (nborch prepare PLAN makes one)", err=True)
         return
-    _table(f"{len(records)} attempts", ["run", "task", "agent", "state", "ahead", "dirty",
-                                        "exists", "path"],
-           [(r.run, r.task, r.agent, r.state, r.ahead, r.dirty, "yes" if r.exists else "GONE",
-             r.path) for r in records])  # fmt: skip
+    _table(f"{len(records)} attempts", ["run", "task", "agent", "status", "state", "ahead",
+                                        "dirty", "exists", "path"],
+           [(r.run, r.task, r.agent, r.status, r.state, r.ahead, "-" if r.dirty is None else r.dirty,
+             "yes" if r.exists else "GONE", r.path) for r in records])  # fmt: skip
 
 
 @main.command()

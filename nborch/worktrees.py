@@ -12,6 +12,15 @@ Layout for a run ``R`` and an attempt of task slug ``T`` by agent slug ``A``:
 Every name passes through :func:`nborch.names.slugify` and is checked against git's ref rules;
 every path is checked to stay under the root. Ref and worktree changes hold the repository lock of
 :mod:`nborch.gitcmd`; the file checkout of a new worktree runs outside it, in parallel.
+
+:class:`WorktreeManager` is the one entry point; its stages live in modules of their own, and
+their public names are re-exported here:
+
+- :mod:`nborch.worktree_records`: ``RunInfo``, ``Attempt``, ``WorktreeStatus``, the reports;
+- :mod:`nborch.worktree_create`: safe names, creation, rollback;
+- :mod:`nborch.worktree_commit`: an attempt's work committed, nborch's own files left out;
+- :mod:`nborch.worktree_status`: head, commits ahead, uncommitted files per attempt;
+- :mod:`nborch.worktree_cleanup`: cleanup without loss, and orphans.
 """
 
 from __future__ import annotations
@@ -19,33 +28,43 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from .display import html_table, text_table
+from . import worktree_cleanup, worktree_commit, worktree_create, worktree_status
+from .display import html_table
 from .errors import WorktreeError
-from .gitcmd import Git, ref_problem, split_z
+from .gitcmd import Git
 from .names import short_hash, slugify
 from .store import AttemptRecord, RunRecord, Store
+from .worktree_commit import FALLBACK_IDENTITY, identity_env
+from .worktree_records import (
+    ARCHIVE_PREFIX,
+    BRANCH_PREFIX,
+    DONE_STATES,
+    STATUS_COLUMNS,
+    Attempt,
+    CleanupReport,
+    OrphanReport,
+    RunInfo,
+    WorktreeStatus,
+    attempt_of,
+    run_info,
+)
+from .worktree_status import porcelain_paths
 
 if TYPE_CHECKING:
     from .plan import Plan, Task
 
-__all__ = ["Attempt", "CleanupReport", "OrphanReport", "RunInfo", "WorktreeManager",
-           "WorktreeStatus", "default_root"]  # fmt: skip
+__all__ = ["ARCHIVE_PREFIX", "BRANCH_PREFIX", "FALLBACK_IDENTITY", "STATUS_COLUMNS", "Attempt",
+           "CleanupReport", "OrphanReport", "RunInfo", "WorktreeManager", "WorktreeStatus",
+           "default_root", "identity_env"]  # fmt: skip
 
-BRANCH_PREFIX = "nborch"
-ARCHIVE_PREFIX = "refs/nborch/archive"
-FALLBACK_IDENTITY = ("nborch", "nborch@localhost")
 MAX_WORKERS = 4
-_DONE = ("removed", "archived")  # attempt states with neither worktree nor branch left
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -69,168 +88,6 @@ def default_root(repo: Path, common_dir: Path) -> Path:
         parent = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
         parent = parent / "nborch" / "worktrees"
     return (parent / f"{slugify(repo.name, 32)}-{short_hash(str(common_dir), 8)}").resolve()
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class RunInfo:
-    """A run: its id, the base commit every attempt starts from, and where its worktrees go."""
-
-    id: str
-    repo: Path
-    root: Path
-    base_ref: str
-    base_commit: str
-    created_at: datetime
-    plan_title: str | None = None
-    plan_path: str | None = None
-    status: str = "prepared"
-    warnings: tuple[str, ...] = ()
-    plan: Plan | None = field(default=None, compare=False)
-
-    @property
-    def path(self) -> Path:
-        """The folder holding this run's worktrees."""
-        return self.root / self.id
-
-    def __repr__(self) -> str:
-        warn = f", {len(self.warnings)} warning(s)" if self.warnings else ""
-        return f"<RunInfo {self.id}: {self.status}, base {self.base_ref}@{self.base_commit[:8]}{warn}>"
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One attempt's room: branch, worktree, nborch's own folder, and the files nborch wrote."""
-
-    run_id: str
-    task_id: str
-    task_slug: str
-    agent: str
-    branch: str
-    path: Path
-    attempt_dir: Path
-    base_commit: str
-    managed_files: tuple[str, ...] = ()
-
-    @property
-    def agent_slug(self) -> str:
-        return self.branch.rsplit("/", 1)[-1]
-
-    @property
-    def name(self) -> str:
-        """``<task-slug>--<agent-slug>``: the worktree's and the attempt folder's name."""
-        return f"{self.task_slug}--{self.agent_slug}"
-
-
-@dataclass(frozen=True, slots=True)
-class WorktreeStatus:
-    """One row of :meth:`WorktreeManager.status`."""
-
-    run: str
-    task: str
-    agent: str
-    branch: str
-    path: str
-    head: str | None
-    ahead: int
-    dirty: int
-    last_change: datetime | None
-    exists: bool
-    state: str
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["last_change"] = self.last_change.isoformat() if self.last_change else None
-        return out
-
-
-STATUS_COLUMNS = tuple(WorktreeStatus.__dataclass_fields__)
-
-
-@dataclass(frozen=True, slots=True)
-class CleanupReport:
-    """What :meth:`WorktreeManager.cleanup` did (or, with ``dry_run``, would do).
-
-    ``removed``: worktree paths removed (or de-registered when the folder was already gone);
-    ``kept``: (path, reason) for every attempt whose branch or worktree stays; ``archived``: refs
-    under ``refs/nborch/archive/`` holding the heads of force-deleted branches; ``committed``:
-    (path, sha) of the WIP commits made to save uncommitted work first.
-    """
-
-    removed: list[str] = field(default_factory=list)
-    kept: list[tuple[str, str]] = field(default_factory=list)
-    archived: list[str] = field(default_factory=list)
-    committed: list[tuple[str, str]] = field(default_factory=list)
-    dry_run: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``nborch cleanup --json`` document."""
-        return {"removed": list(self.removed),
-                "kept": [{"path": p, "reason": r} for p, r in self.kept],
-                "archived": list(self.archived)}  # fmt: skip
-
-    def _rows(self) -> list[tuple[str, str, str]]:
-        verb = "would " if self.dry_run else ""
-        return ([(f"{verb}commit WIP", p, sha) for p, sha in self.committed]
-                + [(f"{verb}remove", p, "") for p in self.removed]
-                + [(f"{verb}keep", p, r) for p, r in self.kept]
-                + [(f"{verb}archive", ref, "") for ref in self.archived])  # fmt: skip
-
-    def __repr__(self) -> str:
-        dry = " (dry run)" if self.dry_run else ""
-        return (f"<CleanupReport{dry}: {len(self.removed)} removed, {len(self.kept)} kept, "
-                f"{len(self.archived)} archived, {len(self.committed)} WIP commits>")  # fmt: skip
-
-    def __str__(self) -> str:
-        return repr(self) + "\n" + text_table(("action", "what", "detail"), self._rows(), 70)
-
-    def _repr_html_(self) -> str:
-        return html_table(("action", "what", "detail"), self._rows(), repr(self)[1:-1])
-
-
-@dataclass(frozen=True, slots=True)
-class OrphanReport:
-    """Things that do not match the run history; nothing here is changed by reporting it.
-
-    ``unknown_worktrees``: worktrees on ``nborch/*`` branches or folders under a root that no run
-    knows; ``unknown_branches``: ``nborch/*`` branches no run knows; ``missing``: (run, task,
-    agent, path) of attempts whose worktree folder vanished; ``vanished_runs``: runs all of whose
-    worktrees vanished; ``prunable``: every worktree git itself would prune (folder gone).
-    """
-
-    unknown_worktrees: list[str] = field(default_factory=list)
-    unknown_branches: list[str] = field(default_factory=list)
-    missing: list[tuple[str, str, str, str]] = field(default_factory=list)
-    vanished_runs: list[str] = field(default_factory=list)
-    prunable: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return any((self.unknown_worktrees, self.unknown_branches, self.missing, self.prunable))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"unknown_worktrees": list(self.unknown_worktrees),
-                "unknown_branches": list(self.unknown_branches),
-                "missing": [dict(zip(("run", "task", "agent", "path"), m, strict=True))
-                            for m in self.missing],
-                "vanished_runs": list(self.vanished_runs), "prunable": list(self.prunable)}  # fmt: skip
-
-    def _rows(self) -> list[tuple[str, str]]:
-        return ([("unknown worktree", p) for p in self.unknown_worktrees]
-                + [("unknown branch", b) for b in self.unknown_branches]
-                + [("worktree vanished", f"{m[3]} (run {m[0]}, task {m[1]}, agent {m[2]})")
-                   for m in self.missing]
-                + [("run vanished", r) for r in self.vanished_runs]
-                + [("prunable", p) for p in self.prunable])  # fmt: skip
-
-    def __repr__(self) -> str:
-        return (f"<OrphanReport: {len(self.unknown_worktrees)} unknown worktrees, "
-                f"{len(self.unknown_branches)} unknown branches, {len(self.missing)} vanished, "
-                f"{len(self.prunable)} prunable>")  # fmt: skip
-
-    def __str__(self) -> str:
-        return repr(self) + "\n" + text_table(("kind", "what"), self._rows(), 90)
-
-    def _repr_html_(self) -> str:
-        return html_table(("kind", "what"), self._rows(), repr(self)[1:-1])
 
 
 class WorktreeManager:
@@ -264,6 +121,26 @@ class WorktreeManager:
         if not path.is_dir():
             what = "is a file" if path.exists() else "does not exist"
             raise WorktreeError(f"{path} {what} — pass the folder of a git repository")
+        # The usual case takes one git call; when it fails, the calls below say what is wrong.
+        fast = Git(path).run("rev-parse", "--is-bare-repository", "--is-inside-work-tree",
+                             "--git-common-dir", "--show-toplevel", "HEAD^{commit}", "--",
+                             check=False)  # fmt: skip
+        if fast.ok and fast.stdout.startswith("false\ntrue\n"):
+            common, top = fast.stdout.splitlines()[2:4]
+            self.common_dir = (path / common).resolve()
+            self._git = Git(Path(top).resolve(), self.common_dir / "nborch" / "git.lock")
+            self.repo = self._git.cwd
+        else:
+            self._probe(path)
+        self.root = Path(root).expanduser().resolve() if root else default_root(self.repo, self.common_dir)
+        self.max_workers = max(1, max_workers)
+        self.warnings: list[str] = []
+        if self.root.is_relative_to(self.repo):
+            self.warnings.append(f"worktree root {self.root} is inside the working tree "
+                                 f"{self.repo}; its worktrees will show up in 'git status' there")  # fmt: skip
+
+    def _probe(self, path: Path) -> None:
+        """Find the repository around ``path`` one question at a time, or say what is wrong."""
         probe = Git(path).run("rev-parse", "--is-bare-repository", "--is-inside-work-tree",
                               "--git-common-dir", check=False)  # fmt: skip
         if not probe.ok:
@@ -285,12 +162,6 @@ class WorktreeManager:
                 "for-each-ref", "--count=1", "refs/heads", "refs/tags"):  # fmt: skip
             raise WorktreeError(f"{self.repo} has no commit yet; attempts start from a commit — "
                                 "commit something first (git add -A && git commit -m 'first')")  # fmt: skip
-        self.root = Path(root).expanduser().resolve() if root else default_root(self.repo, self.common_dir)
-        self.max_workers = max(1, max_workers)
-        self.warnings: list[str] = []
-        if self.root.is_relative_to(self.repo):
-            self.warnings.append(f"worktree root {self.root} is inside the working tree "
-                                 f"{self.repo}; its worktrees will show up in 'git status' there")  # fmt: skip
 
     # -- store and small helpers ----------------------------------------------------------
 
@@ -323,7 +194,7 @@ class WorktreeManager:
         """Uncommitted changes in the main working tree (attempts start from a commit and will
         not see them)."""
         out = self._git.out("status", "--porcelain", "-z")
-        return _porcelain_paths(out)
+        return porcelain_paths(out)
 
     def _branch_heads(self) -> dict[str, tuple[str, int]]:
         out = self._git.out("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00"
@@ -340,6 +211,7 @@ class WorktreeManager:
         result = self._git.run("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}",
                                check=False)  # fmt: skip
         return result.stdout.strip() if result.ok else None
+
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -404,24 +276,24 @@ class WorktreeManager:
                                         "another, or leave run_id unset for a fresh one")  # fmt: skip
             else:  # pragma: no cover - 50 random collisions in a row
                 raise WorktreeError("could not find a free run id — try again")
-        return _run_info(record, plan=plan, warnings=tuple(warnings))
+        return run_info(record, plan=plan, warnings=tuple(warnings))
 
     def runs(self) -> list[RunInfo]:
         """Every run recorded for this repository, oldest first."""
-        return [_run_info(r) for r in self._records()[0]]
+        return [run_info(r) for r in self._records()[0]]
 
     def run(self, run_id: str) -> RunInfo:
         """One recorded run; raises WorktreeError if there is none with that id."""
         runs, _ = self._records(run_id)
         if not runs:
             raise WorktreeError(f"no run {run_id!r} in {self.repo} — see manager.runs()")
-        return _run_info(runs[0])
+        return run_info(runs[0])
 
     def attempts(self, run_id: str | None = None) -> list[Attempt]:
         """The attempts of one run (or all runs) as :class:`Attempt` objects."""
         runs, records = self._records(run_id)
         base = {r.id: r.base_commit for r in runs}
-        return [_attempt(a, base[a.run_id]) for a in records]
+        return [attempt_of(a, base[a.run_id]) for a in records]
 
     # -- create ---------------------------------------------------------------------------
 
@@ -431,130 +303,14 @@ class WorktreeManager:
         All or nothing: if one creation fails, everything this call made is removed again and a
         WorktreeError names the attempt that failed.
         """
-        info = run if isinstance(run, RunInfo) else self.run(run)
-        with self.store() as store:
-            existing = store.attempts(info.id)
-        todo = self._name_attempts(info, list(attempts), existing)
-        if not todo:
-            return []
-        with self.store() as store:
-            try:
-                store.add_attempts(_record(a, "creating") for a in todo)
-            except ValueError as err:
-                raise WorktreeError(f"cannot record attempts of run {info.id}: {err}") from err
-        made: dict[str, set[str]] = {a.name: set() for a in todo}
-        run_dir_existed = info.path.exists()
-        errors: list[tuple[Attempt, WorktreeError]] = []
-
-        def make(a: Attempt) -> None:
-            if errors:
-                return
-            try:
-                self._make(a, made[a.name])
-            except Exception as err:  # anything half-made is rolled back below
-                errors.append((a, err if isinstance(err, WorktreeError) else WorktreeError(str(err))))
-
-        self._pool(make, todo)
-        if errors:
-            failed, err = errors[0]
-            problems = self._rollback(info, todo, made, run_dir_existed)
-            extra = f"; rollback problems: {'; '.join(problems)}" if problems else ""
-            raise WorktreeError(f"could not create the worktree of task {failed.task_id!r} × agent "
-                                f"{failed.agent!r} at {failed.path}: {err} — nothing of this call "
-                                f"was kept{extra}") from err  # fmt: skip
-        with self.store() as store:
-            for a in todo:
-                store.update_attempt(a.run_id, a.task_id, a.agent, state="prepared", head=a.base_commit)
-        return todo
-
-    def _name_attempts(self, info: RunInfo, pairs: list[tuple[Task | str, str]],
-                       existing: list[AttemptRecord]) -> list[Attempt]:  # fmt: skip
-        task_slug = {a.task_id: a.task_slug for a in existing}
-        agent_slug = {a.agent: a.branch.rsplit("/", 1)[-1] for a in existing}
-        keys = {(a.task_id, a.agent) for a in existing}
-        out = []
-        for task, agent in pairs:
-            task_id = task if isinstance(task, str) else task.id
-            preferred = task.slug if not isinstance(task, str) else (
-                info.plan[task].slug if info.plan is not None and task in info.plan else "")
-            if not isinstance(agent, str) or not agent.strip() or not task_id.strip():
-                raise WorktreeError(f"attempt ({task_id!r}, {agent!r}) needs a task id and an "
-                                    "agent name that are not empty")  # fmt: skip
-            if (task_id, agent) in keys:
-                raise WorktreeError(f"task {task_id!r} × agent {agent!r} is listed twice or already "
-                                    f"exists in run {info.id} — list each pair once")  # fmt: skip
-            keys.add((task_id, agent))
-            if task_id not in task_slug:
-                task_slug[task_id] = _free_slug(task_id, preferred, set(task_slug.values()), 48)
-            if agent not in agent_slug:
-                agent_slug[agent] = _free_slug(agent, "", set(agent_slug.values()), 32)
-            ts, ags = task_slug[task_id], agent_slug[agent]
-            branch = f"{BRANCH_PREFIX}/{info.id}/{ts}/{ags}"
-            problem = ref_problem(f"refs/heads/{branch}")
-            if problem:  # slugs make this impossible; the check guards future changes
-                raise WorktreeError(f"branch name {branch!r} {problem} — report this as a bug")
-            path = (info.path / f"{ts}--{ags}").resolve()
-            if not path.is_relative_to(info.root.resolve()):
-                raise WorktreeError(f"worktree path {path} would leave the root {info.root}")
-            attempt_dir = self.common_dir / BRANCH_PREFIX / "runs" / info.id / f"{ts}--{ags}"
-            out.append(Attempt(info.id, task_id, ts, agent, branch, path, attempt_dir, info.base_commit))
-        return out
-
-    def _make(self, a: Attempt, made: set[str]) -> None:
-        a.attempt_dir.mkdir(parents=True)
-        made.add("dir")
-        a.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._git.lock():  # refs and worktree registrations: one git at a time per repo
-            self._git.run("branch", "--no-track", a.branch, a.base_commit)
-            made.add("branch")
-            self._git.run("worktree", "add", "--no-checkout", "--quiet", str(a.path), a.branch)
-            made.add("worktree")
-        # The checkout writes only this worktree's files and index: safe to run in parallel.
-        self._git.at(a.path).run("reset", "--hard", "--quiet", "--no-recurse-submodules")
-
-    def _rollback(self, info: RunInfo, todo: list[Attempt], made: dict[str, set[str]],
-                  run_dir_existed: bool) -> list[str]:  # fmt: skip
-        problems = []
-        for a in todo:
-            done = made[a.name]
-            if "worktree" in done:
-                r = self._git.run("worktree", "remove", "--force", str(a.path), locked=True, check=False)
-                if not r.ok:
-                    problems.append(self._git.describe(r))
-            if "branch" in done:
-                r = self._git.run("branch", "-D", a.branch, locked=True, check=False)
-                if not r.ok:
-                    problems.append(self._git.describe(r))
-            if "dir" in done:
-                shutil.rmtree(a.attempt_dir, ignore_errors=True)
-        with self.store() as store:
-            store.delete_attempts(info.id, [(a.task_id, a.agent) for a in todo])
-        if not run_dir_existed:
-            _rmdir_empty(info.path)
-        _rmdir_empty(self.common_dir / BRANCH_PREFIX / "runs" / info.id)
-        return problems
+        return worktree_create.create(self, run, attempts)
 
     def record_managed(self, attempt: Attempt, paths: Iterable[str | Path]) -> Attempt:
         """Note files nborch wrote into the worktree (config files), so commits leave them out.
 
         ``paths`` are relative to the worktree (absolute paths inside it are accepted).
         """
-        rel = set(attempt.managed_files)
-        for p in paths:
-            p = Path(p)
-            if p.is_absolute():
-                if not p.resolve().is_relative_to(attempt.path):
-                    raise WorktreeError(f"{p} is not inside the worktree {attempt.path}")
-                p = p.resolve().relative_to(attempt.path)
-            posix = PurePosixPath(p.as_posix())
-            if ".." in posix.parts or not posix.parts or str(posix) == ".":
-                raise WorktreeError(f"managed file {str(p)!r} must be a path inside the worktree")
-            rel.add(str(posix))
-        updated = replace(attempt, managed_files=tuple(sorted(rel)))
-        with self.store() as store:
-            store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent,
-                                 managed_files=updated.managed_files)  # fmt: skip
-        return updated
+        return worktree_commit.record_managed(self, attempt, paths)
 
     # -- commit ---------------------------------------------------------------------------
 
@@ -569,72 +325,33 @@ class WorktreeManager:
         str | None
             The new commit's sha, or None when there was nothing to commit.
         """
-        if not (attempt.path / ".git").exists():
-            raise WorktreeError(f"the worktree {attempt.path} is gone; nothing to commit — see "
-                                "manager.orphans()")  # fmt: skip
-        wt = self._git.at(attempt.path)
-        wt.run("add", "-A")
-        if attempt.managed_files:
-            wt.run("reset", "-q", attempt.base_commit, "--",
-                   *(f":(literal){p}" for p in attempt.managed_files))  # fmt: skip
-        staged = wt.run("diff", "--cached", "--quiet", check=False)
-        if staged.returncode == 0:
-            return None
-        if staged.returncode != 1:
-            raise WorktreeError(wt.describe(staged))
-        if wip and not message.startswith("WIP"):
-            message = f"WIP: {message}"
-        wt.run("-c", "commit.gpgsign=false", "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
-               "-m", message, env=identity_env(wt))  # fmt: skip
-        sha = wt.out("rev-parse", "HEAD")
-        # An attempt the store does not know (made by hand) still gets its commit.
-        with self.store() as store, suppress(KeyError):
-            store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent, head=sha)
-        return sha
+        return worktree_commit.commit_work(self, attempt, message, wip=wip)
 
     # -- status ---------------------------------------------------------------------------
 
-    def status_records(self, run_id: str | None = None) -> list[WorktreeStatus]:
-        """One :class:`WorktreeStatus` per attempt (for JSON and the CLI)."""
-        runs, records = self._records(run_id)
-        base = {r.id: r.base_commit for r in runs}
-        heads = self._branch_heads()
+    def status_records(self, run_id: str | None = None, check: bool = False) -> list[WorktreeStatus]:
+        """One :class:`WorktreeStatus` per attempt (for JSON and the CLI).
 
-        def one(a: AttemptRecord) -> WorktreeStatus:
-            path = Path(a.path)
-            exists = (path / ".git").exists()
-            head, when = heads.get(a.branch, (None, 0))
-            ahead = 0
-            if head is not None and head != base[a.run_id]:
-                ahead = int(self._git.out("rev-list", "--count", f"{base[a.run_id]}..{head}"))
-            dirty = self._dirty(path, a.managed_files) if exists else []
-            stamps = [when] if head else []
-            stamps += [_mtime(path / p) for p in dirty]
-            last = max(stamps) if stamps else None
-            return WorktreeStatus(a.run_id, a.task_id, a.agent, a.branch, a.path, head, ahead,
-                                  len(dirty), datetime.fromtimestamp(last, UTC) if last else None,
-                                  exists, a.state)  # fmt: skip
+        Parameters
+        ----------
+        run_id
+            Only this run; default every run.
+        check
+            Count uncommitted files in every worktree that exists; by default only in those whose
+            work no coordinator committed (not run yet, pending, blocked, running, interrupted).
+            The others get ``dirty=None``.
+        """
+        return worktree_status.status_records(self, run_id, check=check)
 
-        return self._pool(one, records)
-
-    def status(self, run_id: str | None = None):  # -> pandas.DataFrame
+    def status(self, run_id: str | None = None, check: bool = False):  # -> pandas.DataFrame
         """One row per attempt; columns ``run, task, agent, branch, path, head, ahead`` (commits
-        ahead of base), ``dirty`` (changed files, nborch's own not counted), ``last_change``
-        (UTC datetime of the newest commit or changed file), ``exists`` (worktree folder still
-        there), ``state``."""
-        import pandas as pd
+        ahead of base), ``dirty`` (changed files, nborch's own not counted; ``<NA>`` where not
+        looked at, see ``check`` in :meth:`status_records`), ``last_change`` (UTC datetime of the
+        newest commit or changed file), ``exists`` (worktree folder still there), ``state`` (the
+        worktree's life) and ``status`` (the attempt's execution status)."""
+        return worktree_status.status_frame(self.status_records(run_id, check=check))
 
-        frame = pd.DataFrame([asdict(s) for s in self.status_records(run_id)],
-                             columns=list(STATUS_COLUMNS))  # fmt: skip
-        frame["last_change"] = pd.to_datetime(frame["last_change"], utc=True)
-        return frame.astype({"ahead": "int64", "dirty": "int64", "exists": "bool"})
-
-    def _dirty(self, path: Path, managed: Sequence[str]) -> list[str]:
-        out = self._git.at(path).out("status", "--porcelain", "-z", "--untracked-files=all")
-        skip = set(managed)
-        return [p for p in _porcelain_paths(out) if p not in skip]
-
-    # -- cleanup --------------------------------------------------------------------------
+    # -- cleanup and orphans --------------------------------------------------------------
 
     def cleanup(self, run_id: str | None = None, dry_run: bool = False,
                 force: bool = False) -> CleanupReport:  # fmt: skip
@@ -655,124 +372,7 @@ class WorktreeManager:
         force
             Archive and delete unmerged branches too.
         """
-        runs, records = self._records(run_id)
-        if run_id is not None and not runs:
-            raise WorktreeError(f"no run {run_id!r} in {self.repo} — see manager.runs()")
-        by_id = {r.id: r for r in runs}
-        heads = self._branch_heads()
-        registered = {e["worktree"]: e for e in self._worktree_list()}
-        report = CleanupReport(dry_run=dry_run)
-        for rec in records:
-            if rec.state in _DONE:
-                continue
-            state = self._cleanup_one(rec, by_id[rec.run_id], heads, registered, report, force)
-            if state and not dry_run:
-                with self.store() as store:
-                    store.update_attempt(rec.run_id, rec.task_id, rec.agent, state=state)
-        if not dry_run:
-            self._finish_runs(runs)
-        return report
-
-    def _cleanup_one(self, rec: AttemptRecord, run: RunRecord, heads: dict[str, tuple[str, int]],
-                     registered: dict[str, dict[str, str]], report: CleanupReport,
-                     force: bool) -> str | None:  # fmt: skip
-        dry = report.dry_run
-        att = _attempt(rec, run.base_commit)
-        path = str(att.path)
-        exists = (att.path / ".git").exists()
-        head = heads.get(att.branch, (None, 0))[0]
-        wip = False
-        if exists and (reason := self._off_branch(att, head)):
-            report.kept.append((path, reason))
-            return None
-        if exists and self._dirty(att.path, att.managed_files):
-            if dry:
-                wip = True
-                report.committed.append((path, "(uncommitted changes)"))
-            else:
-                try:
-                    sha = self.commit_work(att, f"uncommitted work of {att.agent} on task "
-                                                f"{att.task_id}, saved by nborch cleanup", wip=True)  # fmt: skip
-                except WorktreeError as err:
-                    report.kept.append((path, f"could not save uncommitted changes, so nothing was removed: {err}"))
-                    return None
-                if sha:
-                    report.committed.append((path, sha))
-                    head = sha
-        if exists or path in registered:
-            if not dry:
-                r = self._git.run("worktree", "remove", "--force", path, locked=True, check=False)
-                if not r.ok:
-                    report.kept.append((path, f"could not remove the worktree: {self._git.describe(r)}"))
-                    return None
-            report.removed.append(path)
-        if head is None:
-            return "removed"
-        if not wip and self._merged(head, run):
-            if not dry:
-                self._git.run("update-ref", "-d", f"refs/heads/{att.branch}", head, locked=True)
-            return "removed"
-        ahead = int(self._git.out("rev-list", "--count", f"{run.base_commit}..{head}")) + wip
-        if not force:
-            reason = (f"branch {att.branch} kept: {ahead} commit(s) not merged into "
-                      f"{run.base_ref} — merge it, or cleanup(force=True) to save its head under "
-                      f"{ARCHIVE_PREFIX}/ and delete it")  # fmt: skip
-            report.kept.append((path, reason))
-            return "branch-kept"
-        ref = f"{ARCHIVE_PREFIX}/{run.id}/{att.task_slug}/{att.agent_slug}"
-        if not dry:
-            with self._git.lock():
-                old = self._resolve(ref)
-                if old is not None and old != head:
-                    ref = f"{ref}-{head[:12]}"
-                self._git.run("update-ref", ref, head)
-                self._git.run("update-ref", "-d", f"refs/heads/{att.branch}", head)
-        report.archived.append(ref)
-        return "archived"
-
-    def _off_branch(self, att: Attempt, head: str | None) -> str | None:
-        """Why a worktree must stay because its HEAD left the attempt's branch, or None.
-
-        Commits on a detached HEAD live only in that worktree's reflog, which goes with it.
-        """
-        wt = self._git.at(att.path)
-        if wt.run("symbolic-ref", "-q", "HEAD", check=False).stdout.strip() == f"refs/heads/{att.branch}":
-            return None
-        now = wt.run("rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
-        safe = not now or any(self._git.ok("merge-base", "--is-ancestor", now, c)
-                              for c in (head, att.base_commit) if c)  # fmt: skip
-        if safe and not self._dirty(att.path, att.managed_files):
-            return None
-        return (f"the worktree is not on its branch {att.branch} (HEAD is {now[:8] or 'unborn'}) "
-                "and holds work that is not on that branch; nothing was removed — check out the "
-                "branch there (or save the work elsewhere) and clean up again")  # fmt: skip
-
-    def _merged(self, head: str, run: RunRecord) -> bool:
-        """Whether ``head`` is in the base commit or in the base ref's current tip."""
-        if head == run.base_commit or self._git.ok("merge-base", "--is-ancestor", head, run.base_commit):
-            return True
-        tip = self._resolve(run.base_ref)
-        return tip is not None and self._git.ok("merge-base", "--is-ancestor", head, tip)
-
-    def _finish_runs(self, runs: list[RunRecord]) -> None:
-        with self.store() as store:
-            for run in runs:
-                states = {a.state for a in store.attempts(run.id)}
-                if states and states <= {*_DONE, "branch-kept"} and run.status != "cleaned":
-                    store.update_run(run.id, status="cleaned")
-                _rmdir_empty(Path(run.root) / run.id)
-
-    # -- orphans --------------------------------------------------------------------------
-
-    def _worktree_list(self) -> list[dict[str, str]]:
-        entries: list[dict[str, str]] = []
-        for line in self._git.out("worktree", "list", "--porcelain", "-z").split("\0"):
-            if line.startswith("worktree "):
-                entries.append({"worktree": line[len("worktree "):]})
-            elif line and entries:
-                key, _, value = line.partition(" ")
-                entries[-1][key] = value
-        return entries
+        return worktree_cleanup.cleanup(self, run_id, dry_run=dry_run, force=force)
 
     def orphans(self, prune: bool = False) -> OrphanReport:
         """Report worktrees and ``nborch/*`` branches no run knows, and attempts whose worktree
@@ -785,44 +385,13 @@ class WorktreeManager:
             would do, limited to nborch's: a plain prune would also drop the user's own worktrees
             on, say, an unmounted drive). Nothing with a folder is ever touched.
         """
-        runs, records = self._records()
-        roots = {self.root} | {Path(r.root) for r in runs}
-        known_paths = {str(Path(a.path)) for a in records}
-        known_branches = {a.branch for a in records}
-        report = OrphanReport()
-        listed = self._worktree_list()
-        for e in listed:
-            p = e["worktree"]
-            ours = e.get("branch", "").startswith(f"refs/heads/{BRANCH_PREFIX}/") or any(
-                Path(p).is_relative_to(r) for r in roots)
-            if "prunable" in e:
-                report.prunable.append(p)
-                if prune and ours:
-                    self._git.run("worktree", "remove", p, locked=True, check=False)
-            elif ours and p not in known_paths:
-                report.unknown_worktrees.append(p)
-        listed_paths = {e["worktree"] for e in listed}
-        for root in sorted(roots):
-            for folder in sorted(root.glob("*/*")) if root.is_dir() else []:
-                if folder.is_dir() and str(folder) not in known_paths | listed_paths:
-                    report.unknown_worktrees.append(str(folder))
-        report.unknown_branches.extend(b for b in self._branch_heads() if b not in known_branches)
-        live: dict[str, list[bool]] = {}
-        for a in records:
-            if a.state in (*_DONE, "branch-kept"):
-                continue
-            gone = not (Path(a.path) / ".git").exists()
-            live.setdefault(a.run_id, []).append(gone)
-            if gone:
-                report.missing.append((a.run_id, a.task_id, a.agent, a.path))
-        report.vanished_runs.extend(r for r, gone in live.items() if all(gone))
-        return report
+        return worktree_cleanup.orphans(self, prune=prune)
 
     # -- display --------------------------------------------------------------------------
 
     def _summary(self) -> str:
         runs, records = self._records()
-        live = sum(1 for a in records if a.state not in (*_DONE, "branch-kept"))
+        live = sum(1 for a in records if a.state not in (*DONE_STATES, "branch-kept"))
         return f"{self.repo}: {len(runs)} runs, {len(records)} attempts ({live} with worktrees)"
 
     def __repr__(self) -> str:
@@ -833,66 +402,3 @@ class WorktreeManager:
         rows = [(a.run_id, a.task_id, a.agent, a.branch, a.path, a.state) for a in records]
         return html_table(("run", "task", "agent", "branch", "path", "state"), rows,
                           f"WorktreeManager {self._summary()}")  # fmt: skip
-
-
-def _run_info(r: RunRecord, plan: Plan | None = None, warnings: tuple[str, ...] = ()) -> RunInfo:
-    return RunInfo(r.id, Path(r.repo), Path(r.root), r.base_ref, r.base_commit, r.created_at,
-                   r.plan_title, r.plan_path, r.status, warnings, plan)  # fmt: skip
-
-
-def _attempt(r: AttemptRecord, base_commit: str) -> Attempt:
-    return Attempt(r.run_id, r.task_id, r.task_slug, r.agent, r.branch, Path(r.path),
-                   Path(r.attempt_dir), base_commit, r.managed_files)  # fmt: skip
-
-
-def _record(a: Attempt, state: str) -> AttemptRecord:
-    return AttemptRecord(a.run_id, a.task_id, a.task_slug, a.agent, a.branch, str(a.path),
-                         str(a.attempt_dir), state, a.managed_files)  # fmt: skip
-
-
-def _free_slug(text: str, preferred: str, used: set[str], max_len: int) -> str:
-    """``text``'s slug (or the slugged ``preferred``), with a hash appended if already used."""
-    slug = slugify(preferred or text, max_len)
-    n = 6
-    while slug in used:
-        slug = f"{slugify(text, max_len - n - 1)}-{short_hash(text, n)}"
-        n += 2
-    return slug
-
-
-def identity_env(git: Git) -> dict[str, str]:
-    """Author/committer variables for a commit: the configured identity where there is one,
-    ``nborch <nborch@localhost>`` for what is missing."""
-    env: dict[str, str] = {}
-    name = os.environ.get("GIT_AUTHOR_NAME") or git.run("config", "user.name", check=False).stdout.strip()
-    email = (os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("EMAIL")
-             or git.run("config", "user.email", check=False).stdout.strip())  # fmt: skip
-    if not name:
-        env.update(GIT_AUTHOR_NAME=FALLBACK_IDENTITY[0], GIT_COMMITTER_NAME=FALLBACK_IDENTITY[0])
-    if not email:
-        env.update(GIT_AUTHOR_EMAIL=FALLBACK_IDENTITY[1], GIT_COMMITTER_EMAIL=FALLBACK_IDENTITY[1])
-    return env
-
-
-def _porcelain_paths(out: str) -> list[str]:
-    """Paths from ``git status --porcelain -z`` (v1): ``XY path``, renames followed by the old path."""
-    paths = []
-    fields = split_z(out)
-    i = 0
-    while i < len(fields):
-        entry = fields[i]
-        paths.append(entry[3:])
-        i += 2 if {"R", "C"} & set(entry[:2]) else 1
-    return paths
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.lstat().st_mtime
-    except OSError:  # deleted files count as changed now
-        return time.time()
-
-
-def _rmdir_empty(path: Path) -> None:
-    with suppress(OSError):
-        path.rmdir()

@@ -11,6 +11,7 @@ import textwrap
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 import nborch
@@ -58,6 +59,28 @@ def snapshot(repo: Path, root: Path) -> tuple[object, ...]:
 def manager(git_repo: Path, tmp_path: Path) -> WorktreeManager:
     """A manager for ``git_repo`` whose worktrees go under ``tmp_path/wt``."""
     return WorktreeManager(git_repo, root=tmp_path / "wt")
+
+
+def set_status(manager: WorktreeManager, run_id: str, statuses: dict[str, str]) -> None:
+    """Write execution statuses (by task id) into a run's attempt rows, as a coordinator would."""
+    with manager.store() as store:
+        for rec in store.attempts(run_id):
+            if rec.task_id in statuses:
+                store.update_attempt(run_id, rec.task_id, rec.agent, status=statuses[rec.task_id])
+
+
+# A stand-in coordinator: records itself on the run (pid and start time, as the recorder does),
+# says "holding", and lives until its stdin closes.
+HOLD_RUN = textwrap.dedent("""
+    import sys, psutil
+    from nborch.worktrees import WorktreeManager
+    me = psutil.Process()
+    with WorktreeManager(sys.argv[1]).store() as store:
+        store.update_run(sys.argv[2], status="running", coordinator_pid=me.pid,
+                         coordinator_started=me.create_time())
+    print("holding", flush=True)
+    sys.stdin.read()
+""")
 
 
 def commit_file(cwd: Path, name: str, text: str, message: str = "change") -> str:
@@ -454,8 +477,9 @@ class TestStatus:
         frame = manager.status()
         assert tuple(frame.columns) == STATUS_COLUMNS == (
             "run", "task", "agent", "branch", "path", "head", "ahead", "dirty", "last_change",
-            "exists", "state")  # fmt: skip
+            "exists", "state", "status")  # fmt: skip
         assert frame["ahead"].tolist() == [0, 2] and frame["dirty"].tolist() == [2, 0]
+        assert frame["status"].tolist() == ["pending", "pending"]
         assert str(frame["last_change"].dt.tz) == "UTC"  # a datetime column, in UTC
         assert frame["exists"].tolist() == [True, True]
         assert frame["head"][1] == git(b.path, "rev-parse", "HEAD").strip()
@@ -465,11 +489,77 @@ class TestStatus:
         manager.create(manager.new_run(), [("t", "claude")])
         (record,) = manager.status_records()
         json.dumps(record.to_dict())
-        assert {"run", "task", "agent", "branch", "path", "ahead", "dirty"} <= record.to_dict().keys()
+        assert {"run", "task", "agent", "branch", "path", "ahead", "dirty", "status"} <= (
+            record.to_dict().keys())
 
     def test_empty(self, manager: WorktreeManager) -> None:
         """A repository without runs has an empty status table with the columns."""
         assert manager.status().empty and tuple(manager.status().columns) == STATUS_COLUMNS
+
+    def test_committed_attempts_are_looked_at_only_with_check(self, manager: WorktreeManager) -> None:
+        """Worktrees of attempts the coordinator sealed get no git status (dirty None) unless check."""
+        run = manager.new_run()
+        a, b = manager.create(run, [("t", "claude"), ("u", "claude")])
+        set_status(manager, run.id, {"t": "completed", "u": "interrupted"})
+        for x in (a, b):
+            (x.path / "late.txt").write_text("edited after the run")
+        assert [(s.status, s.dirty) for s in manager.status_records()] == [
+            ("completed", None), ("interrupted", 1)]  # fmt: skip
+        assert [s.dirty for s in manager.status_records(check=True)] == [1, 1]
+        assert manager.status()["dirty"].isna().tolist() == [True, False]
+
+    def test_ahead_counts_agree_with_git(self, manager: WorktreeManager, git_repo: Path) -> None:
+        """Bulk ahead counts equal 'git rev-list --count base..head' for merges, shared history
+        and runs with different bases."""
+        old = manager.new_run()
+        commit_file(git_repo, "main.txt", "moved on")
+        new = manager.new_run()
+        a, b, c, _ = manager.create(old, [("t", "x"), ("u", "x"), ("v", "x"), ("w", "x")])
+        (d,) = manager.create(new, [("t", "x")])
+        commit_file(a.path, "1.txt", "1")
+        commit_file(a.path, "2.txt", "2")
+        git(b.path, "merge", "-q", "--no-edit", "--no-ff", a.branch)  # shares a's two commits
+        git(c.path, "merge", "-q", "--ff-only", "main")  # the newer base: ahead of the old one
+        commit_file(d.path, "3.txt", "3")
+        bases = {old.id: old.base_commit, new.id: new.base_commit}
+        expected = [int(git(git_repo, "rev-list", "--count", f"{bases[s.run]}..{s.branch}"))
+                    for s in manager.status_records()]  # fmt: skip
+        assert [s.ahead for s in manager.status_records()] == expected == [2, 3, 1, 0, 1]
+
+    def test_branch_deleted_by_hand(self, manager: WorktreeManager, git_repo: Path) -> None:
+        """An attempt whose branch was deleted by hand has no head; the others are still counted."""
+        a, b = manager.create(manager.new_run(), [("t", "claude"), ("u", "claude")])
+        commit_file(b.path, "b.txt", "b")
+        git(a.path, "checkout", "-q", "--detach")
+        git(git_repo, "branch", "-D", a.branch)
+        assert [(s.head, s.ahead) for s in manager.status_records()] == [
+            (None, 0), (git(git_repo, "rev-parse", b.branch).strip(), 1)]  # fmt: skip
+
+    def test_dead_coordinator_reads_interrupted(self, manager: WorktreeManager) -> None:
+        """Unfinished attempts of a run whose coordinator died read interrupted; nothing is written."""
+        run = manager.new_run()
+        manager.create(run, [("t", "claude"), ("u", "claude")])
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        started = psutil.Process(proc.pid).create_time()
+        proc.wait()
+        with manager.store() as store:
+            store.update_run(run.id, status="running", coordinator_pid=proc.pid,
+                             coordinator_started=started)  # fmt: skip
+        set_status(manager, run.id, {"t": "running", "u": "completed"})
+        assert [s.status for s in manager.status_records()] == ["interrupted", "completed"]
+        with manager.store() as store:
+            assert [a.status for a in store.attempts(run.id)] == ["running", "completed"]
+
+    def test_cli_json_without_pandas(self, manager: WorktreeManager, git_repo: Path) -> None:
+        """'nborch status --json' gives each attempt's status and never imports pandas."""
+        manager.create(manager.new_run(), [("t", "claude")])
+        code = ("import sys\nfrom nborch.cli import main\n"
+                f"main(['status', '-r', {str(git_repo)!r}, '--json'], standalone_mode=False)\n"
+                "assert 'pandas' not in sys.modules, 'pandas was imported'\n")  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        (row,) = json.loads(out.stdout)["worktrees"]
+        assert row["status"] == "pending" and row["dirty"] == 0 and row["ahead"] == 0
 
 
 class TestCleanup:
@@ -579,6 +669,46 @@ class TestCleanup:
         (b,) = manager.create(run2, [("t", "claude")])
         assert manager.cleanup(run2.id).removed == [str(b.path)]
         assert a.path.is_dir()
+
+    def test_live_run_is_kept_until_its_coordinator_is_gone(self, manager: WorktreeManager,
+                                                            git_repo: Path) -> None:  # fmt: skip
+        """A running attempt of a run whose coordinator (a real second process) lives is kept, its
+        finished ones go; once that process exits, cleanup proceeds."""
+        run = manager.new_run()
+        a, b = manager.create(run, [("t", "claude"), ("u", "claude")])
+        (a.path / "half-done.txt").write_text("the agent is writing this")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_RUN, str(git_repo), run.id], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+            set_status(manager, run.id, {"t": "running", "u": "completed"})
+            for dry in (True, False):
+                report = manager.cleanup(dry_run=dry, force=True)
+                assert report.kept == [(str(a.path), "running in a live run (cancel it first)")]
+                assert report.removed == [str(b.path)] and report.committed == []
+            assert (a.path / "half-done.txt").is_file()
+            assert f"refs/heads/{a.branch}" in nborch_branches(git_repo)
+        finally:
+            holder.communicate("")  # closing stdin ends the coordinator
+        assert holder.returncode == 0
+        report = manager.cleanup()
+        assert report.removed == [str(a.path)] and report.committed[0][0] == str(a.path)
+        assert git(git_repo, "show", f"{a.branch}:half-done.txt") == "the agent is writing this"
+
+    def test_same_process_coordinator_counts_as_live(self, manager: WorktreeManager) -> None:
+        """A run held by this very process (a notebook's background run) is live too; a finished
+        run of a live process is not."""
+        run = manager.new_run()
+        (a,) = manager.create(run, [("t", "claude")])
+        with manager.store() as store:
+            store.update_run(run.id, status="running", coordinator_pid=os.getpid(),
+                             coordinator_started=psutil.Process().create_time())  # fmt: skip
+        set_status(manager, run.id, {"t": "pending"})
+        assert manager.cleanup().kept == [(str(a.path), "running in a live run (cancel it first)")]
+        with manager.store() as store:
+            store.update_run(run.id, status="stopped")
+        assert manager.cleanup().removed == [str(a.path)]
 
     def test_report_shows_itself(self) -> None:
         """CleanupReport has a state repr, an escaped HTML table and the exact JSON keys."""

@@ -14,8 +14,9 @@ store, so a run killed mid-way is found *interrupted* and can be resumed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,20 +29,20 @@ from ..errors import AgentError, NborchError
 from ..events import AgentEvent, AttemptState, RunEvent
 from ..plan import Plan
 from ..prepare import PreparedAttempt, PreparedRun, prepare
-from .executor import ExecutionResult, Executor, LocalExecutor
+from .control import RunControl, Subscriber
+from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
 from .jobs import build_job
-from .loop import LoopThread, PriorityGate
+from .loop import PriorityGate
 from .recorder import Recorder
-from .results import AgentExecution, counts, summary_frame
+from .results import AgentExecution
 from .validate import run_checks, verdict
 from .workspace import Workspace
 
 S = AttemptState
 _RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-Subscriber = Callable[[RunEvent], object]
 
 
-class Coordinator:
+class Coordinator(RunControl):
     """Run the attempts of a plan or of assignments; see the module docstring.
 
     Parameters
@@ -77,8 +78,10 @@ class Coordinator:
         elif isinstance(work, Assignments):
             self.assignments = work
         else:
+            from ..agents.config import load_repo_agents
             from ..assign import assign
 
+            load_repo_agents(repo)  # a plan may name the repository's own script agents
             self.assignments = assign(work, agents=agents, per_task=per_task)
         self.plan = self.assignments.plan
         self.gate = PriorityGate(max_concurrent)
@@ -87,10 +90,12 @@ class Coordinator:
         self.retries, self.backoff, self.model = max(0, retries), backoff, model
         self.executor = executor or LocalExecutor()
         self.validate, self.include_done, self.root, self.base = validate, include_done, root, base
+        # A prepared run's attempts are exactly the ones it prepared (done tasks included or not).
+        keys = ([p.key for p in work.attempts] if isinstance(work, PreparedRun) else
+                [(t, a) for t, a in self.assignments.attempts
+                 if include_done or not self.plan[t].done])  # fmt: skip
         self.executions: dict[tuple[str, str], AgentExecution] = {
-            (t, a): AgentExecution(t, a, is_demo=registry.get(a).is_demo)
-            for t, a in self.assignments.attempts
-            if include_done or not self.plan[t].done
+            (t, a): AgentExecution(t, a, is_demo=registry.get(a).is_demo) for t, a in keys
         }
         self._subscribers: list[Subscriber] = []
         self._cancel: dict[tuple[str, str], asyncio.Event] = {}
@@ -102,6 +107,7 @@ class Coordinator:
         self.workspace: Workspace | None = None
         self.error: BaseException | None = None
         self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
+        self._resumed = False
         self.options = {"max_concurrent": max_concurrent, "timeout": self.timeout,
                         "retries": self.retries, "model": model, "validate": validate,
                         "check_timeout": self.check_timeout, "backoff": backoff}  # fmt: skip
@@ -119,6 +125,16 @@ class Coordinator:
     def resume(self, retry_failed: bool = False) -> Coordinator:
         """Run again only what did not finish (and, with ``retry_failed``, what failed), in the
         same worktrees, after committing what they hold as WIP. Starts the run and returns it."""
+        if self._future is not None and not self._future.done():
+            raise NborchError("the run is still going — wait for it (or cancel it) before resume()")
+        if self.id is not None:
+            from ..worktrees import WorktreeManager
+            from .runs import live_coordinator
+
+            other = live_coordinator(WorktreeManager(self.repo), self.id)
+            if other is not None:
+                raise NborchError(f"run {self.id} is still being run by process {other}; resume "
+                                  "it once that process has ended")  # fmt: skip
         again = {S.PENDING, S.BLOCKED, S.RUNNING, S.INTERRUPTED}
         if retry_failed:
             again |= {S.FAILED, S.TIMEOUT, S.CANCELLED}
@@ -128,13 +144,10 @@ class Coordinator:
                 fresh = AgentExecution(ex.task, ex.agent, is_demo=ex.is_demo)
                 fresh.tries, fresh.log_path = ex.tries, ex.log_path
                 self.executions[key] = fresh
+        # A run that already ran in this process starts afresh: new loop state, no old cancels.
+        self._resumed, self._future, self._loop, self.error = True, None, None, None
+        self._cancel, self._manual_done, self._task_final = {}, {}, {}
         return self.start()
-
-    # -- public control ------------------------------------------------------------------
-
-    @property
-    def id(self) -> str | None:
-        return self.prepared.id if self.prepared else None
 
     def check_agents(self) -> None:
         """Raise AgentError naming every agent that is not installed, and how to install it."""
@@ -142,131 +155,6 @@ class Coordinator:
         if missing:
             lines = [registry.get(a).unavailable_reason() or a for a in missing]
             raise AgentError("cannot start: " + "; ".join(lines))
-
-    def start(self) -> Coordinator:
-        """Start in the background and return at once (on the running loop if there is one)."""
-        if self._future is None:
-            self.check_agents()
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-            if loop is not None:
-                self._loop, self._future = loop, loop.create_task(self._main())
-            else:
-                thread = LoopThread.shared()
-                self._loop, self._future = thread.loop, thread.submit(self._main())
-        return self
-
-    def __await__(self):  # type: ignore[no-untyped-def]
-        return self._wait_async().__await__()
-
-    async def _wait_async(self) -> Coordinator:
-        self.start()
-        fut = self._future
-        await (fut if isinstance(fut, asyncio.Future) else asyncio.wrap_future(fut))
-        return self
-
-    def run_sync(self) -> Coordinator:
-        """Run to the end and return; works in scripts and inside notebooks alike.
-
-        The run goes on a loop in a helper thread, so a notebook's own running loop is never
-        re-entered. Ctrl-C (a kernel interrupt) cancels the run gracefully: WIP is committed.
-        """
-        if self._future is None:
-            self.check_agents()
-            thread = LoopThread.shared()
-            self._loop, self._future = thread.loop, thread.submit(self._main())
-        try:
-            return self.wait()
-        except KeyboardInterrupt:
-            self.cancel()
-            self.wait()
-            raise
-
-    def wait(self, timeout: float | None = None) -> Coordinator:
-        """Block until the run ends (``TimeoutError`` after ``timeout`` seconds)."""
-        if self._future is None:
-            raise NborchError("the run has not started — call run.start() or run.run_sync()")
-        if isinstance(self._future, asyncio.Future):
-            raise NborchError("this run is on the notebook's own loop: use 'await run' to wait")
-        self._future.result(timeout)
-        return self
-
-    @property
-    def done(self) -> bool:
-        return self._future is not None and self._future.done()
-
-    def cancel(self, task: str | None = None, agent: str | None = None) -> int:
-        """Cancel matching attempts (all by default); running ones commit their WIP. Returns
-        how many were asked to stop."""
-        keys = [k for k in self.executions if (task is None or k[0] == task)
-                and (agent is None or k[1] == agent) and not self.executions[k].status.is_final]
-        if self._loop is not None:
-            for key in keys:
-                self._loop.call_soon_threadsafe(self._cancel_event(key).set)
-        return len(keys)
-
-    def mark_done(self, task: str, agent: str) -> None:
-        """Tell a manual attempt (a person, Windsurf) that its work is finished."""
-        key = (task, agent)
-        if key not in self.executions:
-            raise KeyError(f"no attempt ({task!r}, {agent!r}) in this run")
-        if self._loop is None:
-            raise NborchError("the run has not started")
-        self._loop.call_soon_threadsafe(self._manual_event(key).set)
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback(event)`` for every :class:`RunEvent`; returns an unsubscribe function."""
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
-
-    def summary(self):  # -> pandas.DataFrame
-        """One row per attempt (columns in the README: status, duration, tokens, cost, diffstat…)."""
-        return summary_frame(self.executions.values())
-
-    def logs(self, task: str, agent: str, tail: int = 50) -> str:
-        """The last ``tail`` lines of an attempt's log (from the file, so nothing is missed)."""
-        ex = self.executions[(task, agent)]
-        path = Path(ex.log_path) if ex.log_path else None
-        if path is None or not path.exists():
-            return "\n".join(ex.tail[-tail:])
-        from collections import deque
-
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            return "".join(deque(fh, maxlen=tail)).rstrip("\n")
-
-    def __repr__(self) -> str:
-        c = counts(list(self.executions.values()))
-        finished = sum(n for s, n in c.items() if S(s).is_final)
-        failed = sum(c.get(s, 0) for s in ("failed", "timeout", "cancelled", "interrupted"))
-        what = f"{finished}/{len(self.executions)} done" + (f", {failed} not completed" if failed else "")
-        return f"<Run {self.id or '(not started)'}: {what}>"
-
-    def _repr_html_(self) -> str:
-        from .view import run_html
-
-        return run_html(self)
-
-    # -- the run -------------------------------------------------------------------------
-
-    def _cancel_event(self, key: tuple[str, str]) -> asyncio.Event:
-        return self._cancel.setdefault(key, asyncio.Event())
-
-    def _manual_event(self, key: tuple[str, str]) -> asyncio.Event:
-        return self._manual_done.setdefault(key, asyncio.Event())
-
-    def emit(self, event: RunEvent) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception as exc:  # a broken subscriber must not break the run
-                self._subscribers.remove(callback)
-                self.executions_note(f"subscriber {callback!r} removed: {exc!r}")
-
-    def executions_note(self, text: str) -> None:
-        if self.recorder is not None:
-            self.recorder.note(text)
 
     def set_state(self, ex: AgentExecution, state: AttemptState, error: str = "") -> None:
         ex.status = state
@@ -289,15 +177,21 @@ class Coordinator:
             self.workspace = Workspace(self.repo, self.prepared)
             self.recorder = Recorder(self.workspace.manager, self.prepared, self.options)
             self.recorder.begin(self.executions.values())
-            if self._skip:  # a resumed run: keep what an earlier try left in the worktrees
+            if self._resumed:  # keep what an earlier try left in the worktrees
                 for pa in self.prepared.attempts:
                     if pa.key in self.executions and pa.key not in self._skip:
+                        await asyncio.to_thread(stop_leftover, pa.attempt.attempt_dir)
                         await asyncio.to_thread(self.workspace.commit, pa, S.INTERRUPTED, True)
             for t in {t for t, _ in self.executions}:
                 self._task_final[t] = asyncio.Event()
             self.emit(RunEvent("run", self.id or "", text="started"))
+            for (t, a), ex in self.executions.items():
+                if (t, a) not in self._skip:
+                    self.emit(RunEvent("state", self.id or "", t, a, ex.status))
             by_key = {p.key: p for p in self.prepared.attempts}
-            await asyncio.gather(*(self._attempt(by_key[k]) for k in self.executions))
+            # Started in priority order: the first ones take free slots before the others queue.
+            order = sorted(self.executions, key=lambda k: _RANK.get(self.plan[k[0]].priority, 2))
+            await asyncio.gather(*(self._attempt(by_key[k]) for k in order))
         except BaseException as exc:
             self.error = exc
             raise
@@ -327,13 +221,37 @@ class Coordinator:
             blocked = await self._wait_dependencies(pa, ex, cancel)
             if blocked:
                 return
-        async with self.gate.slot(_RANK.get(pa.task.priority, 2)):
-            if cancel.is_set():
-                self.set_state(ex, S.CANCELLED, "cancelled before it started")
-                return
+        if not await self._take_slot(pa, cancel):
+            self.set_state(ex, S.CANCELLED, "cancelled before it started")
+            return
+        try:
+            assert self.workspace is not None
+            # Without dependencies the agent starts from the base; with them, after the merges.
+            ex.start_commit = (await asyncio.to_thread(self.workspace.head, pa)
+                               if pa.task.depends_on else pa.attempt.base_commit)  # fmt: skip
             self.set_state(ex, S.RUNNING)
             state, error = await self._execute(pa, ex, cancel)
+        finally:
+            self.gate.release()
         await self._finish(pa, ex, state, error)
+
+    async def _take_slot(self, pa: PreparedAttempt, cancel: asyncio.Event) -> bool:
+        """Wait for a free slot; False (holding none) if the attempt is cancelled first."""
+        if cancel.is_set():
+            return False
+        slot = asyncio.ensure_future(self.gate.acquire(_RANK.get(pa.task.priority, 2)))
+        stop = asyncio.ensure_future(cancel.wait())
+        await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not slot.done():
+            slot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slot
+            return False
+        if cancel.is_set():
+            self.gate.release()
+            return False
+        return True
 
     async def _wait_dependencies(self, pa: PreparedAttempt, ex: AgentExecution,
                                  cancel: asyncio.Event) -> bool:  # fmt: skip
@@ -366,9 +284,11 @@ class Coordinator:
         return False
 
     def _chosen(self, task_id: str) -> AgentExecution | None:
-        """The attempt a dependent task builds on: the first that completed and passed."""
-        done = [e for (t, _), e in self.executions.items() if t == task_id and e.is_successful]
-        return min(done, key=lambda e: e.ended_at or datetime.max.replace(tzinfo=UTC), default=None)
+        """The attempt a dependent task builds on: the first, in assignment order (the primary
+        agent first), that completed and passed its validation. Assignment order rather than
+        finishing order keeps runs reproducible; the comparison engine can choose better."""
+        return next((e for (t, _), e in self.executions.items()
+                     if t == task_id and e.is_successful), None)  # fmt: skip
 
     def _maybe_task_final(self, task_id: str) -> None:
         if all(e.status.is_final for (t, _), e in self.executions.items() if t == task_id):
@@ -445,9 +365,10 @@ class Coordinator:
                       error: str) -> None:  # fmt: skip
         assert self.workspace is not None
         ex.ended_at = datetime.now(UTC)  # the agent's time; committing and checking come after
-        ex.last_line = "committing and validating…" if state == S.COMPLETED else ex.last_line
+        said, ex.last_line = ex.last_line, "committing and validating…"
         wip = state != S.COMPLETED
-        commit, stat = await asyncio.to_thread(self.workspace.commit, pa, state, wip)
+        commit, stat = await asyncio.to_thread(self.workspace.commit, pa, state, wip,
+                                               ex.start_commit)  # fmt: skip
         ex.commit = commit
         ex.files_changed, ex.insertions, ex.deletions = stat
         if state == S.COMPLETED and self.validate:
@@ -455,4 +376,5 @@ class Coordinator:
                                       pa.attempt.attempt_dir / "checks", self.check_timeout)  # fmt: skip
             ex.validation = verdict(checks)
             ex.validation_details = [c.to_dict() for c in checks]
+        ex.last_line = said
         self.set_state(ex, state, error)

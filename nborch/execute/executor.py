@@ -9,17 +9,24 @@ implement the same one method.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+import psutil
 
 from ..agents.parsers import parser_for
 from ..events import AgentEvent, Usage
+from . import tree
 from .jobs import AttemptJob, seed_home
 from .process import run_process
 from .spec import ProcessResult, ProcessSpec
 
 OnEvent = Callable[[AgentEvent], None]
+PID_FILE = "agent.pid"  # next to the log while the agent runs: "<pid> <create time>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,44 @@ class LocalExecutor:
         spec = ProcessSpec(argv=job.argv, cwd=job.cwd, env=job.env, log_path=job.log_path,
                            timeout=job.timeout, grace=self.grace, tail_lines=self.tail_lines,
                            redact=job.redact)  # fmt: skip
-        result = await run_process(spec, on_line=on_line, cancel=cancel)
+        pid_file = job.log_path.with_name(PID_FILE)
+
+        def on_start(pid: int) -> None:  # so a resumed run can stop it if this process dies
+            pid_file.write_text(f"{pid} {psutil.Process(pid).create_time()!r}\n")
+
+        try:
+            result = await run_process(spec, on_line=on_line, cancel=cancel, on_start=on_start)
+        finally:
+            pid_file.unlink(missing_ok=True)
         fatal = tuple(dict.fromkeys(e.text for e in kept if e.kind == "error" and e.is_error))
         return ExecutionResult(result, Usage.of(kept), fatal)
+
+
+def stop_leftover(attempt_dir: Path, grace: float = 2.0) -> list[int]:
+    """Stop what is left of an attempt's agent after its coordinator died (``kill -9``, a
+    kernel restart): the agent, its descendants and its process group, SIGTERM then SIGKILL.
+
+    Agents run in their own session, so they outlive their coordinator; ``resume()`` calls this
+    before it runs the attempt again in the same worktree. Returns the pids signalled.
+    """
+    pid_file = Path(attempt_dir) / PID_FILE
+    try:
+        pid_text, created_text = pid_file.read_text().split()
+        pid, created = int(pid_text), float(created_text)
+    except (OSError, ValueError):
+        return []
+    seen: list[tree.Key] = []
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        if abs(root.create_time() - created) < 1.0:
+            seen = [(pid, root.create_time()), *tree.children_of(root)]
+    # Only processes started since the agent count, so a reused pid or group is left alone.
+    found = tree.find(seen, pid, "", created)
+    if found:
+        tree.signal_all(found, pid, signal.SIGTERM)
+        left = tree.wait_gone(found, grace)
+        if left:
+            tree.signal_all(left, pid, signal.SIGKILL)
+            tree.wait_gone(left, 2.0)
+    pid_file.unlink(missing_ok=True)
+    return [f.pid for f in found]

@@ -33,13 +33,14 @@ class PriorityGate:
 
     @asynccontextmanager
     async def slot(self, rank: int = 0):  # -> AsyncIterator[None]
-        await self._acquire(rank)
+        await self.acquire(rank)
         try:
             yield
         finally:
-            self._release()
+            self.release()
 
-    async def _acquire(self, rank: int) -> None:
+    async def acquire(self, rank: int = 0) -> None:
+        """Wait for a slot; cancelling the wait gives up the place in the queue cleanly."""
         if self.active < self.limit and not self._waiters:
             self._take()
             return
@@ -49,7 +50,7 @@ class PriorityGate:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
-                self._release()  # the slot was handed over just as we were cancelled
+                self.release()  # the slot was handed over just as we were cancelled
             else:
                 self._waiters = [w for w in self._waiters if w[2] is not fut]
                 heapq.heapify(self._waiters)
@@ -59,7 +60,7 @@ class PriorityGate:
         self.active += 1
         self.peak = max(self.peak, self.active)
 
-    def _release(self) -> None:
+    def release(self) -> None:
         self.active -= 1
         while self._waiters and self.active < self.limit:
             _, _, fut = heapq.heappop(self._waiters)

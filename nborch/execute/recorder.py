@@ -19,6 +19,7 @@ import psutil
 
 from ..events import AttemptState
 from ..prepare import PreparedAttempt, PreparedRun
+from ..store import Store
 from ..worktrees import WorktreeManager
 from .results import AgentExecution
 
@@ -43,6 +44,19 @@ class Recorder:
         self.manager = manager
         self.prepared = replace(prepared, options=dict(options or {}))
         self.run_id = prepared.run.id
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """One connection for the whole run (opening one per write costs more than the write)."""
+        if self._store is None:
+            self._store = self.manager.store()
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def begin(self, executions: Iterable[AgentExecution]) -> None:
         path = snapshot_path(self.manager, self.run_id)
@@ -51,9 +65,8 @@ class Recorder:
         tmp.write_bytes(pickle.dumps(self.prepared))
         tmp.replace(path)
         pid, started = process_identity()
-        with self.manager.store() as store:
-            store.update_run(self.run_id, status="running", coordinator_pid=pid,
-                             coordinator_started=started)  # fmt: skip
+        self.store.update_run(self.run_id, status="running", coordinator_pid=pid,
+                              coordinator_started=started)  # fmt: skip
         for ex in executions:
             self.save(ex, event=False)
 
@@ -67,24 +80,23 @@ class Recorder:
             "validation": ex.validation, "validation_json": json.dumps(ex.validation_details),
             "log_path": ex.log_path, "tries": ex.tries,
         }  # fmt: skip
-        with self.manager.store() as store:
-            store.update_attempt(self.run_id, ex.task, ex.agent, **fields)
-            if event:
-                store.add_event(self.run_id, ex.task, ex.agent, "state", str(ex.status), ex.error)
+        self.store.update_attempt(self.run_id, ex.task, ex.agent, **fields)
+        if event:
+            self.store.add_event(self.run_id, ex.task, ex.agent, "state", str(ex.status), ex.error)
 
     def note(self, text: str) -> None:
-        with self.manager.store() as store:
-            store.add_event(self.run_id, "", "", "note", "", text)
+        self.store.add_event(self.run_id, "", "", "note", "", text)
 
     def end(self, executions: Iterable[AgentExecution]) -> None:
         states = [ex.status for ex in executions]
         status = "completed" if all(s == AttemptState.COMPLETED for s in states) else (
             "finished" if all(s.is_final for s in states) else "stopped")
-        with self.manager.store() as store:
-            store.update_run(self.run_id, status=status)
+        try:
+            self.store.update_run(self.run_id, status=status)
+        finally:
+            self.close()
 
     def manual_done(self, pa: PreparedAttempt) -> bool:
         """Whether `nborch done` (another process) marked this manual attempt finished."""
-        with self.manager.store() as store:
-            rec = store.attempt(self.run_id, pa.attempt.task_id, pa.attempt.agent)
+        rec = self.store.attempt(self.run_id, pa.attempt.task_id, pa.attempt.agent)
         return bool(rec is not None and rec.done_requested)

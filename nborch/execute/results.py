@@ -44,6 +44,7 @@ class AgentExecution:
     tries: int = 0
     is_demo: bool = False
     last_line: str = ""
+    start_commit: str | None = None  # where the agent began: the base plus merged dependencies
 
     @property
     def duration_s(self) -> float | None:

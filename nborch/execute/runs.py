@@ -8,15 +8,17 @@ committing whatever they had written as WIP.
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
+from .. import agents as registry
 from ..errors import NborchError
 from ..events import AttemptState
+from ..procs import coordinator_alive
 from ..worktrees import WorktreeManager
 from .recorder import snapshot_path
 from .results import AgentExecution
@@ -29,14 +31,14 @@ HISTORY_COLUMNS = ("run", "created_at", "status", "plan", "base_commit", "attemp
                    "failed", "timeout", "cancelled", "interrupted", "running")  # fmt: skip
 
 
-def coordinator_alive(pid: int | None, started: float | None) -> bool:
-    """Whether the process that ran a coordinator still exists (same pid *and* start time)."""
-    if not pid:
-        return False
-    try:
-        return abs(psutil.Process(pid).create_time() - (started or 0.0)) < 1.0
-    except psutil.Error:
-        return False
+def live_coordinator(manager: WorktreeManager, run_id: str) -> int | None:
+    """The pid of *another* process that is running ``run_id`` now, or None."""
+    with manager.store() as store:
+        run = store.get_run(run_id)
+    if run is None or run.status != "running" or run.coordinator_pid == os.getpid():
+        return None
+    alive = coordinator_alive(run.coordinator_pid, run.coordinator_started)
+    return run.coordinator_pid if alive else None
 
 
 def mark_interrupted(manager: WorktreeManager, run_id: str | None = None) -> int:
@@ -89,6 +91,9 @@ def load_run(repo: str | Path, run_id: str, **options: Any) -> Coordinator:
                           f"{', '.join(known[-5:]) or 'none'}) — see nborch.history(repo)")  # fmt: skip
     mark_interrupted(manager, run_id)
     prepared = pickle.loads(path.read_bytes())  # written by nborch itself, inside .git
+    for pa in prepared.attempts:  # script agents given on the command line of the first run
+        if pa.spec.name not in registry.names():
+            registry.register(pa.spec)
     saved = dict(prepared.options)
     run = Coordinator(repo, prepared, **{**saved, **options})
     with manager.store() as store:
@@ -109,6 +114,7 @@ def restore(ex: AgentExecution, rec: Any) -> None:
     ex.files_changed, ex.insertions, ex.deletions = rec.files_changed, rec.insertions, rec.deletions
     ex.input_tokens, ex.output_tokens, ex.cost_usd = rec.input_tokens, rec.output_tokens, rec.cost_usd
     ex.error, ex.validation, ex.log_path, ex.tries = rec.error, rec.validation, rec.log_path, rec.tries
+    ex.validation_details = json.loads(rec.validation_json or "[]")
 
 
 def _dt(value: Any) -> datetime | None:

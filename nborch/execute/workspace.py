@@ -36,9 +36,14 @@ class Workspace:
                         f"{dep.task} ({dep.agent}) conflicts — {'; '.join(said[-3:])}")  # fmt: skip
         return ""
 
-    def commit(self, pa: PreparedAttempt, state: AttemptState,
-               wip: bool) -> tuple[str | None, tuple[int, int, int]]:  # fmt: skip
-        """Commit the attempt's work (WIP unless it completed); the head and its diffstat."""
+    def head(self, pa: PreparedAttempt) -> str:
+        """The commit the attempt's worktree is at (after its dependencies were merged)."""
+        return self.manager.git_at(pa.attempt.path).out("rev-parse", "HEAD")
+
+    def commit(self, pa: PreparedAttempt, state: AttemptState, wip: bool,
+               since: str | None = None) -> tuple[str | None, tuple[int, int, int]]:  # fmt: skip
+        """Commit the attempt's work (WIP unless it completed); the head and the diffstat of the
+        agent's own work, from ``since`` (where it started, after merging its dependencies)."""
         a = pa.attempt
         title = pa.task.title if len(pa.task.title) <= 60 else pa.task.title[:59] + "…"
         message = (f"{'WIP: ' if wip else ''}{a.task_id} {title} ({a.agent}, {state})\n\n"
@@ -48,9 +53,10 @@ class Workspace:
         self.manager.commit_work(a, message, wip=wip)
         wt = self.manager.git_at(a.path)
         head = wt.out("rev-parse", "HEAD")
-        if head == a.base_commit:
+        start = since or a.base_commit
+        if head == start:
             return None, (0, 0, 0)
-        return head, shortstat(wt.out("diff", "--shortstat", a.base_commit, head))
+        return head, shortstat(wt.out("diff", "--shortstat", start, head))
 
 
 def shortstat(text: str) -> tuple[int, int, int]:

@@ -1,0 +1,187 @@
+"""Driving a run from outside: start, wait, cancel, subscribe, look at the results.
+
+:class:`RunControl` is the public face of :class:`~nborch.execute.coordinator.Coordinator`,
+kept apart from the scheduling so each stays small. Everything here is safe to call from any
+thread: work that touches the run's loop is handed to it with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import NborchError
+from ..events import AttemptState, RunEvent
+from .loop import LoopThread
+from .results import AgentExecution, counts, summary_frame
+
+S = AttemptState
+Subscriber = Callable[[RunEvent], object]
+
+
+class RunControl:
+    """Start/wait/cancel/subscribe for a run whose ``_main()`` coroutine does the work."""
+
+    executions: dict[tuple[str, str], AgentExecution]
+    prepared: Any
+    recorder: Any
+    _subscribers: list[Subscriber]
+    _cancel: dict[tuple[str, str], asyncio.Event]
+    _manual_done: dict[tuple[str, str], asyncio.Event]
+    _future: Any
+    _loop: asyncio.AbstractEventLoop | None
+
+    async def _main(self) -> None:  # pragma: no cover - the coordinator provides it
+        raise NotImplementedError
+
+    def check_agents(self) -> None:  # pragma: no cover - the coordinator provides it
+        raise NotImplementedError
+
+    @property
+    def id(self) -> str | None:
+        return self.prepared.id if self.prepared else None
+
+    def start(self) -> RunControl:
+        """Start in the background and return at once (on the running loop if there is one)."""
+        if self._future is None:
+            self.check_agents()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                self._loop, self._future = loop, loop.create_task(self._main())
+            else:
+                thread = LoopThread.shared()
+                self._loop, self._future = thread.loop, thread.submit(self._main())
+        return self
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._wait_async().__await__()
+
+    async def _wait_async(self) -> RunControl:
+        self.start()
+        fut = self._future
+        await (fut if isinstance(fut, asyncio.Future) else asyncio.wrap_future(fut))
+        return self
+
+    def run_sync(self) -> RunControl:
+        """Run to the end and return; works in scripts and inside notebooks alike.
+
+        The run goes on a loop in a helper thread, so a notebook's own running loop is never
+        re-entered. Ctrl-C (a kernel interrupt) cancels the run gracefully: WIP is committed.
+        """
+        if self._future is None:
+            self.check_agents()
+            thread = LoopThread.shared()
+            self._loop, self._future = thread.loop, thread.submit(self._main())
+        try:
+            return self.wait()
+        except KeyboardInterrupt:
+            self.cancel()
+            self.wait()
+            raise
+
+    def wait(self, timeout: float | None = None) -> RunControl:
+        """Block until the run ends (``TimeoutError`` after ``timeout`` seconds)."""
+        if self._future is None:
+            raise NborchError("the run has not started — call run.start() or run.run_sync()")
+        if isinstance(self._future, asyncio.Future):
+            raise NborchError("this run is on the notebook's own loop: use 'await run' to wait")
+        self._future.result(timeout)
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self._future is not None and self._future.done()
+
+    def cancel(self, task: str | None = None, agent: str | None = None) -> int:
+        """Cancel matching attempts (all by default); running ones commit their WIP. Returns
+        how many were asked to stop."""
+        keys = [k for k in self.executions if (task is None or k[0] == task)
+                and (agent is None or k[1] == agent) and not self.executions[k].status.is_final]
+        for key in keys:
+            if self._loop is None:  # not started: these attempts will not run
+                self._cancel_event(key).set()
+            else:
+                self._loop.call_soon_threadsafe(self._cancel_event(key).set)
+        return len(keys)
+
+    def mark_done(self, task: str, agent: str) -> None:
+        """Tell a manual attempt (a person, Windsurf) that its work is finished."""
+        key = (task, agent)
+        if key not in self.executions:
+            raise KeyError(f"no attempt ({task!r}, {agent!r}) in this run")
+        if self._loop is None:
+            raise NborchError("the run has not started")
+        self._loop.call_soon_threadsafe(self._manual_event(key).set)
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every :class:`RunEvent`; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def summary(self):  # -> pandas.DataFrame
+        """One row per attempt (columns in the README: status, duration, tokens, cost, diffstat…)."""
+        return summary_frame(self.executions.values())
+
+    def logs(self, task: str, agent: str, tail: int = 50) -> str:
+        """The last ``tail`` lines of an attempt's log (from the file, so nothing is missed)."""
+        ex = self.executions[(task, agent)]
+        path = Path(ex.log_path) if ex.log_path else None
+        if path is None or not path.exists():
+            return "\n".join(ex.tail[-tail:])
+        return tail_of(path, tail)
+
+    def __repr__(self) -> str:
+        c = counts(list(self.executions.values()))
+        finished = sum(n for s, n in c.items() if S(s).is_final)
+        failed = sum(c.get(s, 0) for s in ("failed", "timeout", "cancelled", "interrupted"))
+        what = f"{finished}/{len(self.executions)} done" + (f", {failed} not completed" if failed else "")
+        return f"<Run {self.id or '(not started)'}: {what}>"
+
+    def _ipython_display_(self) -> None:
+        """In a notebook, a run shows itself as its live view (see :mod:`nborch.widgets`)."""
+        from ..widgets import show
+
+        show(self)
+
+    def _repr_html_(self) -> str:
+        from .view import run_html
+
+        return run_html(self)
+
+    def _cancel_event(self, key: tuple[str, str]) -> asyncio.Event:
+        return self._cancel.setdefault(key, asyncio.Event())
+
+    def _manual_event(self, key: tuple[str, str]) -> asyncio.Event:
+        return self._manual_done.setdefault(key, asyncio.Event())
+
+    def emit(self, event: RunEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception as exc:  # a broken subscriber must not break the run
+                self._subscribers.remove(callback)
+                self.executions_note(f"subscriber {callback!r} removed: {exc!r}")
+
+    def executions_note(self, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder.note(text)
+
+
+
+def tail_of(path: Path, lines: int, block: int = 64 * 1024) -> str:
+    """The last ``lines`` lines of a file, read backwards from its end (logs can be huge)."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        end = pos = fh.tell()
+        data = b""
+        while pos > 0 and data.count(b"\n") <= lines:
+            pos = max(0, pos - block)
+            fh.seek(pos)
+            data = fh.read(end - pos)
+    text = data.decode("utf-8", errors="replace").rstrip("\n")
+    return "\n".join(text.split("\n")[-lines:]) if lines > 0 else ""
