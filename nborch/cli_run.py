@@ -87,7 +87,14 @@ def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
 
     records = WorktreeManager(repo).status_records(run_id, check=check)
     if as_json:
-        _emit_json({"worktrees": [r.to_dict() for r in records]})
+        import json
+
+        # The same document as _emit_json, one attempt a line: json's C encoder only works
+        # without indent, and the indented form of thousands of attempts costs more than all of
+        # status's git calls (benchmarks/bench_status.py).
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        lines = ",\n".join(f"  {encode(r.to_dict())}" for r in records)
+        click.echo('{"worktrees": [' + (f"\n{lines}\n" if records else "") + "]}")
         return
     if not records:
         click.echo("no nborch runs in this repository yet (nborch prepare PLAN makes one)", err=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .errors import WorktreeError
 from .gitcmd import Git
+from .worktree_heads import cache_path, remember
 from .worktree_records import Attempt
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def commit_work(manager: WorktreeManager, attempt: Attempt, message: str,
         wt.run("reset", "-q", attempt.base_commit, "--",
                *(f":(literal){p}" for p in attempt.managed_files))  # fmt: skip
     staged = wt.run("diff", "--cached", "--quiet", check=False)
-    if staged.returncode == 0:
+    if staged.returncode == 0:  # the agent may have committed itself: note how far it got
+        remember(wt, cache_path(manager), attempt.base_commit, wt.out("rev-parse", "HEAD"))
         return None
     if staged.returncode != 1:
         raise WorktreeError(wt.describe(staged))
@@ -78,6 +80,7 @@ def commit_work(manager: WorktreeManager, attempt: Attempt, message: str,
     wt.run("-c", "commit.gpgsign=false", "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
            "-m", message, env=identity_env(wt))  # fmt: skip
     sha = wt.out("rev-parse", "HEAD")
+    remember(wt, cache_path(manager), attempt.base_commit, sha)  # the next status need not walk
     # An attempt the store does not know (made by hand) still gets its commit.
     with manager.store() as store, suppress(KeyError):
         store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent, head=sha)

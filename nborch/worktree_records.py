@@ -82,9 +82,10 @@ class Attempt:
 class WorktreeStatus:
     """One row of :meth:`WorktreeManager.status`.
 
-    ``dirty`` is None where no ``git status`` ran (attempts whose work the coordinator committed,
-    unless asked with ``check=True``); ``state`` is the worktree's life (prepared, removed,
-    branch-kept, archived), ``status`` the attempt's execution status (pending … interrupted).
+    ``dirty`` is None where no ``git status`` ran: the folder is gone, or the coordinator
+    committed the attempt's work when it ended and ``check=True`` was not asked. ``state`` is the
+    worktree's life (prepared, removed, branch-kept, archived), ``status`` the attempt's execution
+    status (pending … interrupted).
     """
 
     run: str

@@ -20,6 +20,7 @@ their public names are re-exported here:
 - :mod:`nborch.worktree_create`: safe names, creation, rollback;
 - :mod:`nborch.worktree_commit`: an attempt's work committed, nborch's own files left out;
 - :mod:`nborch.worktree_status`: head, commits ahead, uncommitted files per attempt;
+- :mod:`nborch.worktree_heads`: many branch heads and ahead counts in a few git calls;
 - :mod:`nborch.worktree_cleanup`: cleanup without loss, and orphans.
 """
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -18,6 +19,7 @@ import nborch
 from nborch.errors import WorktreeError
 from nborch.gitcmd import Git, ref_problem
 from nborch.store import Store
+from nborch.worktree_heads import cache_path
 from nborch.worktrees import (
     STATUS_COLUMNS,
     Attempt,
@@ -560,6 +562,59 @@ class TestStatus:
         assert out.returncode == 0, out.stderr
         (row,) = json.loads(out.stdout)["worktrees"]
         assert row["status"] == "pending" and row["dirty"] == 0 and row["ahead"] == 0
+
+
+class TestAheadMemory:
+    def test_commit_work_notes_the_count(self, manager: WorktreeManager, git_repo: Path) -> None:
+        """Each commit nborch makes is noted with its count and time, so status need not walk."""
+        run = manager.new_run()
+        (a,) = manager.create(run, [("t", "claude")])
+        commit_file(a.path, "agent.txt", "the agent committed this itself")
+        assert manager.commit_work(a, "nothing left") is None  # notes the agent's commit
+        (a.path / "more.txt").write_text("more")
+        sha = manager.commit_work(a, "more")
+        when = git(git_repo, "log", "-1", "--format=%ct", a.branch).strip()
+        lines = cache_path(manager).read_text().splitlines()
+        assert lines[-1] == f"{run.base_commit} {sha} 2 {when}" and len(lines) == 2
+
+    def test_status_agrees_with_and_without_memory(self, manager: WorktreeManager,
+                                                   git_repo: Path) -> None:  # fmt: skip
+        """Status gives the same rows from remembered counts, from none, and past torn lines."""
+        run = manager.new_run()
+        a, b, c = manager.create(run, [("t", "x"), ("u", "x"), ("v", "x")])
+        commit_file(a.path, "1.txt", "1")
+        manager.commit_work(b, "nothing")
+        git(c.path, "merge", "-q", "--no-edit", "--no-ff", a.branch)
+        first = manager.status_records()
+        assert [s.ahead for s in first] == [1, 0, 2]
+        memory = cache_path(manager)
+        assert len(memory.read_text().splitlines()) == 3  # every pair, now remembered
+        memory.write_text("torn line\n" + memory.read_text() + "abc def 1\n")
+        assert manager.status_records() == first
+        memory.unlink()
+        assert manager.status_records() == first
+
+    def test_outgrown_memory_is_rewritten(self, manager: WorktreeManager,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+        """Memory holding far more pairs than attempts point at is rewritten to those in use."""
+        run = manager.new_run()
+        (a,) = manager.create(run, [("t", "x")])
+        head = commit_file(a.path, "1.txt", "1")
+        stale = "".join(f"{'a' * 40} {i:040d} 1 -\n" for i in range(5))
+        cache_path(manager).write_text(stale)
+        monkeypatch.setattr("nborch.worktree_heads._CACHE_SLACK", 2)
+        assert manager.status_records()[0].ahead == 1
+        assert cache_path(manager).read_text().split()[:3] == [run.base_commit, head, "1"]
+        assert len(cache_path(manager).read_text().splitlines()) == 1
+
+    def test_remembered_counts_are_used(self, manager: WorktreeManager) -> None:
+        """A remembered (base, head) is not asked of git again: the note is what status shows."""
+        run = manager.new_run()
+        (a,) = manager.create(run, [("t", "x")])
+        head = commit_file(a.path, "1.txt", "1")
+        cache_path(manager).write_text(f"{run.base_commit} {head} 7 1700000000\n")
+        (row,) = manager.status_records()
+        assert row.ahead == 7 and row.last_change == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 
 
 class TestCleanup:
