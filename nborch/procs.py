@@ -8,9 +8,16 @@ the worktree modules can ask without importing the engine.
 
 from __future__ import annotations
 
+import os
+
 import psutil
 
-__all__ = ["coordinator_alive"]
+__all__ = ["coordinator_alive", "process_identity"]
+
+
+def process_identity() -> tuple[int, float]:
+    """This process's pid and start time: together they name it even after pid reuse."""
+    return os.getpid(), psutil.Process().create_time()
 
 
 def coordinator_alive(pid: int | None, started: float | None) -> bool:

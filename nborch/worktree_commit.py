@@ -91,9 +91,13 @@ def identity_env(git: Git) -> dict[str, str]:
     """Author/committer variables for a commit: the configured identity where there is one,
     ``nborch <nborch@localhost>`` for what is missing."""
     env: dict[str, str] = {}
-    name = os.environ.get("GIT_AUTHOR_NAME") or git.run("config", "user.name", check=False).stdout.strip()
-    email = (os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("EMAIL")
-             or git.run("config", "user.email", check=False).stdout.strip())  # fmt: skip
+    name = os.environ.get("GIT_AUTHOR_NAME")
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("EMAIL")
+    if not (name and email):  # one git call for both keys: this runs on every commit
+        found = git.run("config", "--get-regexp", r"^user\.(name|email)$", check=False).stdout
+        configured = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
+        name = name or configured.get("user.name", "").strip()
+        email = email or configured.get("user.email", "").strip()
     if not name:
         env.update(GIT_AUTHOR_NAME=FALLBACK_IDENTITY[0], GIT_COMMITTER_NAME=FALLBACK_IDENTITY[0])
     if not email:

@@ -8,17 +8,15 @@ while attempts still say *running*, those attempts were interrupted (see :mod:`n
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ..events import AttemptState
 from ..prepare import PreparedAttempt, PreparedRun
+from ..procs import process_identity
 from ..store import Store
 from ..worktrees import WorktreeManager
 from .results import AgentExecution
@@ -29,11 +27,6 @@ SNAPSHOT = "run.pickle"
 def snapshot_path(manager: WorktreeManager, run_id: str) -> Path:
     """Where a run's plan, assignments and prepared attempts are kept for ``Run.load``."""
     return manager.common_dir / "nborch" / "runs" / run_id / SNAPSHOT
-
-
-def process_identity() -> tuple[int, float]:
-    """This process's pid and start time: together they name it even after pid reuse."""
-    return os.getpid(), psutil.Process().create_time()
 
 
 class Recorder:
