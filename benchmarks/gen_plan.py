@@ -33,3 +33,16 @@ def big_plan(n_tasks: int = 5000, per_phase: int = 50) -> str:
             "",
         ]
     return "\n".join(out)
+
+
+def lean_plan(n_tasks: int = 5000, per_phase: int = 50) -> str:
+    """The same shape with one-line tasks: a heading, a dependency and one validation command."""
+    out = ["# Generated lean plan", ""]
+    for t in range(n_tasks):
+        p, k = divmod(t, per_phase)
+        if k == 0:
+            out += [f"## Phase {p + 1}: Area {p + 1}", ""]
+        dep = f"{p + 1}.{k}" if k else "none"
+        out += [f"### Task {p + 1}.{k + 1}: Feature {t}", f"Depends on: {dep}",
+                f"- `pytest tests/test_f{t}.py` passes", ""]
+    return "\n".join(out)

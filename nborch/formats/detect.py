@@ -40,6 +40,10 @@ _NATIVE_META = re.compile(r"^(?:[-*+]\s+)?(?:\*\*|__)?(?:depends on|agents?)(?:\
 _SPECKIT_ID = re.compile(r"^(?:\*\*|__)?T\d{3,}")
 _KIRO_MARK = re.compile(r"^[-*+\s]*[_*]*\s*(?:requirements?\s*[_*]*\s*:|validates\s*:)", re.IGNORECASE)
 _SECTION_NAMES = NOT_TASKS | TASK_NAMES
+_ANY_BOX = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+\[[^\]\n]?\]", re.MULTILINE)
+_FAST_NATIVE = re.compile(r"^#{2,3}[ \t]+task[ \t]+[^:\s]+[ \t]*(?::|[-–—.)](?:\s|$))",
+                          re.IGNORECASE | re.MULTILINE)  # fmt: skip
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
 
 
 def detect_format(text: str, source: str | Path | None = None) -> str:
@@ -56,6 +60,10 @@ def detect_format(text: str, source: str | Path | None = None) -> str:
         return _SUFFIXES[suffix]
     if suffix in ("", ".txt") and text.lstrip().startswith("{"):
         return "taskmaster"
+    # Rule 2 without reading every line: most plans are nborch's own, and a 5,000-task plan
+    # should not pay for a full scan. Fences could hide a heading, so they take the long way.
+    if not _ANY_BOX.search(text) or (_FAST_NATIVE.search(text) and not _FENCE.search(text)):
+        return "markdown"
     return _markdown_kind(_Signs.of(text), path)
 
 
