@@ -84,6 +84,16 @@ def main() -> None:
     """Turn an implementation plan into parallel work by AI coding agents."""
 
 
+def _team_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--agents``, ``--per-task`` and ``--script``, for every command that assigns agents."""
+    fn = click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
+                      help="Register a command line as an agent; repeatable.")(fn)
+    fn = click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Different agents per task (best-of-N).")(fn)
+    return click.option("--agents", "agents", default=None, metavar="A,B",
+                        help="Agents to choose from (default: the installed ones).")(fn)
+
+
 def _plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--format`` and ``--split-subtasks``, for every command that reads a plan."""
     fn = click.option("--split-subtasks", is_flag=True,
@@ -136,12 +146,7 @@ def _task_json(t: Any, c: Any) -> dict[str, Any]:
 
 @main.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
-@click.option("--agents", "agents", default=None, metavar="A,B",
-              help="Agents to choose from (default: the installed ones).")
-@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Different agents per task (best-of-N).")
-@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
-              help="Register a command line as an agent; repeatable.")
+@_team_options
 @_plan_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @_errors_exit

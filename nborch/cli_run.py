@@ -20,6 +20,7 @@ from .cli import (
     _plan_options,
     _register_scripts,
     _table,
+    _team_options,
     main,
 )  # fmt: skip
 
@@ -38,12 +39,7 @@ def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
 @_repo_option
-@click.option("--agents", "agents", default=None, metavar="A,B",
-              help="Agents to choose from (default: the installed ones).")
-@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Different agents per task (best-of-N).")
-@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
-              help="Register a command line as an agent; repeatable.")
+@_team_options
 @click.option("--base", default=None, help="Commit the attempts start from (default: plan, HEAD).")
 @click.option("--run-id", default=None, help="An id for the run (default: date-time-random).")
 @click.option("--include-done", is_flag=True, help="Also prepare tasks the plan marks done.")
@@ -176,12 +172,7 @@ def _drive(run: Any, as_json: bool, resume: bool = False) -> None:
 @main.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
 @_repo_option
-@click.option("--agents", "agents", default=None, metavar="A,B",
-              help="Agents to choose from (default: the installed ones).")
-@click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Different agents per task (best-of-N).")
-@click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
-              help="Register a command line as an agent; repeatable.")
+@_team_options
 @click.option("--model", default=None, help="Model name passed to every agent that takes one.")
 @click.option("--base", default=None, help="Commit the attempts start from (default: plan, HEAD).")
 @click.option("--include-done", is_flag=True, help="Also run tasks the plan marks done.")

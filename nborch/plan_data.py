@@ -315,3 +315,29 @@ def parse_toml(text: str, where: str | None) -> Plan:
         raise PlanError(f"invalid TOML: {exc}", "fix the TOML syntax on this line", path=where,
                         line=int(found.group(1)) if found else 1) from None  # fmt: skip
     return parse_data(data, where, "toml", _LineFinder(text, "toml"))
+
+
+def front_matter(lines: list[str], where: str | None) -> tuple[dict[str, Any], int]:
+    """YAML between a first line ``---`` and the next ``---`` of a markdown plan: the settings,
+    and how many lines it used (0 when there is none)."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for end in range(1, len(lines)):
+        if lines[end].strip() in ("---", "..."):
+            break
+    else:
+        raise PlanError("front matter starts with '---' but never ends",
+                        "close it with a line holding only '---'", path=where, line=1)  # fmt: skip
+    data = load_yaml("\n".join(lines[1:end]), where, first_line=2) if end > 1 else None
+    if data is None:
+        return {}, end + 1
+    if not isinstance(data, dict):
+        raise PlanError("front matter is not a mapping",
+                        "write 'key: value' lines, e.g. 'test_command: pytest -q'",
+                        path=where, line=2)  # fmt: skip
+    return check_settings(data, where, offset=1), end + 1
+
+
+def end_line(lines: list[str]) -> int:
+    """The last non-blank line (1-based), where a "no tasks found" error points."""
+    return next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 1)

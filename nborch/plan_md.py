@@ -19,7 +19,6 @@ import re
 import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from .errors import PlanError
 from .names import slugify
@@ -33,6 +32,7 @@ from .plan import (
     split_ids,
     split_names,
 )  # fmt: skip
+from .plan_data import end_line, front_matter
 
 SECTION_ALIASES = {
     "overview": ("overview", "description", "summary", "context", "background", "goal", "purpose"),
@@ -108,7 +108,7 @@ def parse_markdown(text: str, path: str | Path | None = None) -> Plan:
     """Parse markdown plan text (already decoded) into a checked :class:`Plan`."""
     where = str(path) if path is not None else None
     lines = text.split("\n")
-    settings, fm_end = _front_matter(lines, where)
+    settings, fm_end = front_matter(lines, where)
     body = lines if not fm_end else [""] * fm_end + lines[fm_end:]
     blocks = _blocks("\n".join(body))
     title, intro, containers = _structure(blocks, lines)
@@ -130,10 +130,9 @@ def parse_markdown(text: str, path: str | Path | None = None) -> Plan:
         # A plan that is only a checklist: its items are the tasks, not the plan's overview.
         tasks.extend(reader.checklist(intro, None, None))
         intro = [b for b in intro if not _is_checklist(b, lines)]
-    last_line = next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 1)
     return build_plan(
         title, tasks, phases=phases, settings=settings, path=path, overview=reader.raw(intro),
-        sections=sections, format="markdown", end_line=last_line,
+        sections=sections, format="markdown", end_line=end_line(lines),
     )  # fmt: skip
 
 
@@ -515,28 +514,3 @@ class _Fields:
             extra_sections=tuple((k, _join(v)) for k, v in self.extra.items()),
             line=line, depends_line=self.depends_line,
         )  # fmt: skip
-
-
-# ---- front matter ---------------------------------------------------------------------------
-
-
-def _front_matter(lines: list[str], where: str | None) -> tuple[dict[str, Any], int]:
-    """YAML between a first line ``---`` and the next ``---``; returns settings and lines used."""
-    if not lines or lines[0].strip() != "---":
-        return {}, 0
-    for end in range(1, len(lines)):
-        if lines[end].strip() in ("---", "..."):
-            break
-    else:
-        raise PlanError("front matter starts with '---' but never ends",
-                        "close it with a line holding only '---'", path=where, line=1)  # fmt: skip
-    from .plan_data import check_settings, load_yaml
-
-    data = load_yaml("\n".join(lines[1:end]), where, first_line=2) if end > 1 else None
-    if data is None:
-        return {}, end + 1
-    if not isinstance(data, dict):
-        raise PlanError("front matter is not a mapping",
-                        "write 'key: value' lines, e.g. 'test_command: pytest -q'",
-                        path=where, line=2)  # fmt: skip
-    return check_settings(data, where, offset=1), end + 1

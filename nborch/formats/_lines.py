@@ -11,9 +11,8 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..errors import PlanError
+from ..plan_data import end_line, front_matter  # noqa: F401 - shared by the format readers
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]+(?P<rest>.*?))?[ \t]*$")
@@ -123,31 +122,7 @@ def raw_text(lines: list[Line]) -> str:
     return textwrap.dedent("\n".join(kept)).strip("\n").rstrip()
 
 
-def end_line(lines: list[str]) -> int:
-    """The last non-blank line (1-based), where a "no tasks found" error points."""
-    return next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 1)
 
-
-def front_matter(lines: list[str], where: str | None) -> tuple[dict[str, Any], int]:
-    """YAML between a first line ``---`` and the next ``---``: the settings and lines it used."""
-    if not lines or lines[0].strip() != "---":
-        return {}, 0
-    for end in range(1, len(lines)):
-        if lines[end].strip() in ("---", "..."):
-            break
-    else:
-        raise PlanError("front matter starts with '---' but never ends",
-                        "close it with a line holding only '---'", path=where, line=1)  # fmt: skip
-    from ..plan_data import check_settings, load_yaml
-
-    data = load_yaml("\n".join(lines[1:end]), where, first_line=2) if end > 1 else None
-    if data is None:
-        return {}, end + 1
-    if not isinstance(data, dict):
-        raise PlanError("front matter is not a mapping",
-                        "write 'key: value' lines, e.g. 'test_command: pytest -q'",
-                        path=where, line=2)  # fmt: skip
-    return check_settings(data, where, offset=1), end + 1
 
 
 def fallback_title(where: str | None, default: str) -> str:
