@@ -81,7 +81,9 @@ def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
     files (counted where no coordinator committed the work, or everywhere with --check)."""
     from .worktrees import WorktreeManager
 
-    records = WorktreeManager(repo).status_records(run_id, check=check)
+    manager = WorktreeManager(repo)
+    records = manager.status_records(run_id, check=check)
+    runs = _runs_rows(manager, run_id)
     if as_json:
         import json
 
@@ -90,15 +92,31 @@ def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
         # status's git calls (benchmarks/bench_status.py).
         encode = json.JSONEncoder(ensure_ascii=False).encode
         lines = ",\n".join(f"  {encode(r.to_dict())}" for r in records)
-        click.echo('{"worktrees": [' + (f"\n{lines}\n" if records else "") + "]}")
+        click.echo('{"runs": ' + encode(runs) + ',\n"worktrees": ['
+                   + (f"\n{lines}\n" if records else "") + "]}")  # fmt: skip
         return
     if not records:
         click.echo("no nborch runs in this repository yet (nborch prepare PLAN makes one)", err=True)
         return
+    _table(f"{len(runs)} runs", ["run", "created", "status", "plan", "base"],
+           [(r["run"], r["created_at"][:19], r["status"], r["plan"], r["base_commit"][:10])
+            for r in runs])  # fmt: skip
     _table(f"{len(records)} attempts", ["run", "task", "agent", "status", "state", "ahead",
                                         "dirty", "exists", "path"],
            [(r.run, r.task, r.agent, r.status, r.state, r.ahead, "-" if r.dirty is None else r.dirty,
              "yes" if r.exists else "GONE", r.path) for r in records])  # fmt: skip
+
+
+def _runs_rows(manager: Any, run_id: str | None) -> list[dict[str, Any]]:
+    """Runs from the store; a run whose coordinator died reads ``interrupted``."""
+    from .procs import coordinator_alive
+
+    with manager.store() as store:
+        runs = [r for r in store.runs() if run_id in (None, r.id)]
+    return [{"run": r.id, "created_at": r.created_at.isoformat(), "plan": r.plan_title,
+             "base_commit": r.base_commit,
+             "status": "interrupted" if r.status == "running" and not coordinator_alive(
+                 r.coordinator_pid, r.coordinator_started) else r.status} for r in runs]  # fmt: skip
 
 
 @main.command()

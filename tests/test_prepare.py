@@ -87,7 +87,9 @@ class TestCli:
 
         status = json.loads(cli("status", "-r", str(repo), "--json", cwd=tmp_path).stdout)
         row = status["worktrees"][0]
-        assert {"run", "task", "agent", "branch", "path", "ahead", "dirty"} <= row.keys()
+        assert {"run", "task", "agent", "branch", "path", "ahead", "dirty", "status"} <= row.keys()
+        assert [r["run"] for r in status["runs"]] == [prepared["run_id"]]
+        assert status["runs"][0]["status"] == "prepared"
 
         dry = json.loads(cli("cleanup", "-r", str(repo), "--dry-run", "--json", cwd=tmp_path).stdout)
         assert len(dry["removed"]) == 8
