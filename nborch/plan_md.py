@@ -16,38 +16,19 @@ from __future__ import annotations
 
 import functools
 import re
-import textwrap
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import PlanError
 from .names import slugify
 from .plan import (
-    Criterion,
     Phase,
     Plan,
     Task,
     build_plan,
-    normalize_priority,
-    split_ids,
-    split_names,
 )  # fmt: skip
 from .plan_data import end_line, front_matter
-
-SECTION_ALIASES = {
-    "overview": ("overview", "description", "summary", "context", "background", "goal", "purpose"),
-    "objectives": ("objectives", "objective", "goals", "aims"),
-    "key_activities": ("key activities", "activities", "steps", "subtasks", "sub-tasks",
-                       "implementation steps", "tasks", "work items", "todo"),
-    "deliverables": ("deliverables", "deliverable", "outputs", "artifacts", "artefacts"),
-    "validation": ("validation criteria", "validation", "acceptance criteria", "success criteria",
-                   "done when", "definition of done", "tests", "testing", "verification",
-                   "exit criteria"),
-    "technical_implementation": ("technical implementation", "implementation",
-                                 "technical details", "implementation notes", "approach",
-                                 "technical notes", "design"),
-}  # fmt: skip
-_ALIAS = {alias: key for key, aliases in SECTION_ALIASES.items() for alias in aliases}
+from .plan_sections import ALIAS, SECTION_ALIASES, Fields, item_text, join  # noqa: F401
 
 # Level-2 headings that describe the plan rather than group tasks.
 PLAN_SECTIONS = frozenset({
@@ -251,7 +232,7 @@ class _Reader:
         return PlanError(problem, fix, path=self.where, line=line)
 
     def raw(self, blocks: list[_Block]) -> str:
-        return _join([("\n".join(self.lines[b.start:b.end]), b.start, b.end) for b in blocks])
+        return join([("\n".join(self.lines[b.start:b.end]), b.start, b.end) for b in blocks])
 
     def phase(self, cont: _Container, index: int, tasks: list[Task]) -> Phase:
         m = _PHASE.match(cont.heading)
@@ -270,7 +251,7 @@ class _Reader:
 
     def task(self, cont: _Container, phase: str | None) -> Task:
         task_id, title = self.heading_id(cont.heading, cont.line)
-        fields = _Fields()
+        fields = Fields()
         self.fill(fields, cont.blocks, cont.sub_level)
         return fields.task(self, task_id, title, phase, cont.line)
 
@@ -298,7 +279,7 @@ class _Reader:
         self.auto_ids.add(task_id)
         return task_id
 
-    def fill(self, fields: _Fields, blocks: list[_Block], sub_level: int) -> None:
+    def fill(self, fields: Fields, blocks: list[_Block], sub_level: int) -> None:
         for block in blocks:
             if block.kind == "heading":
                 if block.level >= sub_level:
@@ -313,7 +294,7 @@ class _Reader:
             else:
                 fields.add(self.lines[block.start:block.end], block.start)
 
-    def paragraph(self, fields: _Fields, start: int, end: int) -> None:
+    def paragraph(self, fields: Fields, start: int, end: int) -> None:
         first = start
         for n in range(start, end):
             if self.directive(fields, self.lines[n], n + 1):
@@ -323,7 +304,7 @@ class _Reader:
         if end > first:
             fields.add(self.lines[first:end], first)
 
-    def directive(self, fields: _Fields, line: str, lineno: int, strict: bool = False) -> bool:
+    def directive(self, fields: Fields, line: str, lineno: int, strict: bool = False) -> bool:
         """Handle a metadata line or a section marker; False when the line is plain content.
 
         ``strict`` is for the first line of a list item: it opens only known sections (a bullet
@@ -341,19 +322,19 @@ class _Reader:
         if bold:
             name = bold.group("name").strip().rstrip(":")
             rest = bold.group("rest").strip()
-            if _ALIAS.get(name.lower()) or not (rest or strict):
+            if ALIAS.get(name.lower()) or not (rest or strict):
                 fields.open(name, lineno)
                 if rest:
                     fields.add([rest], lineno - 1)
                 return True
             return False
         plain = _PLAIN_MARKER.match(line)
-        if plain and plain.group("name").strip().lower() in _ALIAS:
+        if plain and plain.group("name").strip().lower() in ALIAS:
             fields.open(plain.group("name"), lineno)
             return True
         return False
 
-    def item(self, fields: _Fields, start: int, end: int) -> None:
+    def item(self, fields: Fields, start: int, end: int) -> None:
         lines = self.lines[start:end]
         first = _ITEM_MARK.sub("", lines[0], count=1)
         if self.directive(fields, first, start + 1, strict=True):
@@ -371,11 +352,11 @@ class _Reader:
             if line[:1] not in ("", " ", "\t") and (
                 _META.match(line) or _BOLD_LINE.match(line) or _PLAIN_MARKER.match(line)
             ):
-                fields.add(lines[:k], start, _item_text(body))
+                fields.add(lines[:k], start, item_text(body))
                 self.paragraph(fields, start + k, end)
                 return
             body.append(line)
-        fields.add(lines, start, _item_text(body))
+        fields.add(lines, start, item_text(body))
 
     def checklist(self, blocks: list[_Block], phase: str | None, prefix: str | None) -> list[Task]:
         items = []
@@ -406,7 +387,7 @@ class _Reader:
         task_id, title = (m.group("id"), m.group("title").strip()) if m else (position, heading)
         if not title:
             raise self.error(start + 1, "checklist task has no title", "write text after '- [ ]'")
-        fields = _Fields()
+        fields = Fields()
         for n in range(start + 1, end):
             line = self.lines[n]
             sub = _SUB_CHECK.match(line)
@@ -418,99 +399,3 @@ class _Reader:
                 fields.details.append(line.strip())
         task = fields.task(self, task_id, title, phase, start + 1)
         return replace(task, done=box.group("mark") in "xX")
-
-
-def _item_text(lines: list[str]) -> str:
-    head, rest = lines[0].strip(), textwrap.dedent("\n".join(lines[1:])).strip()
-    return f"{head}\n{rest}" if rest else head
-
-
-_Chunk = tuple[str, int, int]  # text, first source line (0-based), line after the last
-
-
-def _join(chunks: list[_Chunk]) -> str:
-    """Source chunks joined as they stood: adjacent lines by one newline, others by a blank line."""
-    out: list[str] = []
-    prev_end = -1
-    for text, start, end in chunks:
-        if out:
-            out.append("\n" if start == prev_end else "\n\n")
-        out.append(text.rstrip())
-        prev_end = end
-    return "".join(out).strip()
-
-
-_RAW_SECTIONS = ("overview", "technical_implementation", "extra")
-
-
-@dataclass(slots=True)
-class _Fields:
-    """What a task body has said so far; ``open`` switches the section content goes to."""
-
-    section: str = "overview"
-    opened: bool = False
-    extra_name: str = ""
-    chunks: dict[str, list[_Chunk]] = field(default_factory=dict)
-    key_activities: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    extra: dict[str, list[_Chunk]] = field(default_factory=dict)
-    depends_on: tuple[str, ...] = ()
-    depends_line: int = 0
-    agents: tuple[str, ...] = ()
-    priority: str = "medium"
-
-    def open(self, name: str, line: int) -> None:
-        clean = name.strip().rstrip(":").strip()
-        key = _ALIAS.get(clean.lower())
-        self.opened = True
-        self.section = key or "extra"
-        if not key:
-            self.extra_name = clean
-            self.extra.setdefault(clean, [])
-
-    def add(self, raw: list[str], start: int, item: str | None = None) -> None:
-        """Add source lines ``raw`` (starting at 0-based ``start``) to the open section.
-
-        Free-text sections keep the lines verbatim; list sections keep ``item`` (a list item's
-        text without its marker) or the prose joined into one line.
-        """
-        if self.section == "extra":
-            target = self.extra[self.extra_name]
-        else:
-            target = self.chunks.setdefault(self.section, [])
-        if self.section in _RAW_SECTIONS:
-            target.append(("\n".join(raw), start, start + len(raw)))
-        else:
-            text = item if item is not None else " ".join(line.strip() for line in raw)
-            target.append((text.strip(), start, start + len(raw)))
-
-    def items(self, section: str) -> tuple[str, ...]:
-        extra = tuple(self.key_activities) if section == "key_activities" else ()
-        return tuple(text for text, _, _ in self.chunks.get(section, ()) if text) + extra
-
-    def meta(self, reader: _Reader, key: str, value: str, line: int) -> None:
-        if key.startswith("agent"):
-            self.agents = split_names(value)
-        elif key == "priority":
-            try:
-                self.priority = normalize_priority(value)
-            except ValueError as exc:
-                raise reader.error(line, str(exc), "write e.g. 'Priority: high'") from None
-        else:  # several dependency lines add up
-            self.depends_on = tuple(dict.fromkeys(self.depends_on + split_ids(value)))
-            self.depends_line = self.depends_line or line
-
-    def task(self, reader: _Reader, task_id: str, title: str, phase: str | None, line: int) -> Task:
-        overview = _join(self.chunks.get("overview", []))
-        if self.details:
-            overview = "\n\n".join(filter(None, [overview, "\n".join(self.details)]))
-        return Task(
-            id=task_id, title=title, phase=phase, overview=overview,
-            objectives=self.items("objectives"), key_activities=self.items("key_activities"),
-            deliverables=self.items("deliverables"),
-            validation=tuple(Criterion.parse(v) for v in self.items("validation")),
-            technical_implementation=_join(self.chunks.get("technical_implementation", [])),
-            depends_on=self.depends_on, agents=self.agents, priority=self.priority,
-            extra_sections=tuple((k, _join(v)) for k, v in self.extra.items()),
-            line=line, depends_line=self.depends_line,
-        )  # fmt: skip
