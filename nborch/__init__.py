@@ -11,6 +11,7 @@ from .agents import AgentSpec, Capability, script_agent
 from .assign import AgentAssignment, Assignments, PastResults, assign
 from .classify import Classification, Classifications, classify, classify_plan
 from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
+from .dashboard import dashboard
 from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
 from .events import AgentEvent, AttemptState, RunEvent
 from .execute.coordinator import Coordinator
@@ -55,6 +56,7 @@ __all__ = [
     "assign",
     "classify",
     "classify_plan",
+    "dashboard",
     "history",
     "load_plan",
     "parse_plan",

@@ -1,0 +1,132 @@
+"""The runs dashboard: its pure tables, a real recorded run, selection, and its widget budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+# Widget.widgets is deprecated (a warning, so an error here); the registry itself is not.
+from ipywidgets.widgets.widget import _instances
+
+import nborch
+from nborch.dashboard import Dashboard, dashboard, runs_html, runs_text
+from nborch.demo import make_sample_repo
+from nborch.store import RunRecord
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch):
+    """Fast demo agents and a clean agent registry."""
+    monkeypatch.setenv("NBORCH_DEMO_SPEED", "0")
+    yield
+    nborch.agents.reset()
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory):
+    """A sample repository with one real, finished demo run of one task by two demo agents."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NBORCH_DEMO_SPEED", "0")
+    tmp = tmp_path_factory.mktemp("dash")
+    repo = make_sample_repo(tmp / "repo")
+    team = nborch.assign(nborch.parse_plan("# Demo plan\n## Task 1: Add a helper\n"),
+                         agents=["demo", "demo-broken"], per_task=2)  # fmt: skip
+    run = nborch.Coordinator(repo, team, timeout="20s", root=tmp / "wt").run_sync()
+    yield repo, run
+    nborch.WorktreeManager(repo).cleanup(force=True)
+    nborch.agents.reset()
+    mp.undo()
+
+
+def add_runs(repo: Path, n: int, title: str = "Plan", prefix: str = "fake") -> None:
+    """Record ``n`` prepared (never executed) runs in the repository's store."""
+    manager = nborch.WorktreeManager(repo)
+    now = datetime.now(UTC)
+    with manager.store() as store:
+        for i in range(n):
+            store.add_run(RunRecord(id=f"{prefix}-{i:03d}", created_at=now - timedelta(days=1, seconds=i),
+                                    repo=str(repo), base_ref="main", base_commit="a" * 40,
+                                    root=str(repo), plan_title=title))  # fmt: skip
+
+
+class TestRecordedRun:
+    def test_runs_table_lists_the_run(self, ran) -> None:
+        """The runs table from a real repository shows the run, its status and attempt counts."""
+        repo, run = ran
+        board = dashboard(repo)
+        assert board.selected == run.id
+        html = board.runs_table.value
+        assert run.id in html and "Demo plan" in html and '<td class="n">2</td>' in html
+        assert run.id in repr(board) and run.id in board._repr_html_()
+
+    def test_selecting_shows_attempts(self, ran) -> None:
+        """Selecting a run draws its attempts table, and picking an attempt shows its log tail."""
+        repo, run = ran
+        board = dashboard(repo)
+        assert "demo-broken" in board.attempts_table.value
+        assert "✓ completed" in board.attempts_table.value
+        board.pick("1", "demo-broken")
+        assert "1 · demo-broken" in board.detail.value
+        assert run.logs("1", "demo-broken", tail=1).strip()[:20] in board.detail.value
+        assert "selected: " in board.text()
+
+    def test_newest_first_and_prepared_run(self, ran) -> None:
+        """Runs are newest first; selecting a run that never executed says so instead of raising."""
+        repo, run = ran
+        add_runs(repo, 1)
+        board = dashboard(repo)
+        assert board.runs["run"].iloc[0] == run.id
+        board.select("fake-000")
+        assert board.run is None and "no executed run" in board.attempts_table.value
+        with pytest.raises(nborch.NborchError, match="no run"):
+            board.select("nope")
+
+
+class TestEmpty:
+    def test_empty_repository_message(self, git_repo: Path) -> None:
+        """A repository without runs shows a friendly message, in widgets, HTML and text."""
+        board = dashboard(git_repo)
+        assert board.selected is None and board.run is None
+        for shown in (board.runs_table.value, board._repr_html_(), repr(board), board.text()):
+            assert "No runs yet" in shown
+        assert board.refresh() is board
+
+
+class TestHtml:
+    def test_values_are_escaped(self, git_repo: Path) -> None:
+        """Plan titles and other values are HTML-escaped in the runs table."""
+        add_runs(git_repo, 1, title="<script>alert('x')</script>")
+        board = dashboard(git_repo)
+        assert "<script>alert" not in board.runs_table.value
+        assert "&lt;script&gt;" in board.runs_table.value
+        assert "<script>alert" in runs_text(board.runs)  # plain text stays as written
+
+    def test_pure_tables(self) -> None:
+        """The table functions work on an empty frame and name every column."""
+        import pandas as pd
+
+        from nborch.execute.runs import HISTORY_COLUMNS
+
+        frame = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+        assert "No runs yet in here" in runs_html(frame, repo="here")
+        assert runs_text(frame, "here").startswith("No runs yet in here")
+
+
+class TestWidgetBudget:
+    def test_models_do_not_grow_with_runs(self, git_repo: Path) -> None:
+        """The dashboard makes as many widget models for 40 runs as for one."""
+        add_runs(git_repo, 1)
+        before = len(_instances)
+        Dashboard(git_repo)
+        one = len(_instances) - before
+        add_runs(git_repo, 39, prefix="more")
+        before = len(_instances)
+        board = Dashboard(git_repo)
+        assert len(board.runs) == 40
+        assert len(_instances) - before == one <= 25  # 8 widgets and their layouts and styles
+        before = len(_instances)
+        board.refresh()
+        board.select("fake-000")
+        assert len(_instances) == before
