@@ -1,0 +1,273 @@
+"""Run a project's test command in a worktree and compare per-test results with the base commit.
+
+The edge (:func:`run_tests`) starts one subprocess in its own session and kills the whole process
+group when the timeout passes, so a hanging test leaves nothing behind. Everything else is pure:
+:func:`parse_junit` reads pytest's JUnit XML, :func:`classify_tests` compares two runs, and
+:class:`BaseCache` stores the base commit's run as JSON so it is computed once per commit.
+
+Runners other than pytest are judged by exit code only: their run holds one synthetic outcome
+keyed ``exit-code::<command>``, so :func:`classify_tests` treats both kinds alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "BaseCache",
+    "TestDelta",
+    "TestRun",
+    "classify_tests",
+    "is_pytest",
+    "parse_junit",
+    "run_tests",
+]
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+_WORST = {"error": 3, "failed": 2, "skipped": 1, "passed": 0}
+_TAIL_LINES = 40
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    """One run of a test command: how it ended and, per test id, what happened."""
+
+    __test__ = False  # a library record, not a pytest test class
+
+    command: str
+    return_code: int | None
+    duration_s: float
+    timed_out: bool
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    runner: Literal["pytest", "exit-code"] = "pytest"
+    tail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command finished in time with exit code 0."""
+        return not self.timed_out and self.return_code == 0
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (the form :class:`BaseCache` stores)."""
+        data = asdict(self)
+        data["outcomes"] = dict(self.outcomes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> TestRun:
+        """Rebuild a run from :meth:`to_dict` output."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        state = "timed out" if self.timed_out else f"exit {self.return_code}"
+        counts = {o: sum(1 for v in self.outcomes.values() if v == o)
+                  for o in ("passed", "failed", "error", "skipped")}  # fmt: skip
+        shown = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        return f"<TestRun {self.runner}: {state}, {shown or 'no tests'}, {self.duration_s:.1f}s>"
+
+
+@dataclass(frozen=True, slots=True)
+class TestDelta:
+    """How an attempt's test results differ from the base commit's, as sorted test ids."""
+
+    __test__ = False  # a library record, not a pytest test class
+
+    fail_to_pass: tuple[str, ...] = ()
+    pass_to_pass: tuple[str, ...] = ()
+    broken: tuple[str, ...] = ()
+    new_passing: tuple[str, ...] = ()
+    new_failing: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """A JSON-ready dict: field name → list of test ids."""
+        return {k: list(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    def __repr__(self) -> str:
+        return (f"<TestDelta: {len(self.fail_to_pass)} fixed, {len(self.pass_to_pass)} kept, "
+                f"{len(self.broken)} broken, {len(self.new_passing)} new passing, "
+                f"{len(self.new_failing)} new failing>")  # fmt: skip
+
+
+def classify_tests(base: TestRun, attempt: TestRun) -> TestDelta:
+    """Compare an attempt's run with the base run.
+
+    ``broken`` holds tests that passed on base and now fail, error, are skipped or are missing
+    (a newly skipped test no longer proves anything). A test skipped on base counts as "not on
+    base" for ``new_passing`` / ``new_failing``.
+    """
+    bad = {"failed", "error"}
+    before, after = base.outcomes, attempt.outcomes
+    f2p, p2p, broken, new_pass, new_fail = [], [], [], [], []
+    for tid in sorted(set(before) | set(after)):
+        b, a = before.get(tid), after.get(tid)
+        if b == "passed":
+            (p2p if a == "passed" else broken).append(tid)
+        elif b in bad:
+            if a == "passed":
+                f2p.append(tid)
+        elif a == "passed":
+            new_pass.append(tid)
+        elif a in bad:
+            new_fail.append(tid)
+    return TestDelta(tuple(f2p), tuple(p2p), tuple(broken), tuple(new_pass), tuple(new_fail))
+
+
+def is_pytest(command: str) -> bool:
+    """Whether a test command runs pytest (``pytest``, ``py.test``, ``python -m pytest`` …)."""
+    return any(Path(tok).name in {"pytest", "py.test"} for tok in shlex.split(command))
+
+
+def _test_id(case: ET.Element, root: Path | None) -> str:
+    """Rebuild pytest's node id ``path/to/file.py::Class::name`` from a ``<testcase>``."""
+    name = case.get("name", "")
+    parts = [p for p in case.get("classname", "").split(".") if p]
+    file_attr = case.get("file")
+    if file_attr:  # xunit1 writes the file; the classname then ends with the classes
+        mod_len = len(Path(file_attr).with_suffix("").parts)
+        return "::".join([file_attr.replace(os.sep, "/"), *parts[mod_len:], name])
+    # xunit2: the longest prefix of the classname that is a file under root is the module
+    split = None
+    if root is not None:
+        for i in range(len(parts), 0, -1):
+            if (root.joinpath(*parts[:i]).with_suffix(".py")).is_file():
+                split = i
+                break
+    if split is None:  # no tree to look in: classes are the trailing CamelCase parts
+        split = len(parts)
+        while split > 1 and parts[split - 1][:1].isupper():
+            split -= 1
+    if not parts:
+        return name
+    return "::".join(["/".join(parts[:split]) + ".py", *parts[split:], name])
+
+
+def parse_junit(xml_text: str, root: str | Path | None = None) -> dict[str, Outcome]:
+    """Per-test outcomes from pytest's JUnit XML.
+
+    Parameters
+    ----------
+    xml_text: the XML document.
+    root: pytest's rootdir, used to tell the module from classes in the ``classname``.
+
+    Returns
+    -------
+    Test id → outcome; when one id appears twice (a teardown error) the worse outcome wins.
+    """
+    tree = ET.fromstring(xml_text)
+    base = Path(root) if root is not None else None
+    outcomes: dict[str, Outcome] = {}
+    for case in tree.iter("testcase"):
+        tags = {child.tag for child in case}
+        outcome: Outcome = ("error" if "error" in tags else "failed" if "failure" in tags
+                            else "skipped" if "skipped" in tags else "passed")  # fmt: skip
+        tid = _test_id(case, base)
+        if tid not in outcomes or _WORST[outcome] > _WORST[outcomes[tid]]:
+            outcomes[tid] = outcome
+    return outcomes
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-_TAIL_LINES:])
+
+
+def run_tests(worktree: str | Path, command: str = "python -m pytest -q", timeout: float = 600,
+              log_path: str | Path | None = None) -> TestRun:  # fmt: skip
+    """Run ``command`` in ``worktree`` and return its per-test results.
+
+    Parameters
+    ----------
+    worktree: the directory to run in.
+    command: the test command, split with :mod:`shlex` (no shell). For pytest,
+        ``--junitxml=<tmp> -p no:cacheprovider`` is appended and the XML parsed.
+    timeout: seconds before the whole process group is killed (``timed_out=True``).
+    log_path: where stdout and stderr go; a temporary file when ``None``.
+
+    Returns
+    -------
+    A :class:`TestRun`; a failing or hanging command is a result, not an exception.
+    """
+    cwd = Path(worktree)
+    pytest_run = is_pytest(command)
+    with tempfile.TemporaryDirectory(prefix="nborch-tests-") as tmp:
+        xml_path = Path(tmp) / "junit.xml"
+        log = Path(log_path) if log_path is not None else Path(tmp) / "output.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        argv = shlex.split(command)
+        if pytest_run:
+            argv += [f"--junitxml={xml_path}", "-p", "no:cacheprovider"]
+        start = time.monotonic()
+        timed_out = False
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            try:
+                code: int | None = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                code = None
+            finally:
+                # children that outlived a finished leader are stray too
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        duration = time.monotonic() - start
+        outcomes: dict[str, Outcome] = {}
+        if pytest_run and xml_path.is_file():
+            with contextlib.suppress(ET.ParseError):
+                outcomes = parse_junit(xml_path.read_text(errors="replace"), cwd)
+        elif not pytest_run and not timed_out:
+            outcomes = {f"exit-code::{command}": "passed" if code == 0 else "failed"}
+        elif not pytest_run:
+            outcomes = {f"exit-code::{command}": "error"}
+        return TestRun(command=command, return_code=code, duration_s=round(duration, 3),
+                       timed_out=timed_out, outcomes=outcomes,
+                       runner="pytest" if pytest_run else "exit-code", tail=_tail(log))  # fmt: skip
+
+
+class BaseCache:
+    """Test runs of base commits stored as JSON files, keyed by commit and command."""
+
+    def __init__(self, cache_dir: str | Path) -> None:
+        self.cache_dir = Path(cache_dir)
+
+    def _path(self, commit: str, command: str) -> Path:
+        digest = hashlib.sha256(command.encode()).hexdigest()[:16]
+        return self.cache_dir / f"{commit}-{digest}.json"
+
+    def get(self, commit: str, command: str) -> TestRun | None:
+        """The cached run, or ``None`` when absent or unreadable."""
+        try:
+            return TestRun.from_dict(json.loads(self._path(commit, command).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def put(self, commit: str, command: str, run: TestRun) -> Path:
+        """Store ``run`` for this commit and command; returns the file written."""
+        path = self._path(commit, command)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(run.to_dict(), indent=1, sort_keys=True))
+        tmp.replace(path)  # atomic: a reader never sees half a file
+        return path
+
+    def __repr__(self) -> str:
+        return f"<BaseCache {self.cache_dir}>"
