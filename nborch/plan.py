@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from .errors import PlanError
 from .names import closest, unique_slugs
 
 PRIORITIES = ("low", "medium", "high", "critical")
+DEFAULT_TEST_COMMAND = "python -m pytest -q"  # runs a plan's test ids when it names no test_command
 _PRIORITY_ALIASES = {
     "p0": "critical", "p1": "high", "p2": "medium", "p3": "low", "urgent": "critical",
     "normal": "medium", "med": "medium", "default": "medium", "blocker": "critical",
@@ -96,6 +98,20 @@ class Task:
     def commands(self) -> tuple[str, ...]:
         """Every command named in the validation criteria, in order."""
         return tuple(c for v in self.validation for c in v.commands)
+
+    def checks(self, test_command: str) -> list[tuple[str, str]]:
+        """``(criterion text, command)`` for every runnable criterion, in order: backticked
+        commands as written, backticked test ids run with ``test_command``.
+
+        >>> Task("1", "t", validation=(Criterion.parse("`a.py::test_x` passes"),)).checks("pytest")
+        [('`a.py::test_x` passes', 'pytest a.py::test_x')]
+        """
+        out: list[tuple[str, str]] = []
+        for criterion in self.validation:
+            out.extend((criterion.text, cmd) for cmd in criterion.commands)
+            if criterion.tests:
+                out.append((criterion.text, f"{test_command} {shlex.join(criterion.tests)}"))
+        return out
 
     @property
     def text(self) -> str:

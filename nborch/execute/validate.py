@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..plan import Plan, Task
+from ..plan import DEFAULT_TEST_COMMAND, Plan, Task
 from .process import run_process
 from .spec import ProcessSpec
 
-DEFAULT_TEST_COMMAND = "python -m pytest -q"
 _SHELL_SYNTAX = set("|&;<>()$`*?~\n")
 
 
@@ -42,13 +41,7 @@ class CheckResult:
 
 def checks_of(task: Task, plan: Plan | None) -> list[tuple[str, str]]:
     """``(criterion text, command)`` for every runnable criterion of ``task``, in order."""
-    test_command = (plan.test_command if plan is not None else None) or DEFAULT_TEST_COMMAND
-    out: list[tuple[str, str]] = []
-    for criterion in task.validation:
-        out.extend((criterion.text, cmd) for cmd in criterion.commands)
-        if criterion.tests:
-            out.append((criterion.text, f"{test_command} {shlex.join(criterion.tests)}"))
-    return out
+    return task.checks((plan.test_command if plan is not None else None) or DEFAULT_TEST_COMMAND)
 
 
 def argv_of(command: str) -> list[str]:

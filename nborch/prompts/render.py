@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import agents as registry
 from ..errors import NborchError
+from ..plan import DEFAULT_TEST_COMMAND
 from .context import ProjectContext
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 OVERRIDE_DIR = Path(".nborch") / "templates"
 PROMPT_TEMPLATE = "task.md.j2"
 OVERVIEW_LIMIT = 1500
-DEFAULT_TEST_RUNNER = "python -m pytest"
 
 # The template for each native instruction file; any other path gets files/generic.md.j2.
 NATIVE_TEMPLATES = {
@@ -163,8 +163,8 @@ class PromptRenderer:
         spec = agent_spec(agent)
         project = context if context is not None else ProjectContext()
         runner = (plan.test_command if plan is not None else None) or project.test_command
-        runner = runner or DEFAULT_TEST_RUNNER
-        runs = [*task.commands, *(f"{runner} {t}" for c in task.validation for t in c.tests)]
+        # Exactly the commands nborch.execute.validate runs, so the agent is told the truth.
+        runs = [cmd for _, cmd in task.checks(runner or DEFAULT_TEST_COMMAND)]
         deps = []
         for dep in task.depends_on:
             other = plan[dep] if plan is not None and dep in plan else None
