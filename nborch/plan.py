@@ -1,5 +1,6 @@
 """The plan: phases and tasks, read from markdown, YAML or TOML, checked before anything runs.
 
+>>> from nborch import parse_plan
 >>> plan = parse_plan("# Demo\\n## Phase 1: Core\\n### Task 1.1: Add store\\n### Task 1.2: Add API\\n"
 ...                   "Depends on: 1.1\\n")
 >>> [[t.id for t in wave] for wave in plan.waves()]

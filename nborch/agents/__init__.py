@@ -12,11 +12,11 @@ nborch.errors.AgentError: unknown agent 'cluade' — did you mean 'claude'? ...
 
 from __future__ import annotations
 
-import difflib
 import shlex
 from typing import TYPE_CHECKING
 
 from ..errors import AgentError
+from ..names import closest
 from .builtin import BUILTIN_SPECS
 from .spec import KINDS, NAME_RE, TASK_TYPES, AgentSpec, Capability, check_placeholders
 
@@ -58,8 +58,8 @@ def get(name: str) -> AgentSpec:
         return _REGISTRY[key]
     except (KeyError, TypeError):
         pass
-    close = difflib.get_close_matches(str(key), list(_REGISTRY), n=1)
-    maybe = f" — did you mean {close[0]!r}?" if close else ""
+    close = closest(str(key), _REGISTRY)
+    maybe = f" — did you mean {close!r}?" if close else ""
     raise AgentError(
         f"unknown agent {name!r}{maybe} Known agents: {', '.join(_REGISTRY)}. "
         "Any command line can be an agent: nborch.agents.script_agent(name, command)."

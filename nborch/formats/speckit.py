@@ -37,11 +37,11 @@ sequential tasks in order, parallel tasks [P] can run together"):
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 from dataclasses import dataclass, field
 
 from ..errors import PlanError
+from ..names import closest
 from ..plan import Phase, Plan, build_plan, normalize_priority
 from ._draft import Draft, chain, to_tasks
 from ._lines import Line, end_line, fallback_title, front_matter, raw_text, scan, title_of
@@ -229,10 +229,10 @@ class _Reader:
         by_id = {d.id: d for d in drafts}
         for task_id, text, n in self.subjects:
             if task_id not in by_id:
-                close = difflib.get_close_matches(task_id, list(by_id), n=1)
+                close = closest(task_id, by_id)
                 raise PlanError(f"this line says task {task_id!r} depends on others, but there is "
                                 f"no task {task_id!r}",
-                                f"did you mean {close[0]!r}?" if close else "name a task id",
+                                f"did you mean {close!r}?" if close else "name a task id",
                                 path=self.where, line=n)  # fmt: skip
             self.explicit.append((by_id[task_id], text, n))
         for draft, text, n in self.explicit:
