@@ -153,18 +153,30 @@ def _task_json(t: Any, c: Any) -> dict[str, Any]:
 def assign(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence[str],
            fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
     """Assign agents to the tasks of PLAN and say why."""
-    from .assign import assign as do_assign
-    from .loader import load_plan
-
-    _register_scripts(scripts)
-    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
-    result = do_assign(plan, agents=_agents_option(agents), per_task=per_task)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+    result = _load_team(plan_path, agents, per_task, scripts, fmt, split_subtasks)
     if as_json:
         _emit_json(result.to_json())
         return
     _show_assignments(result)
+
+
+def _load_team(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+               fmt: str | None, split_subtasks: bool, repo: Path | None = None) -> Any:
+    """The steps every assigning command shares: the repository's and the command line's script
+    agents, the plan, the assignments (their notes printed on stderr)."""
+    from .assign import assign as do_assign
+    from .loader import load_plan
+
+    if repo is not None:
+        from .agents.config import load_repo_agents
+
+        load_repo_agents(repo)
+    _register_scripts(scripts)
+    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
+    team = do_assign(plan, agents=_agents_option(agents), per_task=per_task)
+    for note in team.notes:
+        click.echo(f"note: {note}", err=True)
+    return team
 
 
 def _show_assignments(result: Any, title: str = "") -> None:

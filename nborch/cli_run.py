@@ -14,11 +14,10 @@ from .agents.config import load_repo_agents
 from .cli import (
     EXIT_INCOMPLETE,
     EXIT_OK,
-    _agents_option,
     _emit_json,
     _errors_exit,
+    _load_team,
     _plan_options,
-    _register_scripts,
     _table,
     _team_options,
     main,
@@ -51,14 +50,11 @@ def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
             base: str | None, run_id: str | None, include_done: bool, root: Path | None,
             fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
     """Make a worktree, prompt and agent config file for every attempt; run nothing."""
-    from .loader import load_plan
     from .prepare import prepare as do_prepare
 
-    load_repo_agents(repo)
-    _register_scripts(scripts)
-    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
-    run = do_prepare(repo, plan, agents=_agents_option(agents), per_task=per_task, root=root,
-                     base=base, run_id=run_id, include_done=include_done)  # fmt: skip
+    team = _load_team(plan_path, agents, per_task, scripts, fmt, split_subtasks, repo)
+    run = do_prepare(repo, team, root=root, base=base, run_id=run_id,
+                     include_done=include_done)  # fmt: skip
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -205,16 +201,9 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
             root: Path | None, fmt: str | None, split_subtasks: bool, max_concurrent: int,
             timeout: str, retries: int, no_validate: bool, as_json: bool) -> None:  # fmt: skip
     """Run agents on every task of PLAN in parallel, each in its own worktree."""
-    from .assign import assign
     from .execute.coordinator import Coordinator
-    from .loader import load_plan
 
-    load_repo_agents(repo)
-    _register_scripts(scripts)
-    plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
-    team = assign(plan, agents=_agents_option(agents), per_task=per_task)
-    for note in team.notes:
-        click.echo(f"note: {note}", err=True)
+    team = _load_team(plan_path, agents, per_task, scripts, fmt, split_subtasks, repo)
     if dry_run:
         from .execute.dryrun import dry_run as plan_run
 
