@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,6 +194,7 @@ def assign(
     """
     if per_task < 1:
         raise AssignError(f"per_task must be at least 1, got {per_task}")
+    _installed.cache_clear()  # PATH may have changed: look each agent up once per call
     pool, notes = _pool(agents)
     if per_task > len(pool):
         raise AssignError(
@@ -207,6 +209,11 @@ def assign(
     return Assignments(plan, tuple(items), per_task, tuple(notes))
 
 
+@functools.cache
+def _installed(name: str) -> bool:
+    return registry.get(name).available()
+
+
 def _pool(agents: Sequence[str] | None) -> tuple[list[str], list[str]]:
     if agents is not None:
         names = list(dict.fromkeys(a.strip().lower() for a in agents if a.strip()))
@@ -216,7 +223,7 @@ def _pool(agents: Sequence[str] | None) -> tuple[list[str], list[str]]:
             registry.get(name)  # unknown names fail here, with a suggestion
         return names, []
     auto = [s.name for s in registry.all_specs() if s.kind in ("cli", "script")]
-    installed = [n for n in auto if registry.get(n).available()]
+    installed = [n for n in auto if _installed(n)]
     if installed:
         return installed, []
     builtin_cli = [s.name for s in registry.all_specs() if s.kind == "cli"]
@@ -284,5 +291,5 @@ def _assign_task(task: Task, c: Classification, pool: list[str], per_task: int,
         phase=task.phase, justification=justification, confidence=confidence,
         task_type=c.task_type, complexity=c.complexity, tech_stack=tuple(c.tech_stack),
         title=task.title, scores=tuple((n, scored[n][0]) for n in chosen),
-        available=tuple(registry.get(n).available() for n in chosen),
+        available=tuple(_installed(n) for n in chosen),
     )  # fmt: skip
