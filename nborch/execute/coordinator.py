@@ -101,6 +101,7 @@ class Coordinator(RunControl):
         self._cancel: dict[tuple[str, str], asyncio.Event] = {}
         self._manual_done: dict[tuple[str, str], asyncio.Event] = {}
         self._task_final: dict[str, asyncio.Event] = {}
+        self._task_keys: dict[str, list[tuple[str, str]]] = {}
         self._future: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.recorder: Recorder | None = None
@@ -182,7 +183,10 @@ class Coordinator(RunControl):
                     if pa.key in self.executions and pa.key not in self._skip:
                         await asyncio.to_thread(stop_leftover, pa.attempt.attempt_dir)
                         await asyncio.to_thread(self.workspace.commit, pa, S.INTERRUPTED, True)
-            for t in {t for t, _ in self.executions}:
+            self._task_keys = {}
+            for key in self.executions:  # a scan per finished attempt would be quadratic
+                self._task_keys.setdefault(key[0], []).append(key)
+            for t in self._task_keys:
                 self._task_final[t] = asyncio.Event()
             self.emit(RunEvent("run", self.id or "", text="started"))
             for (t, a), ex in self.executions.items():
@@ -287,12 +291,15 @@ class Coordinator(RunControl):
         """The attempt a dependent task builds on: the first, in assignment order (the primary
         agent first), that completed and passed its validation. Assignment order rather than
         finishing order keeps runs reproducible; the comparison engine can choose better."""
-        return next((e for (t, _), e in self.executions.items()
-                     if t == task_id and e.is_successful), None)  # fmt: skip
+        return next((e for e in self._attempts_of(task_id) if e.is_successful), None)
 
     def _maybe_task_final(self, task_id: str) -> None:
-        if all(e.status.is_final for (t, _), e in self.executions.items() if t == task_id):
+        if all(e.status.is_final for e in self._attempts_of(task_id)):
             self._task_final[task_id].set()
+
+    def _attempts_of(self, task_id: str) -> list[AgentExecution]:
+        """A task's attempts in assignment order (found by key: resume replaces the records)."""
+        return [self.executions[k] for k in self._task_keys.get(task_id, ())]
 
     async def _execute(self, pa: PreparedAttempt, ex: AgentExecution,
                        cancel: asyncio.Event) -> tuple[AttemptState, str]:  # fmt: skip
