@@ -18,10 +18,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from radon.visitors import Class
 
 from ..errors import WorktreeError
 from ..gitcmd import Git
+from .checkout import temporary_checkout
 
 __all__ = [
     "LintFinding",
@@ -242,19 +241,6 @@ def _show(git: Git, commit: str, path: str) -> str | None:
     return result.stdout if result.ok else None
 
 
-@contextmanager
-def _checkout(git: Git, commit: str) -> Iterator[Path]:
-    """A temporary detached worktree of ``commit``, removed (and pruned) afterwards."""
-    with tempfile.TemporaryDirectory(prefix="nborch-lint-") as tmp:
-        where = Path(tmp) / "wt"
-        git.run("worktree", "add", "--detach", "--quiet", str(where), commit, locked=True)
-        try:
-            yield where
-        finally:
-            git.run("worktree", "remove", "--force", str(where), check=False, locked=True)
-            git.run("worktree", "prune", check=False, locked=True)
-
-
 def metrics_for(
     repo: str | Path,
     base: str,
@@ -292,9 +278,9 @@ def metrics_for(
     if py:
         exe = ruff or find_ruff()
         try:
-            with _checkout(git, base) as wt:
+            with temporary_checkout(git, base, "nborch-lint-") as wt:
                 before = lint_findings(wt, py, ruff=exe, notes=notes)
-            with _checkout(git, head) as wt:
+            with temporary_checkout(git, head, "nborch-lint-") as wt:
                 after = lint_findings(wt, py, ruff=exe, notes=notes)
             new = new_lint_findings(before, after)
         except WorktreeError as err:

@@ -1,0 +1,77 @@
+"""The evidence gathered about one attempt: the record the gates and the ranking read.
+
+Pure data: :mod:`nborch.compare.gather` fills it from git, the test runs and the store;
+:mod:`nborch.compare.gates` and :mod:`nborch.compare.rank` only read it. Every field that was not
+measured is ``None`` (or empty), never a made-up value, so the report can say what it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diffs import DiffStat, MergeCheck
+from .metrics import MetricsReport
+from .tests import TestDelta, TestRun
+from .weakening import Finding
+
+__all__ = ["AttemptEvidence"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvidence:
+    """What is known about one attempt of one task, from git, its test runs and the store.
+
+    ``start`` is the commit the agent began from: the run's base, or for a task with dependencies
+    the base plus the dependencies' merged work. Test deltas compare with ``start``'s results, so
+    a dependency's fix is not credited to the dependent task.
+    """
+
+    task: str
+    agent: str
+    status: str  # the agent's final state: completed, failed, timeout, …
+    branch: str = ""
+    commit: str | None = None  # the attempt's head; None when it changed nothing
+    start: str = ""
+    order: int = 0  # its place in the assignment (the primary agent first): the last tie-breaker
+    diff: DiffStat | None = None
+    merge: MergeCheck | None = None
+    tests: TestRun | None = None
+    baseline: TestRun | None = None
+    delta: TestDelta | None = None
+    validation: str = ""  # the coordinator's verdict: passed, failed, none, or "" (not run)
+    checks: tuple[Mapping[str, Any], ...] = ()
+    weakening: tuple[Finding, ...] = ()
+    metrics: MetricsReport | None = None
+    coverage: float | None = None  # share of changed executable lines the tests ran
+    coverage_lines: tuple[int, int] | None = None  # (covered, total)
+    test_files: tuple[str, ...] = ()  # test files it added or changed
+    # author agent → (passed, total) for that author's new tests run on this attempt
+    cross: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    cluster: int | None = None  # behaviour cluster number within the task (1-based)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    duration_s: float | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.task, self.agent)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the attempt has commits with at least one changed file."""
+        return self.commit is not None and self.diff is not None and bool(self.diff.files)
+
+    @property
+    def cross_rate(self) -> float | None:
+        """Share of the *other* attempts' new tests this attempt passes; None when there are none."""
+        passed = sum(p for a, (p, _) in self.cross.items() if a != self.agent)
+        total = sum(t for a, (_, t) in self.cross.items() if a != self.agent)
+        return passed / total if total else None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens

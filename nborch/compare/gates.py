@@ -1,0 +1,88 @@
+"""The hard gates an attempt must pass before it can be ranked — pure functions of its evidence.
+
+Each gate is ``True`` (passed), ``False`` (failed, with a reason a person can act on) or ``None``
+(not checked: an attempt without changes is not tested, a run without a test command has no test
+gates to fail). Only a ``False`` keeps an attempt out of the ranking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..display import plural
+from .evidence import AttemptEvidence
+
+__all__ = ["GATES", "GateResult", "evaluate_gates"]
+
+GATES = ("completed", "has_changes", "merges_cleanly", "tests_finish", "no_broken_tests",
+         "validation_passes", "not_weakened")  # fmt: skip
+_SHOWN = 3  # how many test ids or files a reason names before "and N more"
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """The gates of one attempt: name → True/False/None, and why each failed one failed."""
+
+    values: dict[str, bool | None]
+    reasons: dict[str, str]
+
+    @property
+    def passed(self) -> bool:
+        """Whether no gate failed (``None`` — not checked — does not fail)."""
+        return all(v is not False for v in self.values.values())
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name in GATES if self.values.get(name) is False]
+
+
+def _names(items: tuple[str, ...] | list[str]) -> str:
+    shown = ", ".join(items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def evaluate_gates(ev: AttemptEvidence) -> GateResult:
+    """Judge one attempt against every gate in :data:`GATES`.
+
+    >>> evaluate_gates(AttemptEvidence("T1", "claude", "failed")).failed
+    ['completed', 'has_changes']
+    """
+    values: dict[str, bool | None] = dict.fromkeys(GATES)
+    why: dict[str, str] = {}
+
+    values["completed"] = ev.status == "completed"
+    if not values["completed"]:
+        why["completed"] = f"the agent ended {ev.status}, not completed"
+    values["has_changes"] = ev.changed
+    if not ev.changed:
+        why["has_changes"] = "no changes: the attempt committed nothing"
+        return GateResult(values, why)
+
+    if ev.merge is not None:
+        values["merges_cleanly"] = ev.merge.clean
+        if not ev.merge.clean:
+            why["merges_cleanly"] = f"conflicts with the base in {_names(list(ev.merge.conflicts))}"
+
+    if ev.tests is not None:
+        values["tests_finish"] = not ev.tests.timed_out
+        if ev.tests.timed_out:
+            why["tests_finish"] = f"the tests did not finish in time ({ev.tests.duration_s:.0f} s)"
+    if ev.delta is not None:
+        broken = ev.delta.broken
+        values["no_broken_tests"] = not broken
+        if broken:
+            why["no_broken_tests"] = (f"breaks {plural(len(broken), 'test')} that passed "
+                                      f"before it: {_names(broken)}")  # fmt: skip
+
+    if ev.validation in ("passed", "failed"):
+        values["validation_passes"] = ev.validation == "passed"
+        if ev.validation == "failed":
+            bad = [str(c.get("command", "")) for c in ev.checks if not c.get("passed")]
+            why["validation_passes"] = f"validation failed: {_names(bad) or 'see its checks'}"
+
+    values["not_weakened"] = not any(f.weakens for f in ev.weakening)
+    if not values["not_weakened"]:
+        found = [f"{f.kind} in {f.path} ({f.detail})" for f in ev.weakening if f.weakens]
+        why["not_weakened"] = f"weakens the checks: {'; '.join(found[:_SHOWN])}" + (
+            f" and {len(found) - _SHOWN} more" if len(found) > _SHOWN else "")
+    return GateResult(values, why)
