@@ -11,6 +11,7 @@ from .agents import AgentSpec, Capability, script_agent
 from .assign import AgentAssignment, Assignments, PastResults, assign
 from .classify import Classification, Classifications, classify, classify_plan
 from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
+from .compare import compare  # the function shadows the subpackage's name, on purpose
 from .dashboard import dashboard
 from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
 from .events import AgentEvent, AttemptState, RunEvent
@@ -38,6 +39,7 @@ __all__ = [
     "Capability",
     "Classification",
     "Classifications",
+    "Comparison",
     "Coordinator",
     "Criterion",
     "NborchError",
@@ -56,6 +58,7 @@ __all__ = [
     "assign",
     "classify",
     "classify_plan",
+    "compare",
     "dashboard",
     "history",
     "load_plan",
@@ -64,3 +67,12 @@ __all__ = [
     "script_agent",
     "widgets",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The comparison engine loads on first use, keeping `import nborch` fast.
+    if name == "Comparison":
+        from .compare.comparison import Comparison
+
+        return Comparison
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

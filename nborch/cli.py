@@ -244,6 +244,7 @@ def do_assign_real(plan: Any) -> Any:
 
 
 from . import cli_run  # noqa: E402,F401 - registers the run commands on `main`
+from . import cli_compare  # noqa: E402,F401 - registers compare and merge on `main`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -97,6 +97,15 @@ class RunControl:
     def done(self) -> bool:
         return self._future is not None and self._future.done()
 
+    def compare(self, **options: Any) -> Any:  # -> nborch.Comparison
+        """Compare this run's attempts with evidence; options as for :func:`nborch.compare`."""
+        from ..compare.comparison import compare_run
+        from ..compare.gather import CompareOptions
+
+        judge, progress = options.pop("judge", None), options.pop("progress", None)
+        save = options.pop("save", True)
+        return compare_run(self, CompareOptions(**options), judge, progress, save)  # type: ignore[arg-type]
+
     def cancel(self, task: str | None = None, agent: str | None = None) -> int:
         """Cancel matching attempts (all by default); running ones commit their WIP. Returns
         how many were asked to stop."""

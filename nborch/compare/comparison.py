@@ -1,0 +1,278 @@
+"""`nborch.Comparison`: the ranked attempts of a run, a recommendation per task, and merge.
+
+>>> cmp = nborch.compare(repo, run_id)          # doctest: +SKIP
+>>> cmp.ranking                                  # a DataFrame: gates, signals, score, reasons
+>>> cmp.recommend()["T1"].action                 # 'take', 'take-with-tests' or 'none'
+>>> cmp.merge()                                  # into nborch/integration/<run>, then its tests
+
+The comparison is saved as JSON next to the run (``.git/nborch/runs/<run>/comparison.json``), in
+the same shape as ``nborch compare RUN --json``, so the dashboard and ``nborch merge`` read it
+without measuring again while the attempts' commits are unchanged.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..display import html_table, plural, text_table
+from ..errors import NborchError
+from .gates import GATES
+from .gather import CompareOptions, Gathered, gather
+from .merge import MergeOutcome, Pick, merge_picks
+from .rank import Judge, Ranked, Recommendation, rank_task, recommend
+
+if TYPE_CHECKING:
+    from ..execute.coordinator import Coordinator
+
+__all__ = ["COMPARISON_FILE", "RANKING_COLUMNS", "Comparison", "compare", "load_comparison"]
+
+COMPARISON_FILE = "comparison.json"
+SIGNAL_COLUMNS = ("fail_to_pass", "pass_to_pass", "broken", "new_passing", "cross_pass_rate",
+                  "coverage", "new_lint", "complexity_delta", "mi_delta", "diff_lines", "files",
+                  "tokens", "cost_usd", "duration_s")  # fmt: skip
+RANKING_COLUMNS = ("task", "agent", "rank", "score", "eligible", *GATES, *SIGNAL_COLUMNS,
+                   "cluster", "commit", "reasons")  # fmt: skip
+
+
+class Comparison:
+    """The comparison of one run's attempts; build it with :func:`compare` or ``run.compare()``."""
+
+    def __init__(self, run: Coordinator, gathered: Gathered, judge: Judge | None = None) -> None:
+        self.run_id: str = run.prepared.run.id
+        self.repo = Path(run.repo)
+        self.base = gathered.base
+        self.test_command = gathered.test_command
+        self.notes = gathered.notes
+        self.matrices = gathered.matrices
+        self.patches = gathered.patches
+        self.created_at = datetime.now(UTC)
+        self._plan = run.plan
+        by_task: dict[str, list] = {}
+        for ev in gathered.evidence:
+            by_task.setdefault(ev.task, []).append(ev)
+        self.tasks: dict[str, list[Ranked]] = {t: rank_task(evs, judge) for t, evs in by_task.items()}
+        self._recommendations = {t: recommend(t, r) for t, r in self.tasks.items()}
+
+    # ---- results ------------------------------------------------------------------------------
+
+    def recommend(self, task: str | None = None) -> Recommendation | dict[str, Recommendation]:
+        """The :class:`Recommendation` for ``task``, or a dict task → recommendation for all."""
+        if task is None:
+            return dict(self._recommendations)
+        if task not in self._recommendations:
+            raise NborchError(f"task {task!r} is not in run {self.run_id} (tasks: "
+                              f"{', '.join(self._recommendations)})")  # fmt: skip
+        return self._recommendations[task]
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for task, ranked in self.tasks.items():
+            for r in ranked:
+                row: dict[str, Any] = {"task": task, "agent": r.agent, "rank": r.rank,
+                                       "score": r.score, "eligible": r.eligible}  # fmt: skip
+                row.update({g: r.gates.values[g] for g in GATES})
+                row.update({s: r.signals.get(s) for s in SIGNAL_COLUMNS})
+                row.update(cluster=r.evidence.cluster, commit=r.evidence.commit,
+                           reasons="; ".join(r.reasons))  # fmt: skip
+                rows.append(row)
+        return rows
+
+    @property
+    def ranking(self):  # -> pandas.DataFrame
+        """One row per attempt: task, agent, rank, score, each gate, each signal and the reasons."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self._rows(), columns=list(RANKING_COLUMNS))
+        frame["rank"] = frame["rank"].astype("Int64")
+        frame["cluster"] = frame["cluster"].astype("Int64")
+        for gate in GATES:
+            frame[gate] = frame[gate].astype("boolean")
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``nborch compare RUN --json``."""
+        tasks = []
+        for task, ranked in self.tasks.items():
+            attempts = []
+            for r in ranked:
+                delta = r.evidence.delta
+                attempts.append({
+                    "agent": r.agent, "rank": r.rank, "score": r.score, "eligible": r.eligible,
+                    "commit": r.evidence.commit, "branch": r.evidence.branch,
+                    "status": r.evidence.status,
+                    "gates": dict(r.gates.values), "gate_reasons": dict(r.gates.reasons),
+                    "tests": {k: list(getattr(delta, k)) if delta else None
+                              for k in ("fail_to_pass", "pass_to_pass", "broken")},
+                    "metrics": {s: r.signals.get(s) for s in SIGNAL_COLUMNS},
+                    "cluster": r.evidence.cluster, "test_files": list(r.evidence.test_files),
+                    "reasons": list(r.reasons), "notes": list(r.evidence.notes),
+                })  # fmt: skip
+            tasks.append({"task": task, "recommendation": self._recommendations[task].to_dict(),
+                          "attempts": attempts})  # fmt: skip
+        return {"run_id": self.run_id, "base": self.base, "test_command": self.test_command,
+                "created_at": self.created_at.isoformat(), "notes": list(self.notes),
+                "tasks": tasks}  # fmt: skip
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write :meth:`to_dict` as JSON (default: next to the run's record); returns the path."""
+        target = Path(path) if path is not None else comparison_path(self.repo, self.run_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        tmp.replace(target)
+        return target
+
+    # ---- merge --------------------------------------------------------------------------------
+
+    def picks(self) -> list[Pick]:
+        """The recommended attempt of every task that has one, in dependency order."""
+        return picks_from(self.to_dict(), [t.id for wave in self._plan.waves() for t in wave])
+
+    def merge(self, into: str | None = None, *, force: bool = False,
+              test_timeout: float = 600.0) -> MergeOutcome:  # fmt: skip
+        """Merge the recommended attempts into ``into`` (default ``nborch/integration/<run>``),
+        then run the test command on the result. See :func:`nborch.compare.merge.merge_picks`."""
+        return merge_picks(self.repo, self.base, self.picks(),
+                           into=into or f"nborch/integration/{self.run_id}",
+                           test_command=self.test_command, test_timeout=test_timeout,
+                           force=force)  # fmt: skip
+
+    # ---- display ------------------------------------------------------------------------------
+
+    def _task_rows(self, task: str) -> list[tuple[object, ...]]:
+        rows = []
+        for r in self.tasks[task]:
+            failed = ", ".join(r.gates.failed) or "—"
+            rows.append((r.rank or "", r.agent, "" if r.score is None else f"{r.score:g}", failed,
+                         r.signals.get("fail_to_pass"), r.signals.get("broken"),
+                         _pct(r.signals.get("cross_pass_rate")), _pct(r.signals.get("coverage")),
+                         r.signals.get("new_lint"), "; ".join(r.reasons[:3])))  # fmt: skip
+        return rows
+
+    def __str__(self) -> str:
+        parts = [self._headline()]
+        for task in self.tasks:
+            parts.append(f"\n{self._recommendations[task]}")
+            parts.append(text_table(_TASK_COLUMNS, self._task_rows(task)))
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Comparison {self._headline()}>"
+
+    def _headline(self) -> str:
+        actions = [r.action for r in self._recommendations.values()]
+        n_attempts = sum(len(r) for r in self.tasks.values())
+        return (f"run {self.run_id}: {plural(len(self.tasks), 'task')}, "
+                f"{plural(n_attempts, 'attempt')}; {actions.count('none')} without a good attempt")
+
+    def _repr_html_(self) -> str:
+        out = [f"<div class='nborch-comparison'><p><b>{html.escape(self._headline())}</b><br>"
+               + "<br>".join(html.escape(n) for n in self.notes) + "</p>"]  # fmt: skip
+        for task, ranked in self.tasks.items():
+            rec = self._recommendations[task]
+            out.append(html_table(_TASK_COLUMNS, self._task_rows(task), caption=str(rec)))
+            top = [r for r in ranked if r.eligible][:2] or ranked[:2]
+            out.append(_side_by_side([(r.agent, self.patches.get((task, r.agent), "")) for r in top]))
+        return "".join(out) + "</div>"
+
+
+_TASK_COLUMNS = ("rank", "agent", "score", "failed gates", "fixed", "broken", "others' tests",
+                 "coverage", "new lint", "reasons")  # fmt: skip
+
+
+def _pct(value: object) -> str:
+    return "" if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
+
+
+def _side_by_side(patches: Sequence[tuple[str, str]]) -> str:
+    """The top attempts' patches next to each other, folded by default (they can be long)."""
+    if not patches:
+        return ""
+    cols = "".join(
+        f"<td style='vertical-align:top;width:{100 // len(patches)}%'><b>{html.escape(agent)}</b>"
+        f"<pre style='font-size:11px;white-space:pre-wrap'>{html.escape(patch) or '(no changes)'}"
+        "</pre></td>" for agent, patch in patches)  # fmt: skip
+    return f"<details><summary>diffs of the top attempts</summary><table><tr>{cols}</tr></table></details>"
+
+
+def comparison_path(repo: str | Path, run_id: str) -> Path:
+    from ..worktrees import WorktreeManager
+
+    return WorktreeManager(repo).common_dir / "nborch" / "runs" / run_id / COMPARISON_FILE
+
+
+def load_comparison(repo: str | Path, run_id: str) -> dict[str, Any] | None:
+    """The saved comparison of a run (the ``--json`` shape), or None when it was never compared."""
+    path = comparison_path(repo, run_id)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise NborchError(f"cannot read {path}: {err} — run `nborch compare {run_id}` again") from err
+
+
+def picks_from(data: dict[str, Any], order: Sequence[str]) -> list[Pick]:
+    """The merge picks a saved comparison recommends, tasks in ``order`` (dependency order)."""
+    tasks = {t["task"]: t for t in data["tasks"]}
+    picks = []
+    for task in [t for t in order if t in tasks]:
+        rec = tasks[task]["recommendation"]
+        if rec["action"] == "none" or not rec["agent"]:
+            continue
+        commits = {a["agent"]: a["commit"] for a in tasks[task]["attempts"]}
+        extra = ()
+        if rec["action"] == "take-with-tests" and rec.get("tests_from"):
+            extra = ((commits[rec["tests_from"]], tuple(rec.get("test_files", ()))),)
+        picks.append(Pick(task, rec["agent"], commits[rec["agent"]], extra))
+    return picks
+
+
+def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
+            test_timeout: float = 600.0, jobs: int = 0, cross: bool = True, metrics: bool = True,
+            coverage: bool = True, env: Mapping[str, str] | None = None,
+            judge: Judge | None = None, progress: Callable[[str], None] | None = None,
+            save: bool = True) -> Comparison:  # fmt: skip
+    """Compare the attempts of run ``run_id`` in ``repo`` with evidence, and save the result.
+
+    Parameters
+    ----------
+    test_command
+        The command that runs the project's tests; default: the plan's ``test_command``, else the
+        one detected from the repository (pytest, ``make test``, ``npm test`` …).
+    test_timeout
+        Seconds before one test run is stopped (its attempt then fails the ``tests_finish`` gate).
+    jobs
+        Test runs at once (0: one per core, at most 4).
+    cross, metrics, coverage
+        Turn off the cross-tests, the radon/ruff metrics or the coverage of changed lines.
+    env
+        Extra environment variables for the test runs (e.g. ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``).
+    judge
+        Optional tie-breaker ``(task, tied_evidence) -> agent | None``, asked only when the top
+        attempts score exactly the same; never used alone.
+    """
+    from ..execute.runs import load_run
+
+    run = load_run(repo, run_id)
+    return compare_run(run, CompareOptions(test_command, test_timeout, jobs, cross, metrics,
+                                           coverage, env), judge, progress, save)  # fmt: skip
+
+
+def compare_run(run: Coordinator, options: CompareOptions | None = None, judge: Judge | None = None,
+                progress: Callable[[str], None] | None = None, save: bool = True) -> Comparison:  # fmt: skip
+    """:func:`compare` for a run object already in hand (``run.compare()``)."""
+    if run.prepared is None:
+        raise NborchError("this run has not been executed yet — run it first (run.run_sync())")
+    if run._future is not None and not run._future.done():
+        raise NborchError(f"run {run.prepared.run.id} is still running — compare it when it ends "
+                          "(await run, or run.wait())")  # fmt: skip
+    result = Comparison(run, gather(run, options, progress), judge)
+    if save:
+        result.save()
+    return result

@@ -1,0 +1,315 @@
+"""Gather the evidence about every attempt of a run: git, test runs, metrics, cross-tests.
+
+The I/O half of the comparison (the judging is pure, in :mod:`gates` and :mod:`rank`). Test runs
+are the expensive part, so they run in parallel (``jobs``), each in its own checkout: the attempt's
+worktree when it is clean and at the attempt's commit, else a temporary detached checkout. The
+results on each starting commit are cached by commit in ``.git/nborch/test-cache``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..execute.validate import check_env
+from ..gitcmd import Git
+from ..prompts.context import ProjectContext
+from .checkout import temporary_checkout
+from .coverage_lines import LineCoverage, changed_lines, line_coverage
+from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test
+from .diffs import MAX_SOURCE_BYTES, DiffStat, diff_stat, merges_cleanly
+from .evidence import AttemptEvidence
+from .metrics import metrics_for
+from .tests import BaseCache, TestRun, classify_tests, is_pytest, run_tests
+from .weakening import is_test_file, weakening
+
+if TYPE_CHECKING:
+    from ..execute.coordinator import Coordinator
+    from ..execute.results import AgentExecution
+    from ..prepare import PreparedAttempt
+
+__all__ = ["CompareOptions", "Gathered", "gather", "start_commit", "test_command_for"]
+
+Progress = Callable[[str], None]
+DEPENDENCY_MERGE = "nborch: build on task"  # the subject of the coordinator's dependency merges
+PATCH_LINES = 400  # lines of each attempt's patch kept for the side-by-side view
+
+
+@dataclass(frozen=True, slots=True)
+class CompareOptions:
+    """How to compare. ``test_command=None`` takes the plan's, else the detected one."""
+
+    test_command: str | None = None
+    test_timeout: float = 600.0
+    jobs: int = 0  # parallel test runs; 0 = one per core, at most 4
+    cross: bool = True
+    metrics: bool = True
+    coverage: bool = True
+    env: Mapping[str, str] | None = None  # extra variables for the test runs
+
+    @property
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else max(1, min(4, os.cpu_count() or 1))
+
+    def test_env(self) -> dict[str, str]:
+        """The test runs' environment: nborch's Python first on PATH, plus :attr:`env`."""
+        return {**check_env(), **(self.env or {})}
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """Everything :func:`gather` found, in assignment order."""
+
+    evidence: tuple[AttemptEvidence, ...]
+    matrices: dict[str, CrossMatrix]
+    patches: dict[tuple[str, str], str]
+    test_command: str | None
+    base: str
+    notes: tuple[str, ...]
+
+
+def test_command_for(run: Coordinator, override: str | None = None) -> tuple[str | None, str]:
+    """The test command to judge attempts with, and where it came from."""
+    if override:
+        return override, "given"
+    if run.plan.test_command:
+        return run.plan.test_command, "the plan's test_command"
+    found = ProjectContext.detect(run.repo).test_command
+    if found:
+        return found, "detected from the repository"
+    return None, "none found"
+
+
+def start_commit(git: Git, base: str, head: str) -> str:
+    """Where the agent began: the latest dependency merge on ``head``'s first-parent line, or
+    ``base``. Dependency merges are the coordinator's (subject :data:`DEPENDENCY_MERGE`)."""
+    log = git.out("log", "--first-parent", "--format=%H %s", f"{base}..{head}")
+    for line in log.splitlines():  # newest first
+        sha, _, subject = line.partition(" ")
+        if subject.startswith(DEPENDENCY_MERGE):
+            return sha
+    return base
+
+
+def _text(git: Git, rev: str, path: str) -> str | None:
+    size = git.run("cat-file", "-s", f"{rev}:{path}", check=False)
+    if not size.ok or int(size.stdout.strip() or 0) > MAX_SOURCE_BYTES:
+        return None
+    shown = git.run("show", f"{rev}:{path}", check=False)
+    return shown.stdout if shown.ok else None
+
+
+def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None]]:
+    """``(path, before, after)`` texts of the test and config files a diff touches."""
+    out = []
+    for f in diff.files:
+        if f.binary or not (is_test_file(f.path) or f.path.endswith((".toml", ".ini", ".cfg",
+                                                                     ".coveragerc", ".flake8"))):
+            continue  # fmt: skip
+        before = None if f.status == "added" else _text(git, diff.base, f.old_path or f.path)
+        after = None if f.status == "deleted" else _text(git, diff.head, f.path)
+        out.append((f.path, before, after))
+    return out
+
+
+def _usable_worktree(path: Path, commit: str) -> bool:
+    """Whether the attempt's own worktree can run its tests: present, at ``commit``, clean."""
+    if not (path / ".git").exists():
+        return False
+    git = Git(path)
+    head = git.run("rev-parse", "HEAD", check=False)
+    if not head.ok or head.stdout.strip() != commit:
+        return False
+    return git.out("status", "--porcelain", "--untracked-files=no") == ""
+
+
+class _Tester:
+    """Runs test commands on commits in parallel, with the start commits' runs cached."""
+
+    def __init__(self, git: Git, cache: BaseCache, command: str, opts: CompareOptions,
+                 stack: ExitStack, pool: ThreadPoolExecutor) -> None:  # fmt: skip
+        self.git, self.cache, self.command, self.opts = git, cache, command, opts
+        self.stack, self.pool = stack, pool
+        self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nborch-cmp-")))
+        self.env = opts.test_env()
+        self._baselines: dict[str, Future[TestRun]] = {}
+        self._lock = threading.Lock()
+
+    def baseline(self, commit: str) -> Future[TestRun]:
+        tree = self.git.out("rev-parse", f"{commit}^{{tree}}")
+        with self._lock:
+            if tree not in self._baselines:
+                self._baselines[tree] = self.pool.submit(self._baseline, commit)
+            return self._baselines[tree]
+
+    def _baseline(self, commit: str) -> TestRun:
+        # keyed by tree: dependents' start commits differ per attempt but often hold the same files
+        tree = self.git.out("rev-parse", f"{commit}^{{tree}}")
+        cached = self.cache.get(tree, self.command)
+        if cached is not None:
+            return cached
+        with temporary_checkout(self.git, commit, "nborch-base-") as where:
+            run = run_tests(where, self.command, self.opts.test_timeout,
+                            log_path=self.cache.cache_dir / f"{tree}.log", env=self.env)  # fmt: skip
+        if not run.timed_out:  # a hang may be the machine's fault: measure it again next time
+            self.cache.put(tree, self.command, run)
+        return run
+
+    def attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
+                ) -> Future[tuple[TestRun, LineCoverage | None]]:  # fmt: skip
+        return self.pool.submit(self._attempt, pa, start, commit, include)
+
+    def _attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
+                 ) -> tuple[TestRun, LineCoverage | None]:  # fmt: skip
+        with ExitStack() as stack:
+            where = pa.attempt.path
+            if not _usable_worktree(where, commit):
+                where = stack.enter_context(temporary_checkout(self.git, commit, "nborch-attempt-"))
+            data = self.tmp / f"{pa.attempt.name}.coverage"
+            cov: dict[str, Any] = ({"coverage_include": list(include), "coverage_file": data}
+                                   if include else {})  # fmt: skip
+            run = run_tests(where, self.command, self.opts.test_timeout,
+                            log_path=pa.attempt.attempt_dir / "compare" / "tests.log",
+                            env=self.env, **cov)  # fmt: skip
+            if not include:
+                return run, None
+            # coverage reads the sources it measured, so this happens while the checkout exists
+            return run, line_coverage(data, where, changed_lines(self.git.cwd, start, commit, include))
+
+
+def _order(run: Coordinator) -> list[PreparedAttempt]:
+    return list(run.prepared.attempts) if run.prepared is not None else []
+
+
+def gather(run: Coordinator, options: CompareOptions | None = None,
+           progress: Progress | None = None) -> Gathered:  # fmt: skip
+    """Measure every attempt of a finished (or interrupted) run.
+
+    Parameters
+    ----------
+    run
+        The run, e.g. from :meth:`nborch.Run.load`.
+    options
+        Test command, timeout, parallelism and which signals to measure.
+    progress
+        Called with a short line as each step starts (the CLI prints them).
+    """
+    opts = options or CompareOptions()
+    say = progress or (lambda _line: None)
+    git = Git(run.repo)
+    base = run.prepared.run.base_commit
+    command, source = test_command_for(run, opts.test_command)
+    notes = [f"test command: `{command}` ({source})" if command else
+             "no test command: set test_command in the plan, or pass one — without tests the "
+             "comparison cannot tell which attempt works"]  # fmt: skip
+    attempts = _order(run)
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    patches: dict[tuple[str, str], str] = {}
+    for n, pa in enumerate(attempts):
+        ex: AgentExecution = run.executions[(pa.attempt.task_id, pa.attempt.agent)]
+        rec = records[(ex.task, ex.agent)] = _basics(pa, ex, n)
+        if not ex.commit:
+            continue
+        say(f"diff {ex.task} ({ex.agent})")
+        start = start_commit(git, base, ex.commit)
+        diff = diff_stat(run.repo, start, ex.commit)
+        rec.update(start=start, diff=diff, merge=merges_cleanly(run.repo, base, ex.commit),
+                   weakening=tuple(weakening(_changes(git, diff))),
+                   test_files=tuple(sorted(f.path for f in diff.files
+                                           if is_test_file(f.path) and f.status != "deleted")))  # fmt: skip
+        patch = git.run("diff", "--no-color", "-M", start, ex.commit, check=False).stdout
+        lines = patch.splitlines()
+        patches[(ex.task, ex.agent)] = "\n".join(lines[:PATCH_LINES]) + (
+            f"\n… {len(lines) - PATCH_LINES} more lines" if len(lines) > PATCH_LINES else "")
+        if opts.metrics:
+            say(f"metrics {ex.task} ({ex.agent})")
+            rec["metrics"] = metrics_for(run.repo, start, ex.commit, diff.paths)
+
+    matrices: dict[str, CrossMatrix] = {}
+    if command:
+        _run_tests(git, command, opts, attempts, records, say)
+        if opts.cross and is_pytest(command):
+            matrices = _cross(run, command, opts, attempts, records, say)
+    evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
+                     for pa in attempts)  # fmt: skip
+    return Gathered(evidence, matrices, patches, command, base, tuple(notes))
+
+
+def _basics(pa: PreparedAttempt, ex: AgentExecution, order: int) -> dict[str, Any]:
+    return dict(task=ex.task, agent=ex.agent, status=str(ex.status), branch=ex.branch,
+                commit=ex.commit or None, start=pa.attempt.base_commit, order=order,
+                validation=ex.validation, checks=tuple(ex.validation_details),
+                input_tokens=ex.input_tokens, output_tokens=ex.output_tokens,
+                cost_usd=ex.cost_usd, duration_s=ex.duration_s)  # fmt: skip
+
+
+def _run_tests(git: Git, command: str, opts: CompareOptions,
+               attempts: Iterable[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
+               say: Progress) -> None:  # fmt: skip
+    cache = BaseCache(_common_dir(git) / "nborch" / "test-cache")
+    with ExitStack() as stack, ThreadPoolExecutor(opts.workers, "nborch-tests") as pool:
+        tester = _Tester(git, cache, command, opts, stack, pool)
+        pending = {}
+        for pa in attempts:
+            key = (pa.attempt.task_id, pa.attempt.agent)
+            rec = records[key]
+            if rec.get("diff") is None or not rec["diff"].files:
+                continue
+            baseline = tester.baseline(rec["start"])
+            include = [f.path for f in rec["diff"].files if f.path.endswith(".py")
+                       and f.status != "deleted" and not is_test_file(f.path)] if opts.coverage else []  # fmt: skip
+            say(f"tests {pa.attempt.task_id} ({pa.attempt.agent})")
+            pending[key] = (baseline, tester.attempt(pa, rec["start"], rec["commit"], include))
+        for key, (baseline, attempt) in pending.items():
+            rec = records[key]
+            base_run = baseline.result()
+            test_run, cov = attempt.result()
+            rec.update(baseline=base_run, tests=test_run, delta=classify_tests(base_run, test_run))
+            if cov is not None:
+                rec["coverage"] = cov.fraction
+                rec["coverage_lines"] = (cov.covered, cov.total) if cov.total else None
+                rec["notes"] = tuple(rec.get("notes", ())) + tuple(cov.notes)
+
+
+def _common_dir(git: Git) -> Path:
+    common = Path(git.out("rev-parse", "--git-common-dir"))
+    return (common if common.is_absolute() else Path(git.cwd) / common).resolve()
+
+
+def _cross(run: Coordinator, command: str, opts: CompareOptions,
+           attempts: Sequence[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
+           say: Progress) -> dict[str, CrossMatrix]:  # fmt: skip
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for pa in attempts:
+        rec = records[(pa.attempt.task_id, pa.attempt.agent)]
+        if rec.get("diff") is not None and rec["diff"].files:
+            by_task.setdefault(rec["task"], []).append(rec)
+    matrices = {}
+    for task, recs in by_task.items():
+        if len(recs) < 2 or not any(r["test_files"] for r in recs):
+            continue
+        say(f"cross-tests {task}: {len(recs)} attempts")
+        subjects = [CrossSubject(r["agent"], r["commit"], r["test_files"]) for r in recs]
+        own = {r["agent"]: r["tests"] for r in recs if r.get("tests") is not None}
+        matrix = cross_test(run.repo, subjects, command, timeout=opts.test_timeout,
+                            env=opts.env, jobs=opts.workers, own=own)  # fmt: skip
+        matrices[task] = matrix
+        clusters = behaviour_clusters(matrix)
+        for r in recs:
+            r["cross"] = {a: _pass_count(matrix, a, r["agent"]) for a in matrix.subjects
+                          if matrix.authored_by(a)}  # fmt: skip
+            r["cluster"] = next((n for n, c in enumerate(clusters, 1) if r["agent"] in c), None)
+    return matrices
+
+
+def _pass_count(matrix: CrossMatrix, author: str, runner: str) -> tuple[int, int]:
+    cell = matrix.cells.get((author, runner), {})
+    return sum(1 for o in cell.values() if o == "passed"), len(matrix.authored_by(author))
+
