@@ -228,12 +228,29 @@ def demo(keep: Path | None, timeout: str, max_concurrent: int) -> None:
         from .execute.view import COLUMNS, rows
 
         _table("4. Summary — " + repr(run).strip("<>"), COLUMNS, rows(run))
+        _demo_compare_and_merge(run)
     finally:
         if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
     where = f"kept in {keep}" if keep else "removed (use --keep DIR to look around)"
-    click.echo(f"The sample repository and its worktrees were {where}. Next: comparing the "
-               "attempts and merging the winners.", err=True)  # fmt: skip
+    click.echo(f"The sample repository and its worktrees were {where}.", err=True)
+
+
+def _demo_compare_and_merge(run: Any) -> None:
+    """Steps 5 and 6 of the demo: the comparison tables, then the merged integration branch."""
+    from .cli_compare import show_comparison
+
+    click.echo("5. Compare — every attempt's tests against the base, each other's new tests, "
+               "coverage, lint; then the gates and a ranking", err=True)  # fmt: skip
+    # The sample needs no pytest plugins; skipping their discovery saves ~1 s per test run when
+    # nborch's own environment has plugins such as nbmake installed.
+    result = run.compare(env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+                         progress=lambda line: click.echo(f"  {line}", err=True))  # fmt: skip
+    show_comparison(result)
+    outcome = result.merge()
+    click.echo(f"6. Merge — {outcome}", err=True)
+    if not outcome.ok:
+        raise NborchError(f"the demo's integration branch is not good: {outcome}")
 
 
 def do_assign_real(plan: Any) -> Any:

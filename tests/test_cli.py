@@ -107,8 +107,10 @@ class TestAssign:
 
 class TestDemo:
     def test_demo_runs_the_whole_pipeline(self) -> None:
-        """`nborch demo` parses, assigns, prepares and executes the sample with demo agents: some
-        attempts complete, one fails, one times out, and it exits 0 leaving nothing behind."""
+        """`nborch demo` parses, assigns, prepares and executes the sample with demo agents (some
+        attempts complete, one fails, one times out), compares them — the careful agent wins
+        every task — merges the winners into an integration branch whose tests pass, and exits 0
+        leaving nothing behind."""
         result = nborch("demo", "--timeout", "6s")
         assert result.returncode == 0, result.stderr
         assert "Parse and classify" in result.stdout
@@ -117,6 +119,10 @@ class TestDemo:
         assert "demo-slow" in result.stdout and "timeout" in result.stdout
         assert "completed" in result.stdout
         assert "Demo agents only" in result.stderr
+        takes = [line for line in result.stdout.splitlines() if ": take demo (" in line]
+        assert len(takes) == 8, result.stdout  # the careful agent, for each of the 8 tasks
+        assert "demo-hasty" in result.stdout and "no_broken_tests" in result.stdout
+        assert "8 merged, tests passed" in result.stderr
         assert "were removed" in result.stderr
 
 
