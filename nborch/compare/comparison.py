@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["COMPARISON_FILE", "RANKING_COLUMNS", "Comparison", "compare", "load_comparison"]
 
 COMPARISON_FILE = "comparison.json"
+SHOWN_PATCH_LINES = 60  # per attempt in the HTML view
 SIGNAL_COLUMNS = ("fail_to_pass", "pass_to_pass", "broken", "new_passing", "cross_pass_rate",
                   "coverage", "new_lint", "complexity_delta", "mi_delta", "diff_lines", "files",
                   "tokens", "cost_usd", "duration_s")  # fmt: skip
@@ -189,10 +190,19 @@ def _pct(value: object) -> str:
     return "" if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
 
 
+def _shown(patch: str, limit: int = SHOWN_PATCH_LINES) -> str:
+    lines = patch.splitlines()
+    if len(lines) <= limit:
+        return patch
+    return "\n".join(lines[:limit]) + f"\n… {len(lines) - limit} more lines in .patches"
+
+
 def _side_by_side(patches: Sequence[tuple[str, str]]) -> str:
-    """The top attempts' patches next to each other, folded by default (they can be long)."""
+    """The top attempts' patches next to each other, folded by default; each is cut to
+    :data:`SHOWN_PATCH_LINES` so a saved notebook stays small (``.patches`` has them whole)."""
     if not patches:
         return ""
+    patches = [(agent, _shown(patch)) for agent, patch in patches]
     cols = "".join(
         f"<td style='vertical-align:top;width:{100 // len(patches)}%'><b>{html.escape(agent)}</b>"
         f"<pre style='font-size:11px;white-space:pre-wrap'>{html.escape(patch) or '(no changes)'}"
