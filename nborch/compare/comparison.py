@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..display import html_table, plural, text_table
 from ..errors import NborchError
+from .diffs import overlap
 from .gates import GATES
 from .gather import CompareOptions, Gathered, gather
 from .merge import MergeOutcome, Pick, merge_picks
@@ -178,6 +179,7 @@ class Comparison:
             rec = self._recommendations[task]
             out.append(html_table(_TASK_COLUMNS, self._task_rows(task), caption=str(rec)))
             top = [r for r in ranked if r.eligible][:2] or ranked[:2]
+            out.append(_overlap_line(top))
             out.append(_side_by_side([(r.agent, self.patches.get((task, r.agent), "")) for r in top]))
         return "".join(out) + "</div>"
 
@@ -188,6 +190,17 @@ _TASK_COLUMNS = ("rank", "agent", "score", "failed gates", "fixed", "broken", "o
 
 def _pct(value: object) -> str:
     return "" if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
+
+
+def _overlap_line(top: Sequence[Ranked]) -> str:
+    """What the top two diffs share — shown for people, never used as evidence."""
+    if len(top) < 2 or top[0].evidence.diff is None or top[1].evidence.diff is None:
+        return ""
+    o = overlap(top[0].evidence.diff, top[1].evidence.diff)
+    return (f"<p style='font-size:90%'>{html.escape(top[0].agent)} and "
+            f"{html.escape(top[1].agent)} both change {plural(len(o.shared_files), 'file')} "
+            f"and {plural(len(o.shared_functions), 'function')} (file overlap {o.jaccard:.0%}) — "
+            "similarity is shown, never taken as evidence that they behave alike.</p>")
 
 
 def _shown(patch: str, limit: int = SHOWN_PATCH_LINES) -> str:
