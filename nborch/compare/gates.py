@@ -67,7 +67,10 @@ def evaluate_gates(ev: AttemptEvidence) -> GateResult:
         values["tests_finish"] = not ev.tests.timed_out
         if ev.tests.timed_out:
             why["tests_finish"] = f"the tests did not finish in time ({ev.tests.duration_s:.0f} s)"
-    if ev.delta is not None:
+    finished = ev.tests is None or not ev.tests.timed_out
+    if ev.baseline is not None and ev.baseline.timed_out:
+        finished = False
+    if ev.delta is not None and finished:  # a killed run has no results: nothing is known broken
         broken = ev.delta.broken
         values["no_broken_tests"] = not broken
         if broken:

@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import NborchError
 from ..execute.validate import check_env
 from ..gitcmd import Git
 from ..prompts.context import ProjectContext
@@ -26,7 +27,7 @@ from .coverage_lines import LineCoverage, changed_lines, line_coverage
 from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test
 from .diffs import MAX_SOURCE_BYTES, DiffStat, diff_stat, merges_cleanly
 from .evidence import AttemptEvidence
-from .metrics import metrics_for
+from .metrics import MetricsReport, metrics_for
 from .tests import BaseCache, TestRun, classify_tests, is_pytest, run_tests
 from .weakening import is_test_file, weakening
 
@@ -156,11 +157,19 @@ class _Tester:
         if cached is not None:
             return cached
         with temporary_checkout(self.git, commit, "nborch-base-") as where:
-            run = run_tests(where, self.command, self.opts.test_timeout,
-                            log_path=self.cache.cache_dir / f"{tree}.log", env=self.env)  # fmt: skip
+            run = self._run(where, self.cache.cache_dir / f"{tree}.log")
         if not run.timed_out:  # a hang may be the machine's fault: measure it again next time
             self.cache.put(tree, self.command, run)
         return run
+
+    def _run(self, where: Path, log: Path, **coverage: Any) -> TestRun:
+        try:
+            return run_tests(where, self.command, self.opts.test_timeout, log_path=log,
+                             env=self.env, **coverage)  # fmt: skip
+        except OSError as err:  # the program is missing or not executable: the same for all
+            raise NborchError(f"cannot run the test command `{self.command}`: {err} — fix "
+                              "test_command in the plan, or pass another one "
+                              "(--test-command)") from err  # fmt: skip
 
     def attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
                 ) -> Future[tuple[TestRun, LineCoverage | None]]:  # fmt: skip
@@ -175,9 +184,7 @@ class _Tester:
             data = self.tmp / f"{pa.attempt.name}.coverage"
             cov: dict[str, Any] = ({"coverage_include": list(include), "coverage_file": data}
                                    if include else {})  # fmt: skip
-            run = run_tests(where, self.command, self.opts.test_timeout,
-                            log_path=pa.attempt.attempt_dir / "compare" / "tests.log",
-                            env=self.env, **cov)  # fmt: skip
+            run = self._run(where, pa.attempt.attempt_dir / "compare" / "tests.log", **cov)
             if not include:
                 return run, None
             # coverage reads the sources it measured, so this happens while the checkout exists
@@ -230,7 +237,7 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
             f"\n… {len(lines) - PATCH_LINES} more lines" if len(lines) > PATCH_LINES else "")
         if opts.metrics:
             say(f"metrics {ex.task} ({ex.agent})")
-            rec["metrics"] = metrics_for(run.repo, start, ex.commit, diff.paths)
+            rec["metrics"] = _code_only(metrics_for(run.repo, start, ex.commit, diff.paths))
 
     matrices: dict[str, CrossMatrix] = {}
     if command:
@@ -240,6 +247,19 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
     evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
                      for pa in attempts)  # fmt: skip
     return Gathered(evidence, matrices, patches, command, base, tuple(notes))
+
+
+def _code_only(report: MetricsReport) -> MetricsReport:
+    """The report with complexity and maintainability deltas over the code, not its tests.
+
+    A new test function (and each assertion in it) adds cyclomatic complexity; counted, that
+    would rank an attempt lower for adding tests. New lint in test files still counts, and the
+    per-file figures stay in ``files``.
+    """
+    code = [f for f in report.files if not is_test_file(f.path)]
+    cc = [f.complexity_delta for f in code if f.complexity_delta is not None]
+    mi = [f.mi_delta for f in code if f.mi_delta is not None]
+    return replace(report, complexity_delta=sum(cc), mi_delta=sum(mi) / len(mi) if mi else None)
 
 
 def _basics(pa: PreparedAttempt, ex: AgentExecution, order: int) -> dict[str, Any]:
@@ -271,7 +291,15 @@ def _run_tests(git: Git, command: str, opts: CompareOptions,
             rec = records[key]
             base_run = baseline.result()
             test_run, cov = attempt.result()
-            rec.update(baseline=base_run, tests=test_run, delta=classify_tests(base_run, test_run))
+            # a run killed at the timeout has no per-test results: comparing it would call every
+            # test it never reached "broken" (or, on the base side, every test "new")
+            finished = not (base_run.timed_out or test_run.timed_out)
+            rec.update(baseline=base_run, tests=test_run,
+                       delta=classify_tests(base_run, test_run) if finished else None)  # fmt: skip
+            if base_run.timed_out:
+                why = (f"the tests did not finish on the starting commit {rec['start'][:12]} in "
+                       f"{opts.test_timeout:g} s: nothing to compare this attempt's results with")
+                rec["notes"] = (*rec.get("notes", ()), why)
             if cov is not None:
                 rec["coverage"] = cov.fraction
                 rec["coverage_lines"] = (cov.covered, cov.total) if cov.total else None

@@ -6,12 +6,14 @@ a signal on which every attempt is equal does not count. Tests decide first — 
 other attempts' new tests passed — then coverage, lint, complexity, size and cost. Equal scores
 keep the assignment order (the primary agent first), unless a ``judge`` is given for ties.
 Nothing here treats similar text as equal behaviour: only shared test results (a behaviour
-cluster) say two attempts behave alike.
+cluster) say two attempts behave alike. Only tests written by attempts that passed the gates count
+as evidence about the others: a weakened copy of a test file (a skipped test, a removed assertion)
+says nothing about the attempts that run it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,15 +88,28 @@ class Recommendation:
         return f"{self.task}: {what} ({self.confidence} confidence) — {self.reason}"
 
 
-def signals_of(ev: AttemptEvidence) -> dict[str, float | int | None]:
-    """The measured signals of one attempt (``None`` = not measured)."""
+def _others(ev: AttemptEvidence, authors: Collection[str] | None) -> dict[str, tuple[int, int]]:
+    """author → (passed, total) of the other attempts' tests on ``ev`` (only ``authors``' tests
+    when given)."""
+    return {a: pt for a, pt in ev.cross.items()
+            if a != ev.agent and pt[1] and (authors is None or a in authors)}  # fmt: skip
+
+
+def signals_of(ev: AttemptEvidence,
+               authors: Collection[str] | None = None) -> dict[str, float | int | None]:  # fmt: skip
+    """The measured signals of one attempt (``None`` = not measured).
+
+    ``authors``: whose new tests count in ``cross_pass_rate`` (default: every other attempt's).
+    """
     delta, metrics = ev.delta, ev.metrics
+    others = _others(ev, authors)
+    total = sum(t for _, t in others.values())
     return {
         "fail_to_pass": len(delta.fail_to_pass) if delta else None,
         "pass_to_pass": len(delta.pass_to_pass) if delta else None,
         "broken": len(delta.broken) if delta else None,
         "new_passing": len(delta.new_passing) if delta else None,
-        "cross_pass_rate": ev.cross_rate,
+        "cross_pass_rate": sum(p for p, _ in others.values()) / total if total else None,
         "coverage": ev.coverage,
         "new_lint": len(metrics.new_lint) if metrics else None,
         "complexity_delta": metrics.complexity_delta if metrics else None,
@@ -138,21 +153,28 @@ def _scores(signals: list[dict[str, float | int | None]]) -> list[float]:
     return [round(100.0 * t / weight, 1) if weight else 100.0 for t in total]
 
 
-def _evidence_reasons(ev: AttemptEvidence, sig: dict[str, float | int | None],
-                      best_f2p: int) -> list[str]:  # fmt: skip
+def _evidence_reasons(ev: AttemptEvidence, sig: dict[str, float | int | None], best_f2p: int,
+                      authors: Collection[str] | None = None) -> list[str]:  # fmt: skip
     """The signals of one attempt in words, most telling first."""
     out = []
     f2p = sig["fail_to_pass"]
-    if f2p:
+    if ev.tests is not None and ev.tests.runner == "exit-code":
+        # one outcome for the whole command: there are no individual tests to count
+        if f2p:
+            out.append("the test command passes now (it failed before)")
+        elif f2p == 0 and best_f2p:
+            out.append("the test command still fails (another attempt makes it pass)")
+    elif f2p:
         out.append(f"fixes {plural(int(f2p), 'test')} that failed before")
     elif f2p == 0 and best_f2p:
         out.append(f"fixes none of the failing tests (another attempt fixes {best_f2p})")
-    others = {a: pt for a, pt in ev.cross.items() if a != ev.agent and pt[1]}
+    others = _others(ev, authors)
     if others:
         passed, total = sum(p for p, _ in others.values()), sum(t for _, t in others.values())
-        failed_by = [a for a, (p, t) in others.items() if p < t]
+        # "does not pass", not "fails": a test may also be skipped, or time out
+        missed = [a for a, (p, t) in others.items() if p < t]
         out.append(f"passes {passed} of {plural(total, 'test')} written by other attempts"
-                   + (f" (fails some of {', '.join(failed_by)}'s)" if failed_by else ""))  # fmt: skip
+                   + (f" (does not pass some of {', '.join(missed)}'s)" if missed else ""))  # fmt: skip
     if sig["new_passing"]:
         out.append(f"adds {plural(int(sig['new_passing']), 'passing test')}")
     if sig["coverage"] is not None and ev.coverage_lines:
@@ -176,8 +198,9 @@ def rank_task(evidence: Sequence[AttemptEvidence], judge: Judge | None = None) -
     Attempts that fail a gate get no score and no rank; their reasons are the failed gates.
     """
     gates = [evaluate_gates(ev) for ev in evidence]
-    sigs = [signals_of(ev) for ev in evidence]
     eligible = [i for i, g in enumerate(gates) if g.passed]
+    trusted = {evidence[i].agent for i in eligible}  # whose new tests count as evidence
+    sigs = [signals_of(ev, trusted) for ev in evidence]
     scores = dict(zip(eligible, _scores([sigs[i] for i in eligible]), strict=True))
     order = sorted(eligible, key=lambda i: (-scores[i], evidence[i].order, i))
     tie_note = ""
@@ -192,7 +215,7 @@ def rank_task(evidence: Sequence[AttemptEvidence], judge: Judge | None = None) -
     best_f2p = max((int(sigs[i]["fail_to_pass"] or 0) for i in eligible), default=0)
     ranked: list[Ranked] = []
     for rank, i in enumerate(order, 1):
-        reasons = _evidence_reasons(evidence[i], sigs[i], best_f2p)
+        reasons = _evidence_reasons(evidence[i], sigs[i], best_f2p, trusted)
         if rank == 1 and tie_note:
             reasons.insert(0, tie_note)
         elif rank > 1 and abs(scores[i] - scores[order[0]]) < _EPS:
@@ -210,6 +233,9 @@ def _confidence(top: Ranked, ranked: Sequence[Ranked]) -> tuple[str, str]:
     ev = top.evidence
     if ev.tests is None:
         return "low", "no test command: nothing here shows that the change works"
+    if ev.baseline is not None and ev.baseline.timed_out:
+        return "low", ("the tests did not finish on the starting commit, so nothing shows what "
+                       "the change did to them")  # fmt: skip
     if ev.baseline is not None and not ev.baseline.outcomes and not ev.tests.outcomes:
         return "low", "the repository has no tests: nothing here shows that the change works"
     if ev.tests.runner == "exit-code":
