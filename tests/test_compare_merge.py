@@ -225,6 +225,25 @@ class TestFailingTests:
         assert "tests FAILED" in repr(out) and "although its tests fail" in str(out)
 
 
+    def test_no_tests_found_is_not_a_failure(self, repo: Path) -> None:
+        """pytest's exit 5 (nothing collected) means untested, not failed: ok, and a note."""
+        out = merge_picks(repo, "main", picks("a1"), into=INTO,
+                          test_command=f"{PYTEST} -k no_test_has_this_name")  # fmt: skip
+        assert out.tests is not None and out.tests.return_code == 5
+        assert out.ok
+        assert any("found no tests" in n for n in out.notes)
+
+    def test_env_reaches_the_tests(self, repo: Path) -> None:
+        """Variables given to merge_picks are set for the test run on the result."""
+        attempt(repo, "a6", "main", {"tests/test_env.py": "import os\n\n\ndef test_env():\n"
+                                     "    assert os.environ['NBORCH_PROBE'] == 'yes'\n"})  # fmt: skip
+        out = merge_picks(repo, "main", picks("a6"), into=INTO, test_command=PYTEST,
+                          env={"NBORCH_PROBE": "yes"})  # fmt: skip
+        assert out.ok, out
+        assert out.tests is not None
+        assert out.tests.outcomes["tests/test_env.py::test_env"] == "passed"
+
+
 class TestDisplay:
     """The outcome reads as text, HTML and JSON."""
 

@@ -54,6 +54,7 @@ class Comparison:
         self.patches = gathered.patches
         self.created_at = datetime.now(UTC)
         self._plan = run.plan
+        self.env = dict(gathered.env)
         by_task: dict[str, list] = {}
         for ev in gathered.evidence:
             by_task.setdefault(ev.task, []).append(ev)
@@ -142,7 +143,7 @@ class Comparison:
         return merge_picks(self.repo, self.base, self.picks(),
                            into=into or f"nborch/integration/{self.run_id}",
                            test_command=self.test_command, test_timeout=test_timeout,
-                           force=force)  # fmt: skip
+                           force=force, env=self.env)  # fmt: skip
 
     # ---- display ------------------------------------------------------------------------------
 

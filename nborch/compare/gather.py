@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..display import plural
 from ..errors import NborchError
 from ..execute.validate import check_env
 from ..gitcmd import Git
@@ -74,6 +75,7 @@ class Gathered:
     test_command: str | None
     base: str
     notes: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)  # the extra variables the tests ran with
 
 
 def test_command_for(run: Coordinator, override: str | None = None) -> tuple[str | None, str]:
@@ -142,6 +144,10 @@ class _Tester:
         self.env = opts.test_env()
         self._baselines: dict[str, Future[TestRun]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def starts(self) -> int:
+        return len(self._baselines)
 
     def baseline(self, commit: str) -> Future[TestRun]:
         tree = self.git.out("rev-parse", f"{commit}^{{tree}}")
@@ -219,12 +225,12 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
     attempts = _order(run)
     records: dict[tuple[str, str], dict[str, Any]] = {}
     patches: dict[tuple[str, str], str] = {}
+    say(f"diffs{' and metrics' if opts.metrics else ''} of {len(attempts)} attempts")
     for n, pa in enumerate(attempts):
         ex: AgentExecution = run.executions[(pa.attempt.task_id, pa.attempt.agent)]
         rec = records[(ex.task, ex.agent)] = _basics(pa, ex, n)
         if not ex.commit:
             continue
-        say(f"diff {ex.task} ({ex.agent})")
         start = start_commit(git, base, ex.commit)
         diff = diff_stat(run.repo, start, ex.commit)
         rec.update(start=start, diff=diff, merge=merges_cleanly(run.repo, base, ex.commit),
@@ -236,7 +242,6 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
         patches[(ex.task, ex.agent)] = "\n".join(lines[:PATCH_LINES]) + (
             f"\n… {len(lines) - PATCH_LINES} more lines" if len(lines) > PATCH_LINES else "")
         if opts.metrics:
-            say(f"metrics {ex.task} ({ex.agent})")
             rec["metrics"] = _code_only(metrics_for(run.repo, start, ex.commit, diff.paths))
 
     matrices: dict[str, CrossMatrix] = {}
@@ -246,7 +251,7 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
             matrices = _cross(run, command, opts, attempts, records, say)
     evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
                      for pa in attempts)  # fmt: skip
-    return Gathered(evidence, matrices, patches, command, base, tuple(notes))
+    return Gathered(evidence, matrices, patches, command, base, tuple(notes), dict(opts.env or {}))
 
 
 def _code_only(report: MetricsReport) -> MetricsReport:
@@ -285,8 +290,9 @@ def _run_tests(git: Git, command: str, opts: CompareOptions,
             baseline = tester.baseline(rec["start"])
             include = [f.path for f in rec["diff"].files if f.path.endswith(".py")
                        and f.status != "deleted" and not is_test_file(f.path)] if opts.coverage else []  # fmt: skip
-            say(f"tests {pa.attempt.task_id} ({pa.attempt.agent})")
             pending[key] = (baseline, tester.attempt(pa, rec["start"], rec["commit"], include))
+        say(f"tests: {len(pending)} attempts and {plural(tester.starts, 'starting point')}, "
+            f"{opts.workers} at a time")
         for key, (baseline, attempt) in pending.items():
             rec = records[key]
             base_run = baseline.result()
@@ -324,20 +330,32 @@ def _cross(run: Coordinator, command: str, opts: CompareOptions,
         if len(recs) < 2 or not any(r["test_files"] for r in recs):
             continue
         say(f"cross-tests {task}: {len(recs)} attempts")
-        subjects = [CrossSubject(r["agent"], r["commit"], r["test_files"]) for r in recs]
+        # a weakened attempt's tests are no evidence (rank ignores them): run none of them
+        subjects = [CrossSubject(r["agent"], r["commit"],
+                                 () if any(f.weakens for f in r.get("weakening", ())) else r["test_files"])
+                    for r in recs]  # fmt: skip
         own = {r["agent"]: r["tests"] for r in recs if r.get("tests") is not None}
         matrix = cross_test(run.repo, subjects, command, timeout=opts.test_timeout,
                             env=opts.env, jobs=opts.workers, own=own)  # fmt: skip
         matrices[task] = matrix
         clusters = behaviour_clusters(matrix)
+        new = {r["agent"]: _new_tests(matrix, r) for r in recs}
         for r in recs:
-            r["cross"] = {a: _pass_count(matrix, a, r["agent"]) for a in matrix.subjects
-                          if matrix.authored_by(a)}  # fmt: skip
+            r["cross"] = {a: counted for a in matrix.subjects
+                          if (counted := _pass_count(matrix, a, r["agent"], new[a]))[1]}  # fmt: skip
             r["cluster"] = next((n for n, c in enumerate(clusters, 1) if r["agent"] in c), None)
     return matrices
 
 
-def _pass_count(matrix: CrossMatrix, author: str, runner: str) -> tuple[int, int]:
+def _new_tests(matrix: CrossMatrix, rec: dict[str, Any]) -> frozenset[str]:
+    """The author's tests that did not exist where it started: an edited test file also holds
+    old tests, which say nothing about the new work."""
+    before = rec["baseline"].outcomes if rec.get("baseline") is not None else {}
+    return frozenset(t for t in matrix.authored_by(rec["agent"]) if t not in before)
+
+
+def _pass_count(matrix: CrossMatrix, author: str, runner: str,
+                tests: frozenset[str]) -> tuple[int, int]:  # fmt: skip
     cell = matrix.cells.get((author, runner), {})
-    return sum(1 for o in cell.values() if o == "passed"), len(matrix.authored_by(author))
+    return sum(1 for t in tests if cell.get(t) == "passed"), len(tests)
 

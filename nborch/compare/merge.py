@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import html
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..display import html_table, plural, text_table
 from ..errors import WorktreeError
+from ..execute.validate import check_env
 from ..gitcmd import Git, ref_problem, split_z
 from ..worktree_commit import identity_env
 from ..worktree_status import porcelain_paths
@@ -108,7 +109,7 @@ class MergeOutcome:
     @property
     def ok(self) -> bool:
         """No conflict, and the tests passed or there were none to run."""
-        return not self.conflicts and (self.tests is None or self.tests.ok)
+        return not self.conflicts and (self.tests is None or self.tests.ok or _no_tests(self.tests))
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -312,11 +313,17 @@ def _set_target(git: Git, branch: str, old: str | None, where: list[Path], resul
 # ---- step 3: the tests ----------------------------------------------------------------------
 
 
-def _test_result(git: Git, commit: str, command: str, timeout: float) -> TestRun:
+def _no_tests(run: TestRun) -> bool:
+    """pytest's exit code 5: it ran and found no tests — nothing failed."""
+    return run.runner == "pytest" and run.return_code == 5 and not run.outcomes
+
+
+def _test_result(git: Git, commit: str, command: str, timeout: float,
+                 env: Mapping[str, str] | None) -> TestRun:  # fmt: skip
     """Run ``command`` in a temporary detached worktree at ``commit`` (removed afterwards)."""
     with temporary_checkout(git, commit, "nborch-merge-") as where:
         try:
-            return run_tests(where, command, timeout)
+            return run_tests(where, command, timeout, env={**check_env(), **(env or {})})
         except OSError as err:  # the program is missing or not executable: a failed run, reported
             return TestRun(command=command, return_code=None, duration_s=0.0, timed_out=False,
                            runner="pytest" if is_pytest(command) else "exit-code",
@@ -333,6 +340,7 @@ def merge_picks(
     test_command: str | None = None,
     test_timeout: float = 600.0,
     force: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> MergeOutcome:
     """Merge the chosen attempt of every task, in the given order, into the branch ``into``.
 
@@ -357,6 +365,8 @@ def merge_picks(
         Seconds before the test run is killed.
     force
         Replace an existing ``nborch/integration/...`` branch.
+    env
+        Extra environment variables for the test run.
 
     Returns
     -------
@@ -420,8 +430,10 @@ def merge_picks(
     if test_command is None:
         notes.append("no test command: the result was not tested")
     else:
-        tests = _test_result(git, built.current, test_command, test_timeout)
-        if not tests.ok:
+        tests = _test_result(git, built.current, test_command, test_timeout, env)
+        if _no_tests(tests):
+            notes.append("the test command found no tests: the result was not tested")
+        elif not tests.ok:
             again = ("choose other attempts and merge again with force=True"
                      if branch.startswith(INTEGRATION_PREFIX) else f"its previous head was {onto[:12]}")  # fmt: skip
             notes.append(f"{branch} is at {built.current[:12]} although its tests fail — fix it "
