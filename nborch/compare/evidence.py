@@ -66,12 +66,5 @@ class AttemptEvidence:
         return self.commit is not None and self.diff is not None and bool(self.diff.files)
 
     @property
-    def cross_rate(self) -> float | None:
-        """Share of the *other* attempts' new tests this attempt passes; None when there are none."""
-        passed = sum(p for a, (p, _) in self.cross.items() if a != self.agent)
-        total = sum(t for a, (_, t) in self.cross.items() if a != self.agent)
-        return passed / total if total else None
-
-    @property
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
