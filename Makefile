@@ -31,3 +31,28 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The real agent CLIs at the versions pinned in agents/versions.txt, into .agents/ (ignored by
+# git); quick when that pin set is installed. nborch finds them with
+# NBORCH_AGENT_PATH=$(CURDIR)/.agents/bin.
+.PHONY: agents test-agents
+agents:
+	@agents/install.sh $(PYTHON)
+
+# The real CLIs end to end through `nborch execute` against the local model server.
+test-agents: agents $(STAMP)
+	NBORCH_AGENT_PATH=$(CURDIR)/.agents/bin NBORCH_REQUIRE_AGENTS=1 $(BIN)/python -m pytest tests_agents
+
+# JupyterLab and Voila in a real browser: Playwright drives Debian's chromium (installed here when
+# missing; Playwright's own browser download cannot work on these machines). Screenshots go to
+# test-output/screenshots/.
+.PHONY: test-browser
+BROWSER_STAMP := $(VENV)/.installed-browser
+$(BROWSER_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[browser]'
+	touch $(BROWSER_STAMP)
+
+test-browser: $(STAMP) $(BROWSER_STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(BIN)/python -m pytest tests_browser

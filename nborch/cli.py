@@ -260,8 +260,8 @@ def do_assign_real(plan: Any) -> Any:
     return do_assign(plan, agents=["claude", "codex", "gemini", "aider"], per_task=2)
 
 
-# registers the run commands, compare and merge on `main`
-from . import cli_compare, cli_run  # noqa: E402,F401
+# registers the run commands, compare and merge, and rehearse on `main`
+from . import cli_compare, cli_rehearse, cli_run  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,6 +8,13 @@ a ``Dropdown`` to pick a run, a Refresh ``Button``, an ``HTML`` attempts table (
 :func:`nborch.widgets_html.table_html`, like the live run view), a ``Dropdown`` to pick an attempt
 and an ``HTML`` detail with its log tail (:func:`nborch.widgets_html.detail_html`).
 
+A selected run that is still running (in this kernel or in another process, such as ``nborch run``
+in a terminal) is followed live: while the dashboard is on screen, its attempts are read again
+from the store at most once a second (``poll``), until the run ends; then the runs table is read
+again too. "On screen" is what the frontend reports: the number of views of the widget (JupyterLab
+and Voila count them), so a dashboard in a closed tab, or in a notebook executed by nbclient, reads
+nothing.
+
 Where widgets cannot render (nbconvert, nbmake, GitHub, a terminal) the output still shows the
 truth: the display data carries the same tables as HTML and text, and the display handle is
 updated on every refresh. The tables are built by the pure functions :func:`runs_html` and
@@ -16,11 +23,13 @@ updated on every refresh. The tables are built by the pure functions :func:`runs
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NborchError
+from .widgets import _call_later, _in_current_cell
 from .widgets_html import CLASS, CSS, agent_label, detail_html, esc, table_html
 
 if TYPE_CHECKING:
@@ -70,7 +79,8 @@ def runs_html(frame: pd.DataFrame, selected: str | None = None, repo: str | Path
     if len(frame) > max_rows:
         rows.append(f'<tr><td colspan="{len(RUN_COLUMNS)}">… {len(frame) - max_rows} more runs'
                     "</td></tr>")  # fmt: skip
-    caption = f"<caption>{esc(f'{len(frame)} runs in {repo}' if repo else f'{len(frame)} runs')}"
+    count = f"{len(frame)} run{'' if len(frame) == 1 else 's'}"
+    caption = f"<caption>{esc(f'{count} in {repo}' if repo else count)}"
     return (f'<div class="{CLASS}"><style>{CSS}</style><table>{caption}</caption><thead><tr>'
             f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")  # fmt: skip
 
@@ -95,7 +105,7 @@ def dashboard(repo: str | Path, **options: Any) -> Dashboard:
     repo:
         A git repository (or a folder inside one) that nborch has run plans in.
     options:
-        Passed to :class:`Dashboard` (``log_lines``).
+        Passed to :class:`Dashboard` (``log_lines``, ``poll``).
 
     Returns
     -------
@@ -106,17 +116,33 @@ def dashboard(repo: str | Path, **options: Any) -> Dashboard:
 
 
 class Dashboard:
-    """Every run of a repository, one selected with its attempts and a log tail; see the module."""
+    """Every run of a repository, one selected with its attempts and a log tail; see the module.
 
-    def __init__(self, repo: str | Path, *, log_lines: int = 30):
+    Parameters
+    ----------
+    repo:
+        The repository whose runs are shown.
+    log_lines:
+        Lines of the picked attempt's log shown.
+    poll:
+        Least seconds between two reads of a running selected run from the store (0: never).
+    """
+
+    def __init__(self, repo: str | Path, *, log_lines: int = 30, poll: float = 1.0):
         import ipywidgets as w
 
-        self.repo, self.log_lines = Path(repo), log_lines
+        self.repo, self.log_lines, self.poll = Path(repo), log_lines, poll
+        self.polls = 0  # reads of a running run from the store, for tests and benchmarks
         self.runs: pd.DataFrame | None = None
         self.run: Coordinator | None = None
         self.error = ""  # why the selected run could not be loaded
         self._display_id: str | None = None
         self._quiet = False  # no re-render while the pickers are set in code
+        self._closed = False
+        self._poll_lock = threading.Lock()
+        self._draw_lock = threading.RLock()  # a poll (maybe on a timer thread) vs. a click
+        self._poll_gen = 0  # only the newest scheduled poll runs; a new selection supersedes
+        self._polling = False
 
         self.runs_table = w.HTML()
         self.run_picker = w.Dropdown(description="run")
@@ -127,6 +153,9 @@ class Dashboard:
         self.detail = w.HTML()
         self.widget = w.VBox([self.runs_table, w.HBox([self.run_picker, self.refresh_button]),
                               self.attempts_table, self.attempt_picker, self.detail])  # fmt: skip
+        # Count the views the frontend shows (None would mean "do not track"): polling needs one.
+        self.widget._view_count = 0
+        self.widget.observe(lambda _: self._follow(), names="_view_count")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.run_picker.observe(lambda ch: self._picked_run(ch["new"]), names="value")
         self.attempt_picker.observe(lambda _: self._picked_attempt(), names="value")
@@ -139,10 +168,35 @@ class Dashboard:
         """The id of the selected run, or None when there is none."""
         return self.run_picker.value
 
+    @property
+    def visible(self) -> bool:
+        """Whether a frontend shows the dashboard now (JupyterLab and Voila report their views)."""
+        return not self._closed and bool(self.widget._view_count)
+
+    @property
+    def following(self) -> bool:
+        """Whether the selected run is being followed live (a poll of the store is scheduled)."""
+        return self._polling
+
+    def close(self) -> None:
+        """Stop following the selected run and close every widget model of the dashboard."""
+        self._closed = True
+        with self._poll_lock:
+            self._poll_gen += 1
+            self._polling = False
+        for box in (self.widget.children[1], self.widget):
+            for widget in (*box.children, box):
+                for model in (getattr(widget, "style", None), widget.layout, widget):
+                    if model is not None:
+                        model.close()
+
     def refresh(self) -> Dashboard:
         """Read the runs again (keeping the selection while it exists) and redraw."""
         from .execute.runs import history
 
+        with self._poll_lock:  # a new read supersedes the scheduled poll
+            self._poll_gen += 1
+            self._polling = False
         self.runs = history(self.repo)
         ids = list(self.runs["run"])
         keep = self.selected if self.selected in ids else (ids[0] if ids else None)
@@ -198,6 +252,64 @@ class Dashboard:
         finally:
             self._quiet = False
         self.render()
+        self._follow()
+
+    # -- following a running run -----------------------------------------------------------
+
+    def _running(self) -> bool:
+        """Whether the runs table says the selected run is still running."""
+        if self.run is None or self.runs is None or self.selected is None:
+            return False
+        rows = self.runs.loc[self.runs["run"] == self.selected, "status"]
+        return bool(len(rows)) and rows.iloc[0] == "running"
+
+    def _follow(self) -> None:
+        """Schedule a poll if the selected run is running and on screen, and none is due."""
+        if self._closed or not self.poll or not self.visible or not self._running():
+            return
+        with self._poll_lock:
+            if self._polling:
+                return
+            self._polling, gen = True, self._poll_gen
+        _call_later(self.poll, self._poll_in_current_cell, gen, self.selected)
+
+    def _poll_in_current_cell(self, gen: int, run_id: str | None) -> None:
+        _in_current_cell(self._poll, gen, run_id)
+
+    def _poll(self, gen: int, run_id: str | None) -> None:
+        """Read the selected run's attempts from the store and redraw; when it has ended, read
+        the runs again (which redraws everything, display handle included) and stop."""
+        with self._poll_lock:
+            if gen != self._poll_gen:
+                return
+            self._polling = False
+        if self._closed or run_id != self.selected or self.run is None or not self.visible:
+            return
+        self.polls += 1
+        with self._draw_lock:
+            running = self._read_attempts(self.run, run_id)
+            if running:
+                self.render(display=False)
+        if running:
+            self._follow()
+        else:
+            self.refresh()
+
+    def _read_attempts(self, run: Coordinator, run_id: str) -> bool:
+        """Copy the stored attempts into the selected run; returns whether it is still running."""
+        from .execute.runs import mark_interrupted, restore
+        from .worktrees import WorktreeManager
+
+        manager = WorktreeManager(self.repo)
+        mark_interrupted(manager, run_id)  # a coordinator that died leaves "running" behind
+        with manager.store() as store:
+            record = store.get_run(run_id)
+            attempts = store.attempts(run_id)
+        for rec in attempts:
+            ex = run.executions.get((rec.task_id, rec.agent))
+            if ex is not None:
+                restore(ex, rec)
+        return record is not None and record.status == "running"
 
     def _run_label(self, row: Any) -> str:
         return f"{row['run']} · {row['status']} · {row['plan'] or ''}".rstrip(" ·")
@@ -221,15 +333,17 @@ class Dashboard:
         log = self.run.logs(*picked, tail=self.log_lines) if ex is not None else ""
         return detail_html(ex, log, lines=self.log_lines)
 
-    def render(self) -> None:
-        """Redraw the widgets and, if shown, the display handle (for where widgets cannot render)."""
+    def render(self, display: bool = True) -> None:
+        """Redraw the widgets and, if shown (and ``display``), the display handle (for where
+        widgets cannot render; a followed run updates it only when it ends, to keep it cheap)."""
         frame = self.runs if self.runs is not None else _no_runs()
-        with self.runs_table.hold_sync(), self.attempts_table.hold_sync(), self.detail.hold_sync():
+        with (self._draw_lock, self.runs_table.hold_sync(), self.attempts_table.hold_sync(),
+              self.detail.hold_sync()):  # fmt: skip
             self.runs_table.value = runs_html(frame, self.selected, self.repo)
             self.attempts_table.value = self.run_html()
             self.detail.value = self.detail_html()
         self.attempt_picker.disabled = self.run is None
-        if self._display_id is not None:
+        if display and self._display_id is not None:
             from IPython.display import update_display
 
             update_display(self.bundle(), raw=True, display_id=self._display_id)

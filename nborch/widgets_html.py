@@ -55,7 +55,7 @@ CSS = (
     "border-bottom:1px solid var(--jp-border-color2,#ddd)}"
     f"{_C} td.n{{text-align:right}}"
     f"{_C} pre{{margin:4px 0;padding:4px;max-height:18em;overflow:auto;white-space:pre-wrap;"
-    "word-break:break-all;font-size:var(--jp-code-font-size,12px);"
+    "line-height:1.3;word-break:break-all;font-size:var(--jp-code-font-size,12px);"
     "background:var(--jp-layout-color2,transparent);color:var(--jp-ui-font-color1,inherit)}"
     + "".join(f"{_C} .nb-{name}{{color:{value}}}" for name, value in COLOURS.items())
 )

@@ -21,8 +21,10 @@ PROBE = f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\
 
 
 @pytest.fixture(autouse=True)
-def clean_registry():
-    """Every test starts and ends with only the built-in agents registered."""
+def clean_registry(monkeypatch):
+    """Every test starts and ends with only the built-in agents registered, and no agent
+    folder is searched (a caller's NBORCH_AGENT_PATH must not leak into these tests)."""
+    monkeypatch.setenv(spec_module.AGENT_PATH_ENV, "")
     agents.reset()
     yield
     agents.reset()
@@ -516,3 +518,120 @@ class TestRegistryFrame:
         agents.script_agent("mine", "my-tool {prompt_file}")
         row = agents.registry_frame().iloc[-1]
         assert (row["name"], row["kind"], row["executable"]) == ("mine", "script", "my-tool")
+
+
+class TestAgentFolders:
+    """Agents are found in the folders of $NBORCH_AGENT_PATH before PATH."""
+
+    def test_agent_folder_is_searched_before_path(self, tmp_path, monkeypatch):
+        """A program in an agent folder wins over one of the same name on PATH."""
+        (tmp_path / "pinned").mkdir()
+        (tmp_path / "global").mkdir()
+        pinned = make_executable(tmp_path / "pinned", "claude")
+        make_executable(tmp_path / "global", "claude")
+        monkeypatch.setenv("PATH", str(tmp_path / "global"))
+        monkeypatch.setenv("NBORCH_AGENT_PATH", f"{tmp_path / 'nowhere'}{os.pathsep}"
+                                                f"{tmp_path / 'pinned'}")  # fmt: skip
+        assert spec_module.find_program("claude") == str(pinned)
+        assert agents.get("claude").available()
+
+    def test_agent_folder_alone_makes_an_agent_available(self, tmp_path, monkeypatch):
+        """An agent missing from PATH but present in NBORCH_AGENT_PATH is available."""
+        make_executable(tmp_path, "gemini")
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        assert not agents.get("gemini").available()
+        monkeypatch.setenv("NBORCH_AGENT_PATH", str(tmp_path))
+        assert agents.get("gemini").available()
+        assert "NBORCH_AGENT_PATH" in agents.get("codex").unavailable_reason()
+
+    def test_only_an_explicit_setting_adds_folders(self, monkeypatch):
+        """Unset or empty, no folder is searched; empty entries are skipped, order is kept."""
+        monkeypatch.delenv("NBORCH_AGENT_PATH")
+        assert spec_module.agent_dirs() == []
+        assert spec_module.agent_dirs({"NBORCH_AGENT_PATH": ""}) == []
+        value = os.pathsep.join(["/b", "", "/a"])
+        assert spec_module.agent_dirs({"NBORCH_AGENT_PATH": value}) == [Path("/b"), Path("/a")]
+
+    def test_a_path_is_checked_as_given(self, tmp_path):
+        """A program given with a folder is not looked up; it must exist and be executable."""
+        program = make_executable(tmp_path, "tool")
+        assert spec_module.find_program(str(program)) == str(program)
+        assert spec_module.find_program(str(tmp_path / "missing")) is None
+
+    def test_the_process_runner_finds_agents_there_too(self, tmp_path, monkeypatch):
+        """run_process starts a program found only in an agent folder, not on its PATH."""
+        import asyncio
+
+        from nborch.execute.process import run_process
+        from nborch.execute.spec import ProcessSpec
+
+        make_executable(tmp_path, "pinned-agent", "#!/bin/sh\necho pinned \"$@\"\n")
+        monkeypatch.setenv("NBORCH_AGENT_PATH", str(tmp_path))
+        spec = ProcessSpec(("pinned-agent", "a b"), tmp_path, {"PATH": "/usr/bin:/bin"},
+                           tmp_path / "log")  # fmt: skip
+        result = asyncio.run(run_process(spec))
+        assert result.ok and result.tail == ("pinned a b",)
+
+
+class TestEnvArgs:
+    """Arguments added when the agent's environment sets a variable (Codex's base URL)."""
+
+    def test_codex_follows_openai_base_url(self):
+        """With OPENAI_BASE_URL set, codex gets a provider reading that server."""
+        env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+        argv = agents.get("codex").render_argv(prompt="p", worktree="/w", env=env)
+        assert 'model_providers.nborch.base_url="http://127.0.0.1:9/v1"' in argv
+        assert argv[-2:] == ["-c", "model_provider=nborch"]
+        assert argv.index("-C") < argv.index("model_provider=nborch")
+
+    def test_without_the_variable_nothing_is_added(self):
+        """An unset or empty variable adds no argument."""
+        codex = agents.get("codex")
+        for env in ({}, {"OPENAI_BASE_URL": ""}):
+            assert codex.render_argv(prompt="p", worktree="/w", env=env)[-1] == "p"
+
+    def test_env_set_wins_over_the_callers_value(self):
+        """A value nborch sets is the one the agent sees, so it is the one used."""
+        spec = AgentSpec(name="x", display_name="x", kind="script", argv=("x",),
+                         env_set={"URL": "mine"}, env_args={"URL": ("--url", "{URL}")})  # fmt: skip
+        assert spec.render_argv(env={"URL": "theirs"}) == ["x", "--url", "mine"]
+
+    def test_a_variable_the_agent_never_sees_is_refused(self):
+        """env_args may only read a variable that env_allow or env_set gives the agent."""
+        with pytest.raises(AgentError, match="add it to env_allow"):
+            AgentSpec(name="x", display_name="x", kind="script", argv=("x",),
+                      env_args={"SECRET_URL": ("--url", "{SECRET_URL}")})  # fmt: skip
+
+    def test_unknown_placeholder_in_env_args_is_refused(self):
+        """Only the launcher's placeholders and the variable itself may appear."""
+        with pytest.raises(AgentError, match="unknown placeholder"):
+            AgentSpec(name="x", display_name="x", kind="script", argv=("x",),
+                      env_allow=("URL",), env_args={"URL": ("{OTHER}",)})  # fmt: skip
+
+
+class TestServerVariablesGetThrough:
+    """The variables that point each CLI at a model server pass its allow-list; keys are masked."""
+
+    NEEDED = {
+        "claude": ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"),
+        "codex": ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"),
+        "gemini": ("GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY"),
+        "aider": ("OPENAI_API_BASE", "OPENAI_API_KEY", "AIDER_MODEL"),
+        "qwen": ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"),
+        "copilot": ("COPILOT_PROVIDER_BASE_URL", "COPILOT_PROVIDER_API_KEY", "COPILOT_MODEL"),
+        "opencode": ("OPENCODE_CONFIG_CONTENT",),
+    }
+
+    @pytest.mark.parametrize("name", sorted(NEEDED))
+    def test_needed_variables_pass_and_keys_are_secret(self, name):
+        """build_env keeps what the CLI needs, drops the rest, and secrets_of lists the key."""
+        from nborch.cli_rehearse import KEY, server_env
+        from nborch.execute.env import build_env, secrets_of
+
+        spec = agents.get(name)
+        base = {**server_env("http://127.0.0.1:9"), "AWS_SECRET_ACCESS_KEY": "x" * 40}
+        env = build_env(spec.env_allow, dict(spec.env_set), Path("/h"), spec.home_env, base=base)
+        assert set(self.NEEDED[name]) <= set(env)
+        assert "AWS_SECRET_ACCESS_KEY" not in env
+        if name != "opencode":  # its key sits inside a JSON document, not a *KEY* variable
+            assert KEY in secrets_of(env)

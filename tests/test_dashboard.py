@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +40,14 @@ def ran(tmp_path_factory: pytest.TempPathFactory):
     nborch.WorktreeManager(repo).cleanup(force=True)
     nborch.agents.reset()
     mp.undo()
+
+
+def wait_for(check: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.05)
 
 
 def add_runs(repo: Path, n: int, title: str = "Plan", prefix: str = "fake") -> None:
@@ -130,3 +140,64 @@ class TestWidgetBudget:
         board.refresh()
         board.select("fake-000")
         assert len(_instances) == before
+
+
+class TestFollow:
+    """A selected run that is still running is read again from the store while it is on screen."""
+
+    def test_running_run_is_followed_until_it_ends(self, tmp_path: Path) -> None:
+        """With a view on screen, the dashboard polls a running run (its attempts show running),
+        stops polling once the run has ended, and then shows its final state and status."""
+        repo = make_sample_repo(tmp_path / "repo")
+        team = nborch.assign(nborch.parse_plan("# Slow\n## Task 1: Wait\n"), agents=["demo-slow"])
+        run = nborch.Coordinator(repo, team, root=tmp_path / "wt", timeout="60s", validate=False)
+        run.start()
+        board = None
+        try:
+            wait_for(lambda: run.executions[("1", "demo-slow")].status == "running")
+            board = Dashboard(repo, poll=0.2)
+            assert board.selected == run.id and board.runs["status"].iloc[0] == "running"
+            assert not board.visible and not board.following  # nobody looks: no polling
+            board.widget._view_count = 1  # what JupyterLab sends when it shows the widget
+            assert board.following
+            wait_for(lambda: board.polls >= 2, what="two polls")
+            assert "▶ running" in board.attempts_table.value
+            run.cancel()
+            run.wait(30)
+            wait_for(lambda: "⊘ cancelled" in board.attempts_table.value, what="final state")
+            wait_for(lambda: not board.following, what="polling to stop")
+            assert board.runs["status"].iloc[0] != "running"
+            assert "running" not in board.runs_table.value.split("<tbody>")[1]
+            polls = board.polls
+            time.sleep(0.5)
+            assert board.polls == polls
+        finally:
+            run.cancel()
+            if board is not None:
+                board.close()
+            nborch.WorktreeManager(repo).cleanup(force=True)
+
+    def test_hidden_dashboard_stops_polling(self, tmp_path: Path) -> None:
+        """When the last view goes (the tab is closed) the next poll does not read the store
+        and none is scheduled; closing the dashboard closes its widget models."""
+        repo = make_sample_repo(tmp_path / "repo")
+        team = nborch.assign(nborch.parse_plan("# Slow\n## Task 1: Wait\n"), agents=["demo-slow"])
+        run = nborch.Coordinator(repo, team, root=tmp_path / "wt", timeout="60s", validate=False)
+        run.start()
+        try:
+            wait_for(lambda: run.executions[("1", "demo-slow")].status == "running")
+            before = len(_instances)
+            board = Dashboard(repo, poll=0.2)
+            board.widget._view_count = 1
+            wait_for(lambda: board.polls >= 1, what="a poll")
+            board.widget._view_count = 0
+            time.sleep(0.5)
+            polls = board.polls
+            time.sleep(0.5)
+            assert board.polls == polls and not board.following
+            board.close()
+            assert len(_instances) == before
+        finally:
+            run.cancel()
+            run.wait(30)
+            nborch.WorktreeManager(repo).cleanup(force=True)

@@ -652,3 +652,52 @@ class TestEventConventions:
         """Colour codes and control characters do not reach event text."""
         (event,) = parse_text("\x1b[31mred\x1b[0m\x00 text")
         assert event.text == "red text"
+
+
+AGENT_STREAMS = Path(__file__).parent / "data" / "agent_streams"
+RECORDED = sorted(p.name for p in AGENT_STREAMS.iterdir())
+
+
+def recorded(name: str) -> tuple[list[AgentEvent], Usage]:
+    """Parse a stream recorded from a real CLI (see its first line) with that agent's parser."""
+    lines = (AGENT_STREAMS / name).read_text(encoding="utf-8").splitlines()
+    events = parse_stream([ln for ln in lines if not ln.startswith("#")], name.split(".")[0])
+    return events, Usage.of(events)
+
+
+class TestRecordedStreams:
+    """Streams of the published CLIs, recorded by `make test-agents` against the model server
+    (scripted: write hello.txt, finish; or answer every call with a 500)."""
+
+    def test_the_recordings_are_there(self):
+        """At least the four agents of the brief have a recorded success."""
+        for agent in ("claude", "codex", "gemini", "aider"):
+            assert f"{agent}.success.{'txt' if agent == 'aider' else 'jsonl'}" in RECORDED
+
+    @pytest.mark.parametrize("name", [n for n in RECORDED if ".success." in n])
+    def test_success_is_read_as_success(self, name):
+        """No error, the final message, tokens (Copilot prints none) and the edit where the
+        tool names the file (Codex wrote it through its shell tool)."""
+        events, usage = recorded(name)
+        agent = name.split(".")[0]
+        assert not usage.is_error and not usage.errors
+        assert usage.final_message == "Created hello.txt." or agent == "aider"
+        if agent != "copilot":
+            assert usage.input_tokens > 0 and usage.output_tokens > 0
+        if agent != "codex":
+            assert [Path(p).name for p in edits(events)] == ["hello.txt"]
+        assert all(e.kind in AGENT_EVENT_KINDS for e in events)
+
+    def test_claude_reports_a_cost(self):
+        """Claude Code's result line carries total_cost_usd, priced by the CLI itself."""
+        _, usage = recorded("claude.success.jsonl")
+        assert usage.cost_usd is not None and usage.cost_usd > 0
+
+    @pytest.mark.parametrize("name", [n for n in RECORDED if ".server_error." in n])
+    def test_server_errors_are_errors_worth_retrying(self, name):
+        """Every call answered 500: the CLI's final words are an error nborch reads as
+        transient; Claude and Codex end on a failed result."""
+        events, usage = recorded(name)
+        assert usage.errors and looks_transient(usage.errors[-1]), usage.errors
+        if name.split(".")[0] in ("claude", "codex"):
+            assert usage.is_error and of_kind(events, "result")[-1].is_error

@@ -43,7 +43,7 @@ CLAUDE = AgentSpec(
     ),
     prompt_via="arg",
     model_args=("--model", "{model}"),
-    env_allow=("ANTHROPIC_*", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"),
+    env_allow=("ANTHROPIC_*", "CLAUDE_CODE_*", "API_TIMEOUT_MS"),
     env_set=(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),),
     home_env="CLAUDE_CONFIG_DIR",
     config_files=("CLAUDE.md",),
@@ -69,14 +69,25 @@ CODEX = AgentSpec(
     ),
     prompt_via="arg",
     model_args=("-m", "{model}"),
-    env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"),
+    env_allow=("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "OPENAI_ORG_ID",
+               "OPENAI_PROJECT_ID", "CODEX_API_KEY"),
+    # Codex ignores OPENAI_BASE_URL and OPENAI_MODEL: with the first set, a provider of its own
+    # reads that server over the Responses API (plain HTTPS, no websocket) with the key in
+    # OPENAI_API_KEY; the second picks the model (its default model offers a server no tools).
+    env_args=(("OPENAI_BASE_URL", (
+        "-c", "model_providers.nborch.name=nborch",
+        "-c", 'model_providers.nborch.base_url="{OPENAI_BASE_URL}"',
+        "-c", "model_providers.nborch.wire_api=responses",
+        "-c", "model_providers.nborch.env_key=OPENAI_API_KEY",
+        "-c", "model_provider=nborch",
+    )), ("OPENAI_MODEL", ("-c", 'model="{OPENAI_MODEL}"'))),
     home_env="CODEX_HOME",
     config_files=("AGENTS.md",),
     output="stream-json", parser="codex",
     install_hint="npm install -g @openai/codex",
     docs="JSON lines; judge by turn.completed / turn.failed and the exit code, never by the first "
     "'error' event (it prints some on runs that succeed). No cost reported. Speaks only the "
-    "Responses API; a local provider is set with -c model_providers.local={...}.",
+    "Responses API; with OPENAI_BASE_URL set nborch adds a provider for it (-c model_providers.*).",
     capability=Capability(
         strengths=_scores(0.85, 0.90, 0.80, 0.88, 0.70, 0.75, 0.80, 0.65, 0.70),
         stacks={**_PY_TS, "rust": 0.85, "go": 0.8, "java": 0.75},
@@ -125,7 +136,8 @@ AIDER = AgentSpec(
     prompt_via="file",
     model_args=("--model", "{model}"),
     env_allow=(
-        "AIDER_*", "OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
+        "AIDER_*", "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
         "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY",
     ),
     env_set=(("LITELLM_LOCAL_MODEL_COST_MAP", "True"),),

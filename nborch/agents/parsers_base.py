@@ -30,6 +30,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _TRANSIENT = re.compile(
     r"rate[ _-]?limit|too many requests|overloaded|temporarily unavailable|"
     r"service unavailable|bad gateway|gateway time-?out|internal server error|server error|"
+    r"high demand|temporary errors?|"  # Codex's wording for a 5xx it gave up retrying
     r"connection (?:reset|refused|error|aborted|closed|timed out)|econnreset|econnrefused|"
     r"etimedout|epipe|socket hang up|network error|stream disconnected|reconnecting|"
     r"timed out|time-?out|try again (?:later|in a few)|resource[ _]exhausted|"

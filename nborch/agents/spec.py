@@ -1,6 +1,8 @@
 """What an agent is: how to launch it (argv, env, home dir, config files) and what it is good at.
 
-Pure data. Nothing here starts a process; ``available()`` only looks the program up on ``PATH``.
+Pure data. Nothing here starts a process; ``available()`` only looks the program up (see
+:func:`find_program`): first in the folders of ``$NBORCH_AGENT_PATH`` (``make agents`` fills
+``.agents/bin`` in an nborch checkout), then on ``PATH``.
 
 >>> spec = AgentSpec(name="echo", display_name="Echo", kind="script",
 ...                  argv=("echo", "{task_id}: {prompt_file}"))
@@ -16,6 +18,7 @@ import shutil
 import string
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from ..classify_rules import TASK_TYPES
@@ -31,6 +34,7 @@ PromptVia = Literal["arg", "file", "stdin-file"]
 Output = Literal["stream-json", "json", "text"]
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+AGENT_PATH_ENV = "NBORCH_AGENT_PATH"
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FORMATTER = string.Formatter()
 
@@ -156,6 +160,38 @@ def check_placeholders(argv: Iterable[str], allowed: frozenset[str] = PLACEHOLDE
                 )
 
 
+def agent_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The folders searched for agent programs before ``PATH``: ``$NBORCH_AGENT_PATH``,
+    ``os.pathsep``-separated, in order (none when unset or empty).
+
+    Only an explicit setting counts — no folder is searched because it happens to exist — so a
+    user's ``PATH`` decides unless they ask otherwise. ``make agents`` links only the agents'
+    entry points into ``.agents/bin`` (never an interpreter), so putting that folder first
+    pins the agents without shadowing ``python`` or ``node``.
+    """
+    source = os.environ if environ is None else environ
+    value = source.get(AGENT_PATH_ENV, "")
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part]
+
+
+def find_program(program: str, path: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> str | None:  # fmt: skip
+    """The absolute path of ``program``: a path is checked as is; a bare name is looked up in
+    :func:`agent_dirs` first, then on ``path`` (default: ``$PATH``). None when not found or
+    not executable."""
+    if not program:
+        return None
+    if os.sep in program:
+        found = shutil.which(program)
+        return os.path.abspath(found) if found else None
+    for folder in agent_dirs(environ):
+        found = shutil.which(program, path=str(folder))
+        if found:
+            return os.path.abspath(found)
+    found = shutil.which(program, path=path)
+    return os.path.abspath(found) if found else None
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class AgentSpec:
     """How one coding agent is launched, fed, isolated and read, plus what it is good at.
@@ -167,7 +203,11 @@ class AgentSpec:
     ``prompt_via``: ``arg`` puts the prompt in argv, ``file`` writes it to ``{prompt_file}``,
     ``stdin-file`` feeds that file on stdin. ``env_allow`` holds names or ``fnmatch`` globs passed
     through from the caller's environment; ``env_set`` pairs nborch sets. ``home_env`` names the
-    variable pointed at the per-attempt config dir (None: point ``HOME`` there).
+    variable pointed at the per-attempt config dir (None: point ``HOME`` there). ``env_args``
+    pairs a variable with arguments appended when the agent's environment sets it (from
+    ``env_set``, else from the caller's when ``env_allow`` lets it through); the templates may
+    use ``{NAME}`` for its value — how a CLI that takes its server only as a flag (Codex) follows
+    ``OPENAI_BASE_URL``.
     """
 
     name: str
@@ -179,6 +219,7 @@ class AgentSpec:
     model_args: tuple[str, ...] = ()
     env_allow: tuple[str, ...] = ()
     env_set: tuple[tuple[str, str], ...] = ()
+    env_args: tuple[tuple[str, tuple[str, ...]], ...] = ()
     home_env: str | None = None
     config_files: tuple[str, ...] = ()
     output: Output = "text"
@@ -194,6 +235,8 @@ class AgentSpec:
             object.__setattr__(self, name, tuple(getattr(self, name)))
         env_set = self.env_set.items() if isinstance(self.env_set, Mapping) else self.env_set
         object.__setattr__(self, "env_set", tuple((str(k), str(v)) for k, v in env_set))
+        env_args = self.env_args.items() if isinstance(self.env_args, Mapping) else self.env_args
+        object.__setattr__(self, "env_args", tuple((k, tuple(v)) for k, v in env_args))
         self._validate()
 
     def _validate(self) -> None:
@@ -229,6 +272,13 @@ class AgentSpec:
         for key, _ in self.env_set:
             if not _ENV_NAME_RE.fullmatch(key):
                 raise AgentError(f"{who}: {key!r} in env_set is not an environment variable name")
+        for key, templates in self.env_args:
+            if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
+                raise AgentError(f"{who}: {key!r} in env_args is not an environment variable name")
+            if not self._passes(key):
+                raise AgentError(f"{who}: env_args reads {key}, which neither env_allow nor "
+                                 "env_set gives the agent; add it to env_allow")  # fmt: skip
+            check_placeholders(templates, PLACEHOLDERS | {key})
         if self.home_env is not None and not _ENV_NAME_RE.fullmatch(self.home_env):
             raise AgentError(f"{who}: home_env {self.home_env!r} is not a variable name")
 
@@ -240,11 +290,12 @@ class AgentSpec:
         return self.executable or (self.argv[0] if self.argv else None)
 
     def available(self) -> bool:
-        """True when the agent can run here: manual agents always, others when on PATH."""
+        """True when the agent can run here: manual agents always, others when their program is
+        found (:func:`find_program`: agent folders, then PATH)."""
         if self.kind == "manual":
             return True
         program = self.program
-        return bool(program) and shutil.which(program) is not None
+        return bool(program) and find_program(program) is not None
 
     def unavailable_reason(self) -> str | None:
         """None when available, else a sentence naming the agent and how to install it."""
@@ -255,18 +306,40 @@ class AgentSpec:
         hint = f" {lead} {self.install_hint}" if self.install_hint else ""
         return (
             f"{what} {self.name!r} ({self.display_name}) is not available: "
-            f"{self.program!r} was not found on PATH or is not executable.{hint}"
+            f"{self.program!r} was not found on PATH (nor in {AGENT_PATH_ENV} folders) or is not "
+            f"executable.{hint}"
         )
 
-    def render_argv(self, **values: object) -> list[str]:
+    def _passes(self, name: str) -> bool:
+        """True when the variable ``name`` reaches the agent (set by nborch or allowed through)."""
+        from fnmatch import fnmatchcase
+
+        return any(k == name for k, _ in self.env_set) or any(
+            fnmatchcase(name, pattern) for pattern in self.env_allow)  # fmt: skip
+
+    def env_arg_values(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The non-empty values of the ``env_args`` variables the agent will see: ``env_set``'s,
+        else the caller's (``environ``, default ``os.environ``)."""
+        source = os.environ if environ is None else environ
+        fixed = dict(self.env_set)
+        values = {name: fixed.get(name, source.get(name, "")) for name, _ in self.env_args}
+        return {name: value for name, value in values.items() if value}
+
+    def render_argv(self, *, env: Mapping[str, str] | None = None, **values: object) -> list[str]:
         """The command line with placeholders filled in, one list item per argument, no shell.
 
         Values are inserted verbatim (a ``;`` or a space stays inside its argument); None counts
-        as missing and unused values are ignored. ``model`` adds ``model_args`` when given.
-        Raises ``AgentError`` naming a missing placeholder.
+        as missing and unused values are ignored. ``model`` adds ``model_args`` when given; each
+        ``env_args`` variable set in ``env`` (default ``os.environ``; ``env_set`` wins) adds its
+        arguments. Raises ``AgentError`` naming a missing placeholder.
         """
         given = {k: v for k, v in values.items() if v is not None}
-        templates = self.argv + (self.model_args if "model" in given else ())
+        templates = list(self.argv + (self.model_args if "model" in given else ()))
+        extra = self.env_arg_values(env)
+        for name, more in self.env_args:
+            if name in extra:
+                templates.extend(more)
+        given.update(extra)
         rendered = []
         for template in templates:
             out = []

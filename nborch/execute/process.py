@@ -36,16 +36,15 @@ import inspect
 import os
 import re
 import secrets
-import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO
 
 import psutil
 
+from ..agents.spec import find_program
 from . import tree
 from .env import Redactor
 from .lines import LineSplitter, Tail
@@ -153,9 +152,16 @@ class _Run:
         if not spec.cwd.is_dir():
             raise self.start_error(f"working directory {str(spec.cwd)!r} does not exist")
         env = {**spec.env, tree.TOKEN_ENV: self.token}
+        path = spec.env.get("PATH", os.defpath)
+        name = spec.argv[0]
+        # A bare name is looked up in the agent folders ($NBORCH_AGENT_PATH, `make agents`)
+        # before the PATH the process gets, as AgentSpec.available() does; a path is left to
+        # the exec, relative to the process's own working directory.
+        found = None if os.sep in name else find_program(name, path)
+        program = found or name
         try:
             return await asyncio.create_subprocess_exec(
-                *spec.argv,
+                program, *spec.argv[1:],
                 cwd=spec.cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -164,13 +170,12 @@ class _Run:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            program, path = spec.argv[0], spec.env.get("PATH", os.defpath)
-            if shutil.which(program, path=path) or (os.sep in program and Path(program).exists()):
-                why = f"program {program!r} exists but its interpreter (#! line) was not found"
-            elif os.sep in program:
-                why = f"program {program!r} was not found"
+            if found or (os.sep in name and (spec.cwd / name).exists()):
+                why = f"program {name!r} exists but its interpreter (#! line) was not found"
+            elif os.sep in name:
+                why = f"program {name!r} was not found"
             else:
-                why = f"program {program!r} was not found on PATH ({path})"
+                why = f"program {name!r} was not found on PATH ({path})"
             raise self.start_error(why) from None
         except PermissionError:
             raise self.start_error(f"program {spec.argv[0]!r} is not executable") from None
