@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .display import html_table
 from .errors import NborchError
 from .widgets import _call_later, _in_current_cell
 from .widgets_html import CLASS, CSS, agent_label, detail_html, esc, table_html
@@ -149,10 +150,12 @@ class Dashboard:
         self.refresh_button = w.Button(description="Refresh", icon="refresh",
                                        tooltip="Read the runs again from the store")  # fmt: skip
         self.attempts_table = w.HTML()
+        self.comparison_table = w.HTML()
         self.attempt_picker = w.Dropdown(description="attempt")
         self.detail = w.HTML()
         self.widget = w.VBox([self.runs_table, w.HBox([self.run_picker, self.refresh_button]),
-                              self.attempts_table, self.attempt_picker, self.detail])  # fmt: skip
+                              self.attempts_table, self.comparison_table, self.attempt_picker,
+                              self.detail])  # fmt: skip
         # Count the views the frontend shows (None would mean "do not track"): polling needs one.
         self.widget._view_count = 0
         self.widget.observe(lambda _: self._follow(), names="_view_count")
@@ -324,6 +327,23 @@ class Dashboard:
             return f'<div class="{CLASS}"><i>{esc(why)}</i></div>' if why else ""
         return table_html(list(self.run.executions.values()), repr(self.run).strip("<>"))
 
+    def comparison_html(self) -> str:
+        """The selected run's saved comparison (``run.compare()``, ``nborch compare``), if any."""
+        if self.run is None or self._running():
+            return ""
+        from .compare.comparison import SAVED_COLUMNS, load_comparison, saved_rows
+
+        try:
+            data = load_comparison(self.repo, self.selected or "")
+        except NborchError as err:
+            return f'<div class="{CLASS}"><i>{esc(str(err))}</i></div>'
+        if data is None:
+            return (f'<div class="{CLASS}"><i>not compared yet — run.compare(), or nborch '
+                    f'compare {esc(self.selected or "")} in a terminal</i></div>')  # fmt: skip
+        return html_table(SAVED_COLUMNS, saved_rows(data),
+                          caption=f"comparison of {data['created_at'][:19]} · "
+                                  f"test command {data.get('test_command') or 'none'}")  # fmt: skip
+
     def detail_html(self) -> str:
         """The picked attempt: status, diffstat, branch and the end of its log."""
         if self.run is None:
@@ -338,9 +358,10 @@ class Dashboard:
         widgets cannot render; a followed run updates it only when it ends, to keep it cheap)."""
         frame = self.runs if self.runs is not None else _no_runs()
         with (self._draw_lock, self.runs_table.hold_sync(), self.attempts_table.hold_sync(),
-              self.detail.hold_sync()):  # fmt: skip
+              self.comparison_table.hold_sync(), self.detail.hold_sync()):  # fmt: skip
             self.runs_table.value = runs_html(frame, self.selected, self.repo)
             self.attempts_table.value = self.run_html()
+            self.comparison_table.value = self.comparison_html()
             self.detail.value = self.detail_html()
         self.attempt_picker.disabled = self.run is None
         if display and self._display_id is not None:
@@ -351,7 +372,8 @@ class Dashboard:
     def html(self) -> str:
         """Everything the dashboard shows, as HTML: runs table, attempts table, picked log."""
         frame = self.runs if self.runs is not None else _no_runs()
-        return runs_html(frame, self.selected, self.repo) + self.run_html() + self.detail_html()
+        return (runs_html(frame, self.selected, self.repo) + self.run_html()
+                + self.comparison_html() + self.detail_html())  # fmt: skip
 
     def text(self) -> str:
         """The runs table and the selected run as plain text."""

@@ -126,6 +126,7 @@ def case(factory: pytest.TempPathFactory, name: str, files: dict[str, str],
         agent(where / "agents", agent_name, edits)
     run = execute(repo, where, plan)
     options.setdefault("env", LEAN)
+    options.setdefault("coverage", True)  # measured on every Python here (auto skips it < 3.12)
     cmp = nborch.compare(repo, run.id, jobs=2, **options)
     return Case(repo, run, cmp, head(repo, "main") or "")
 
@@ -412,6 +413,21 @@ def test_hanging_tests_are_stopped_and_leave_no_process(tmp_path_factory: pytest
 
 
 # ---- conflicts across tasks, and merging ----------------------------------------------------
+
+
+class TestCoverageDefault:
+    def test_default_measures_coverage_only_where_it_is_cheap(self, calc: Case) -> None:
+        """By default coverage of changed lines is measured on Python 3.12+ (sys.monitoring);
+        before that the report says it was not measured and why, instead of a slow suite."""
+        cmp = nborch.compare(calc.repo, calc.run.id, cross=False, metrics=False, save=False,
+                             env=LEAN)  # fmt: skip
+        good = next(r for r in cmp.tasks["1"] if r.agent == "good")
+        if sys.version_info >= (3, 12):
+            assert good.signals["coverage"] == 1.0
+        else:
+            assert good.signals["coverage"] is None
+            assert any("coverage of changed lines not measured" in n and "coverage=True" in n
+                       for n in cmp.notes)  # fmt: skip
 
 
 class TestMerge:

@@ -349,3 +349,20 @@ class TestRecords:
         bad.write_text("not a database")
         corrupt = cl.line_coverage(bad, tmp_path, {"a.py": [1]})
         assert corrupt.fraction is None and "cannot read coverage data" in corrupt.notes[0]
+
+
+class TestCoverageCore:
+    """Which coverage.py core would measure a command: the comparison's default depends on it."""
+
+    def test_core_of_this_python(self, tmp_path: Path) -> None:
+        from nborch.compare.tests import coverage_core
+
+        core, why = coverage_core("python -m pytest -q", tmp_path)
+        assert why == ""
+        assert core == ("sysmon" if sys.version_info >= (3, 12) else "ctrace")
+
+    def test_not_pytest(self, tmp_path: Path) -> None:
+        from nborch.compare.tests import coverage_core
+
+        core, why = coverage_core("make test", tmp_path)
+        assert core is None and "not a pytest command" in why

@@ -94,6 +94,21 @@ class TestRecordedRun:
             board.select("nope")
 
 
+    def test_comparison_shown_once_compared(self, ran) -> None:
+        """Before a comparison the board says how to make one; after run.compare() it shows the
+        saved recommendation and each attempt's rank or failed gates."""
+        repo, run = ran
+        board = dashboard(repo)
+        assert "not compared yet" in board.comparison_table.value
+        run.compare(env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, cross=False, metrics=False,
+                    coverage=False)  # fmt: skip
+        board.refresh()
+        shown = board.comparison_table.value
+        assert "take demo" in shown and "#1 demo" in shown
+        assert "✗ demo-broken (completed" in shown
+        assert "take demo" in board.html()
+
+
 class TestEmpty:
     def test_empty_repository_message(self, git_repo: Path) -> None:
         """A repository without runs shows a friendly message, in widgets, HTML and text."""

@@ -30,7 +30,8 @@ from .rank import Judge, Ranked, Recommendation, rank_task, recommend
 if TYPE_CHECKING:
     from ..execute.coordinator import Coordinator
 
-__all__ = ["COMPARISON_FILE", "RANKING_COLUMNS", "Comparison", "compare", "load_comparison"]
+__all__ = ["COMPARISON_FILE", "RANKING_COLUMNS", "Comparison", "compare", "load_comparison",
+           "saved_rows"]
 
 COMPARISON_FILE = "comparison.json"
 SHOWN_PATCH_LINES = 60  # per attempt in the HTML view
@@ -241,6 +242,29 @@ def load_comparison(repo: str | Path, run_id: str) -> dict[str, Any] | None:
         raise NborchError(f"cannot read {path}: {err} — run `nborch compare {run_id}` again") from err
 
 
+SAVED_COLUMNS = ("task", "recommendation", "confidence", "attempts")
+
+
+def saved_rows(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """One row per task of a saved comparison (:func:`load_comparison`): what to take, how sure,
+    and each attempt's rank or the gates it failed — for the dashboard."""
+    rows = []
+    for t in data["tasks"]:
+        rec = t["recommendation"]
+        what = {"take": f"take {rec['agent']}",
+                "take-with-tests": f"take {rec['agent']} with {rec.get('tests_from')}'s tests",
+                }.get(rec["action"], "none good enough")  # fmt: skip
+        ranks = []
+        for a in t["attempts"]:
+            if a["rank"] is not None:
+                ranks.append(f"#{a['rank']} {a['agent']} ({a['score']:g})")
+            else:
+                failed = [g for g, v in a["gates"].items() if v is False]
+                ranks.append(f"✗ {a['agent']} ({', '.join(failed)})")
+        rows.append((t["task"], what, rec["confidence"], " · ".join(ranks)))
+    return rows
+
+
 def picks_from(data: dict[str, Any], order: Sequence[str]) -> list[Pick]:
     """The merge picks a saved comparison recommends, tasks in ``order`` (dependency order)."""
     tasks = {t["task"]: t for t in data["tasks"]}
@@ -259,7 +283,7 @@ def picks_from(data: dict[str, Any], order: Sequence[str]) -> list[Pick]:
 
 def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
             test_timeout: float = 600.0, jobs: int = 0, cross: bool = True, metrics: bool = True,
-            coverage: bool = True, env: Mapping[str, str] | None = None,
+            coverage: bool | None = None, env: Mapping[str, str] | None = None,
             judge: Judge | None = None, progress: Callable[[str], None] | None = None,
             save: bool = True) -> Comparison:  # fmt: skip
     """Compare the attempts of run ``run_id`` in ``repo`` with evidence, and save the result.
@@ -273,8 +297,13 @@ def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
         Seconds before one test run is stopped (its attempt then fails the ``tests_finish`` gate).
     jobs
         Test runs at once (0: one per core, at most 4).
-    cross, metrics, coverage
-        Turn off the cross-tests, the radon/ruff metrics or the coverage of changed lines.
+    cross, metrics
+        Turn off the cross-tests or the radon/ruff metrics.
+    coverage
+        Coverage of the changed lines: ``None`` (default) measures it where that is cheap —
+        Python 3.12+, whose ``sys.monitoring`` leaves unmeasured code alone — and says why not
+        elsewhere (before 3.12 coverage.py's tracer slows the whole suite ~2.8x); ``True`` always,
+        ``False`` never.
     env
         Extra environment variables for the test runs (e.g. ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``).
     judge

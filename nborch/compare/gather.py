@@ -29,7 +29,7 @@ from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test
 from .diffs import MAX_SOURCE_BYTES, DiffStat, diff_stat, merges_cleanly
 from .evidence import AttemptEvidence
 from .metrics import MetricsReport, metrics_for
-from .tests import BaseCache, TestRun, classify_tests, is_pytest, run_tests
+from .tests import BaseCache, TestRun, classify_tests, coverage_core, is_pytest, run_tests
 from .weakening import is_test_file, weakening
 
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ class CompareOptions:
     jobs: int = 0  # parallel test runs; 0 = one per core, at most 4
     cross: bool = True
     metrics: bool = True
-    coverage: bool = True
+    # None: measure where it is cheap (Python 3.12+, sys.monitoring); before 3.12 coverage.py's
+    # tracer slows the whole suite ~2.8x, more than all the rest of the comparison
+    coverage: bool | None = None
     env: Mapping[str, str] | None = None  # extra variables for the test runs
 
     @property
@@ -246,7 +248,7 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
 
     matrices: dict[str, CrossMatrix] = {}
     if command:
-        _run_tests(git, command, opts, attempts, records, say)
+        notes += _run_tests(git, command, opts, attempts, records, say)
         if opts.cross and is_pytest(command):
             matrices = _cross(run, command, opts, attempts, records, say)
     evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
@@ -275,10 +277,24 @@ def _basics(pa: PreparedAttempt, ex: AgentExecution, order: int) -> dict[str, An
                 cost_usd=ex.cost_usd, duration_s=ex.duration_s)  # fmt: skip
 
 
+def _measure_coverage(git: Git, command: str, opts: CompareOptions) -> tuple[bool, list[str]]:
+    """Whether to measure coverage of changed lines, and a note when it is not measured."""
+    if opts.coverage is not None:
+        return opts.coverage, []
+    core, why = coverage_core(command, git.cwd, opts.test_env())
+    if core == "sysmon":
+        return True, []
+    return False, [why or "coverage of changed lines not measured: before Python 3.12 coverage.py "
+                   "traces every line and slows the whole test suite ~2.8x — pass coverage=True "
+                   "(--coverage) to measure it anyway"]  # fmt: skip
+
+
 def _run_tests(git: Git, command: str, opts: CompareOptions,
                attempts: Iterable[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
-               say: Progress) -> None:  # fmt: skip
+               say: Progress) -> list[str]:  # fmt: skip
+    """Run the tests of every changed attempt and its starting point; notes for the report."""
     cache = BaseCache(_common_dir(git) / "nborch" / "test-cache")
+    measure, notes = _measure_coverage(git, command, opts)
     with ExitStack() as stack, ThreadPoolExecutor(opts.workers, "nborch-tests") as pool:
         tester = _Tester(git, cache, command, opts, stack, pool)
         pending = {}
@@ -289,7 +305,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions,
                 continue
             baseline = tester.baseline(rec["start"])
             include = [f.path for f in rec["diff"].files if f.path.endswith(".py")
-                       and f.status != "deleted" and not is_test_file(f.path)] if opts.coverage else []  # fmt: skip
+                       and f.status != "deleted" and not is_test_file(f.path)] if measure else []  # fmt: skip
             pending[key] = (baseline, tester.attempt(pa, rec["start"], rec["commit"], include))
         say(f"tests: {len(pending)} attempts and {plural(tester.starts, 'starting point')}, "
             f"{opts.workers} at a time")
@@ -310,6 +326,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions,
                 rec["coverage"] = cov.fraction
                 rec["coverage_lines"] = (cov.covered, cov.total) if cov.total else None
                 rec["notes"] = tuple(rec.get("notes", ())) + tuple(cov.notes)
+    return notes
 
 
 def _common_dir(git: Git) -> Path:

@@ -40,6 +40,7 @@ __all__ = [
     "TestDelta",
     "TestRun",
     "classify_tests",
+    "coverage_core",
     "is_pytest",
     "parse_junit",
     "run_tests",
@@ -283,6 +284,22 @@ def _coverage_argv(argv: list[str], cwd: Path, env: dict[str, str], data_file: P
     if include:
         wrapped.append("--include=" + ",".join(include))
     return [*wrapped, "-m", "pytest", *rest], ""
+
+
+def coverage_core(command: str, cwd: str | Path,
+                  env: Mapping[str, str] | None = None) -> tuple[str | None, str]:  # fmt: skip
+    """How coverage.py would measure ``command`` here: ``"sysmon"`` (Python 3.12+, cheap),
+    ``"ctrace"`` (settrace: every line of the suite slows, ~2.8x), or None and why not at all."""
+    argv = shlex.split(command)
+    if not argv or not is_pytest(command):
+        return None, f"coverage not measured: {command!r} is not a pytest command"
+    probe_env = dict(check_env() if env is None else env)
+    with tempfile.TemporaryDirectory(prefix="nborch-cov-") as tmp:
+        wrapped, why = _coverage_argv(argv, Path(cwd), probe_env, Path(tmp) / "data",
+                                      None, Path(tmp) / "rc")  # fmt: skip
+    if wrapped is None:
+        return None, why
+    return ("sysmon" if probe_env.get("COVERAGE_CORE") == "sysmon" else "ctrace"), ""
 
 
 def run_tests(worktree: str | Path, command: str = "python -m pytest -q", timeout: float = 600,
