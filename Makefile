@@ -27,7 +27,7 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
-	$(BIN)/ruff check nborch tests benchmarks
+	$(BIN)/ruff check nborch tests tests_agents tests_browser benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info
