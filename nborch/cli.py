@@ -243,8 +243,9 @@ def _demo_compare_and_merge(run: Any) -> None:
     click.echo("5. Compare — every attempt's tests against the base, each other's new tests, "
                "coverage, lint; then the gates and a ranking", err=True)  # fmt: skip
     # The sample needs no pytest plugins; skipping their discovery saves ~1 s per test run when
-    # nborch's own environment has plugins such as nbmake installed.
-    result = run.compare(env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    # nborch's own environment has plugins such as nbmake installed. Its suite is tiny, so
+    # coverage is measured whatever the Python (by default only where it is cheap, 3.12+).
+    result = run.compare(coverage=True, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
                          progress=lambda line: click.echo(f"  {line}", err=True))  # fmt: skip
     show_comparison(result)
     outcome = result.merge()
