@@ -29,6 +29,7 @@ __all__ = [
     "functions_changed",
     "merges_cleanly",
     "overlap",
+    "source_at",
 ]
 
 UNPARSEABLE = "<unparseable>"
@@ -228,7 +229,7 @@ def _parse_numstat(out: str) -> dict[str, tuple[int, int, bool]]:
     return counts
 
 
-def _source(git: Git, rev: str, path: str) -> str | None:
+def source_at(git: Git, rev: str, path: str) -> str | None:
     """A file's text at ``rev``; None when it is missing there or too big to parse."""
     size = git.run("cat-file", "-s", f"{rev}:{path}", check=False)
     if not size.ok or int(size.stdout.strip() or 0) > MAX_SOURCE_BYTES:
@@ -264,8 +265,8 @@ def diff_stat(repo_or_worktree: str | Path, base: str, head: str) -> DiffStat:
         functions: tuple[str, ...] = ()
         if path.endswith(".py") and not binary:
             before_path = old_path if letter == "R" else path
-            before = None if status == "added" else _source(git, base_sha, before_path or path)
-            after = None if status == "deleted" else _source(git, head_sha, path)
+            before = None if status == "added" else source_at(git, base_sha, before_path or path)
+            after = None if status == "deleted" else source_at(git, head_sha, path)
             too_big = (status != "added" and before is None) or (status != "deleted" and after is None)
             functions = () if too_big else functions_changed(before, after)
         files.append(FileChange(path, status, ins, dels, binary,

@@ -3,7 +3,7 @@
 The I/O half of the comparison (the judging is pure, in :mod:`gates` and :mod:`rank`). Test runs
 are the expensive part, so they run in parallel (``jobs``), each in its own checkout: the attempt's
 worktree when it is clean and at the attempt's commit, else a temporary detached checkout. The
-results on each starting commit are cached by commit in ``.git/nborch/test-cache``.
+results on each starting commit are cached by its tree in ``.git/nborch/test-cache``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from ..gitcmd import Git
 from ..prompts.context import ProjectContext
 from .checkout import temporary_checkout
 from .coverage_lines import LineCoverage, changed_lines, line_coverage
-from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test
-from .diffs import MAX_SOURCE_BYTES, DiffStat, diff_stat, merges_cleanly
+from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test, test_files_of
+from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
 from .metrics import MetricsReport, metrics_for
 from .tests import BaseCache, TestRun, classify_tests, coverage_core, is_pytest, run_tests
@@ -103,14 +103,6 @@ def start_commit(git: Git, base: str, head: str) -> str:
     return base
 
 
-def _text(git: Git, rev: str, path: str) -> str | None:
-    size = git.run("cat-file", "-s", f"{rev}:{path}", check=False)
-    if not size.ok or int(size.stdout.strip() or 0) > MAX_SOURCE_BYTES:
-        return None
-    shown = git.run("show", f"{rev}:{path}", check=False)
-    return shown.stdout if shown.ok else None
-
-
 def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None]]:
     """``(path, before, after)`` texts of the test and config files a diff touches."""
     out = []
@@ -118,8 +110,8 @@ def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None
         if f.binary or not (is_test_file(f.path) or f.path.endswith((".toml", ".ini", ".cfg",
                                                                      ".coveragerc", ".flake8"))):
             continue  # fmt: skip
-        before = None if f.status == "added" else _text(git, diff.base, f.old_path or f.path)
-        after = None if f.status == "deleted" else _text(git, diff.head, f.path)
+        before = None if f.status == "added" else source_at(git, diff.base, f.old_path or f.path)
+        after = None if f.status == "deleted" else source_at(git, diff.head, f.path)
         out.append((f.path, before, after))
     return out
 
@@ -237,8 +229,7 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
         diff = diff_stat(run.repo, start, ex.commit)
         rec.update(start=start, diff=diff, merge=merges_cleanly(run.repo, base, ex.commit),
                    weakening=tuple(weakening(_changes(git, diff))),
-                   test_files=tuple(sorted(f.path for f in diff.files
-                                           if is_test_file(f.path) and f.status != "deleted")))  # fmt: skip
+                   test_files=test_files_of(diff))
         patch = git.run("diff", "--no-color", "-M", start, ex.commit, check=False).stdout
         lines = patch.splitlines()
         patches[(ex.task, ex.agent)] = "\n".join(lines[:PATCH_LINES]) + (
