@@ -499,6 +499,14 @@ class TestEnv:
         assert secrets_of(env) == expected
         assert secrets_of(env, ["ANTHROPIC_*"]) == ("sk-ant-123456",)
 
+    def test_secrets_inside_json_config(self) -> None:
+        """A JSON config in a variable (opencode's OPENCODE_CONFIG_CONTENT) hides keys by name."""
+        config = ('{"provider": {"local": {"options": {"apiKey": "sk-local-98765", "baseURL": '
+                  '"http://127.0.0.1:1/v1"}, "models": [{"token": "tok-123456", "name": "m"}]}}}')
+        env = {"OPENCODE_CONFIG_CONTENT": config, "OTHER": "{not json"}
+        assert secrets_of(env) == ("sk-local-98765", "tok-123456")
+        assert secrets_of(env, ["OTHER"]) == ()
+
     def test_redactor(self) -> None:
         """Longest secret first, multi-line secrets by line, a no-op without secrets."""
         redact = Redactor(["abcdef", "abcdefgh", "line-one\nline-two"])

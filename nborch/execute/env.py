@@ -13,6 +13,7 @@ Pure functions over mappings; nothing here reads ``os.environ`` unless no ``base
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -95,7 +96,32 @@ def secrets_of(env: Mapping[str, str], allow: Iterable[str] | None = None) -> tu
         and (wanted is None or _matches(name, wanted))
         and len(value) >= MIN_SECRET_LEN
     }
+    for name, value in env.items():  # config passed as JSON (OPENCODE_CONFIG_CONTENT) holds keys
+        if (wanted is None or _matches(name, wanted)) and value.lstrip().startswith("{"):
+            found.update(_json_secrets(value))
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+def _json_secrets(text: str) -> set[str]:
+    """Credential-looking values (by key name) anywhere in a JSON document; none if not JSON."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    todo = [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if (isinstance(value, str) and len(value) >= MIN_SECRET_LEN
+                        and _matches(str(key).upper(), CREDENTIAL_NAMES)):  # fmt: skip
+                    found.add(value)
+                else:
+                    todo.append(value)
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
 
 
 class Redactor:
