@@ -257,6 +257,26 @@ def voila(tmp_path: Path) -> Iterator[Server]:
         server.stop()
 
 
+@pytest.fixture
+def voila_app(tmp_path: Path, lab: Lab) -> Iterator[Server]:
+    """``NBORCH_REPO=<demo repo> voila dashboard_app.ipynb``: the app notebook on a repository
+    with a finished run (the one the lab fixture made)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOKS / "dashboard_app.ipynb", root / "dashboard_app.ipynb")
+    port = free_port()
+    args = [str(BIN / "voila"), "dashboard_app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1",
+            f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True"]  # fmt: skip
+    env = {**jupyter_env(tmp_path), "NBORCH_REPO": str(lab.root / "demo-repo")}
+    server = Server(start(args, root, env, tmp_path / "voila.log"),
+                    f"http://127.0.0.1:{port}", tmp_path / "voila.log")  # fmt: skip
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
 def _cleanup(root: Path) -> None:
     """Remove the demo run's worktrees (their branches go with the temporary folder)."""
     import nborch

@@ -137,3 +137,15 @@ def test_voila_dashboard(page: Any, voila: Server) -> None:
     assert page.locator(".widget-dropdown select").count() >= 2
     runs.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "dashboard-voila.png"))
+
+
+def test_voila_dashboard_app(page: Any, voila_app: Server, lab: Lab) -> None:
+    """`NBORCH_REPO=repo voila dashboard_app.ipynb` shows that repository's runs, and Refresh
+    reads them again (the app keeps its repository, unlike the tutorial, which removes its own)."""
+    page.goto(voila_app.page_url("/"), wait_until="commit", timeout=NOTEBOOK_TIMEOUT)
+    runs = page.locator(".widget-html-content", has_text="in ").filter(has_text=lab.run_id).first
+    runs.wait_for(timeout=NOTEBOOK_TIMEOUT)
+    page.get_by_role("button", name="Refresh").click()
+    page.locator(".widget-html-content").filter(has_text=lab.run_id).first.wait_for(timeout=30_000)
+    assert "Traceback" not in page.content()
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-voila-app.png"))
