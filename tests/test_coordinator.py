@@ -215,6 +215,28 @@ class TestProcesses:
         finally:
             log.unlink()  # 1 GiB is too much to leave in the pytest temp folders
 
+    def test_failed_login_gets_the_agents_credential_hint(self, git_repo, tmp_path):
+        """An agent whose output reads like a rejected login is failed with its text plus what to
+        set: its per-attempt config folder hides a login made in the tool itself."""
+        import dataclasses
+
+        name = agent(tmp_path, "locked", """
+            print("Invalid API key · Please run /login", file=sys.stderr)
+            sys.exit(1)
+        """)
+        spec = nborch.agents.get(name)
+        nborch.agents.register(dataclasses.replace(spec, auth_hint="set LOCKED_API_KEY"),
+                               replace=True)  # fmt: skip
+        run = coordinator(git_repo, tmp_path, """
+            # P
+            ## Task 1: Log in
+            Agents: locked
+        """).run_sync()
+        ex = run.executions[("1", "locked")]
+        assert ex.status == S.FAILED
+        assert "Invalid API key" in ex.error
+        assert "config folder of its own" in ex.error and ex.error.endswith("set LOCKED_API_KEY")
+
     def test_crashing_agent_is_failed_with_its_error_text(self, git_repo, tmp_path):
         """An agent that raises is failed with its exit code and the exception's text, and its
         edit is kept in a WIP commit."""

@@ -14,6 +14,7 @@ from nborch.agents import parsers, parsers_base
 from nborch.agents.builtin import BUILTIN_SPECS
 from nborch.agents.parsers import (
     PARSERS,
+    looks_like_auth,
     looks_transient,
     merge_deltas,
     parse_aider,
@@ -453,6 +454,25 @@ class TestParseStream:
         events = [chunk("a"), chunk("b"), AgentEvent("log", "x"), chunk("c"),
                   AgentEvent("message", "d"), AgentEvent("message", "e")]  # fmt: skip
         assert [e.text for e in merge_deltas(events)] == ["ab", "x", "c", "d", "e"]
+
+
+class TestLooksLikeAuth:
+    """looks_like_auth: a rejected or missing credential, in the CLIs' own wording."""
+
+    @pytest.mark.parametrize("text", [
+        "Invalid API key · Please run /login",
+        "API Error: 401 {\"type\":\"error\",\"error\":{\"type\":\"authentication_error\"}}",
+        "Error: Not logged in. Please run /login",
+        "OpenAI API key is missing",
+        "[API Error: API key not valid. Please pass a valid API key.]",
+    ])  # fmt: skip
+    def test_positive(self, text: str) -> None:
+        assert looks_like_auth(text)
+
+    @pytest.mark.parametrize("text", ["429 Too Many Requests", "exit code 1: KeyError: 'x'",
+                                      "The server is overloaded"])  # fmt: skip
+    def test_negative(self, text: str) -> None:
+        assert not looks_like_auth(text)
 
 
 class TestLooksTransient:

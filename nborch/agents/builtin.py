@@ -49,6 +49,7 @@ CLAUDE = AgentSpec(
     config_files=("CLAUDE.md",),
     output="stream-json", parser="claude",
     install_hint="npm install -g @anthropic-ai/claude-code",
+    auth_hint="set ANTHROPIC_API_KEY, or CLAUDE_CODE_OAUTH_TOKEN (made by `claude setup-token`)",
     docs="JSON lines; the last 'result' event has usage, total_cost_usd, is_error; exit 1 on API "
     "errors.",
     capability=Capability(
@@ -85,6 +86,7 @@ CODEX = AgentSpec(
     config_files=("AGENTS.md",),
     output="stream-json", parser="codex",
     install_hint="npm install -g @openai/codex",
+    auth_hint="set OPENAI_API_KEY",
     docs="JSON lines; judge by turn.completed / turn.failed and the exit code, never by the first "
     "'error' event (it prints some on runs that succeed). No cost reported. Speaks only the "
     "Responses API; with OPENAI_BASE_URL set nborch adds a provider for it (-c model_providers.*).",
@@ -113,6 +115,7 @@ GEMINI = AgentSpec(
     config_files=("GEMINI.md",),
     output="stream-json", parser="gemini",
     install_hint="npm install -g @google/gemini-cli",
+    auth_hint="set GEMINI_API_KEY (or GOOGLE_API_KEY)",
     docs="JSON lines ending in a 'result' event with stats. Untrusted folders silently downgrade "
     "yolo, hence GEMINI_CLI_TRUST_WORKSPACE. With an API key, the per-attempt home needs "
     '.gemini/settings.json = {"security":{"auth":{"selectedType":"gemini-api-key"}}}.',
@@ -168,6 +171,7 @@ COPILOT = AgentSpec(
     config_files=(".github/copilot-instructions.md", "AGENTS.md"),
     output="stream-json", parser="copilot",
     install_hint="npm install -g @github/copilot",
+    auth_hint="set GH_TOKEN or GITHUB_TOKEN",
     docs="JSON events, one per line (the answer is in 'assistant.message'). A local model via "
     "COPILOT_PROVIDER_BASE_URL, COPILOT_PROVIDER_API_KEY, COPILOT_MODEL, COPILOT_OFFLINE=1.",
     capability=Capability(
@@ -190,6 +194,7 @@ CURSOR = AgentSpec(
     config_files=(".cursor/rules/nborch.mdc", "AGENTS.md"),
     output="stream-json", parser="cursor",
     install_hint="curl https://cursor.com/install -fsS | bash",
+    auth_hint="set CURSOR_API_KEY",
     docs="JSON lines ending in a 'result' event; no token usage reported. Not in a public "
     "registry and has no base-URL override: test with a stand-in executable of the same name.",
     capability=Capability(
@@ -258,6 +263,7 @@ QWEN = AgentSpec(
     config_files=("QWEN.md",),
     output="stream-json", parser="qwen",
     install_hint="npm install -g @qwen-code/qwen-code",
+    auth_hint="set OPENAI_API_KEY (or DASHSCOPE_API_KEY)",
     docs="JSON lines (a Gemini CLI fork). Auth by OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL.",
     capability=Capability(
         strengths=_scores(0.75, 0.72, 0.68, 0.72, 0.65, 0.60, 0.68, 0.62, 0.55),

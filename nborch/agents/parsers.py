@@ -61,7 +61,7 @@ from collections.abc import Iterable
 from ..errors import AgentError
 from ..events import AgentEvent
 from ..names import closest
-from .parsers_base import Parser, looks_transient
+from .parsers_base import Parser, looks_like_auth, looks_transient
 from .parsers_claude import parse_claude, parse_cursor, parse_qwen
 from .parsers_cline import parse_cline
 from .parsers_codex import parse_codex
@@ -74,6 +74,7 @@ from .spec import AgentSpec
 __all__ = [
     "PARSERS",
     "Parser",
+    "looks_like_auth",
     "looks_transient",
     "merge_deltas",
     "parse_aider",

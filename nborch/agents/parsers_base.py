@@ -49,6 +49,27 @@ _PERMANENT = re.compile(
 )
 
 
+# Wording of a failed login or a missing/bad key (never retried; worth a hint about credentials).
+_AUTH = re.compile(
+    r"invalid[_ ]api[_ ]key|incorrect api key|api key not valid|authentication[_ ]?(?:error|failed)|"
+    r"unauthori[sz]ed|\b401\b|not (?:logged|signed) in|please (?:run )?/?login|"
+    r"(?:missing|no) api[_ ]key|api[_ ]key (?:is )?(?:missing|required|not (?:set|found))|"
+    r"could not (?:find|load) (?:your )?credentials",
+    re.IGNORECASE,
+)
+
+
+def looks_like_auth(text: str) -> bool:
+    """True when ``text`` reads like a failed login or a missing or rejected key.
+
+    >>> looks_like_auth("Invalid API key · Please run /login")
+    True
+    >>> looks_like_auth("API Error: 529 overloaded")
+    False
+    """
+    return isinstance(text, str) and bool(_AUTH.search(text))
+
+
 def looks_transient(text: str) -> bool:
     """True when ``text`` reads like a failure that may pass if retried later.
 

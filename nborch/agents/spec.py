@@ -226,6 +226,9 @@ class AgentSpec:
     parser: str = "text"
     exit_zero_on_failure: bool = False
     install_hint: str = ""
+    # what to set when the agent's login fails: each attempt has its own config folder, so a login
+    # made in the tool itself (its OAuth files) is not seen there
+    auth_hint: str = ""
     docs: str = ""
     capability: Capability = field(default_factory=Capability)
     is_demo: bool = False

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import agents as registry
-from ..agents.parsers import looks_transient
+from ..agents.parsers import looks_like_auth, looks_transient
 from ..assign import Assignments
 from ..durations import format_duration, parse_duration
 from ..errors import AgentError, NborchError
@@ -331,6 +331,13 @@ class Coordinator(RunControl):
                 continue
 
     def _judge(self, pa: PreparedAttempt, result: ExecutionResult) -> tuple[AttemptState, str]:
+        state, error = self._verdict(pa, result)
+        if state == S.FAILED and pa.spec.auth_hint and looks_like_auth(error):
+            error = (f"{error} — {pa.spec.display_name} has a config folder of its own in every "
+                     f"attempt, so a login made in the tool itself is not seen: {pa.spec.auth_hint}")
+        return state, error
+
+    def _verdict(self, pa: PreparedAttempt, result: ExecutionResult) -> tuple[AttemptState, str]:
         proc, usage = result.process, result.usage
         if proc.state == "timeout":
             return S.TIMEOUT, f"timed out after {format_duration(self.timeout)}"
