@@ -24,13 +24,12 @@ updated on every refresh. The tables are built by the pure functions :func:`runs
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .display import html_table
+from .display_hooks import Displayable, call_later, in_current_cell
 from .errors import NborchError
-from .widgets import _call_later, _in_current_cell
 from .widgets_html import CLASS, CSS, agent_label, detail_html, esc, table_html
 
 if TYPE_CHECKING:
@@ -116,7 +115,7 @@ def dashboard(repo: str | Path, **options: Any) -> Dashboard:
     return Dashboard(repo, **options)
 
 
-class Dashboard:
+class Dashboard(Displayable):
     """Every run of a repository, one selected with its attempts and a log tail; see the module.
 
     Parameters
@@ -274,10 +273,10 @@ class Dashboard:
             if self._polling:
                 return
             self._polling, gen = True, self._poll_gen
-        _call_later(self.poll, self._poll_in_current_cell, gen, self.selected)
+        call_later(self.poll, self._poll_in_current_cell, gen, self.selected)
 
     def _poll_in_current_cell(self, gen: int, run_id: str | None) -> None:
-        _in_current_cell(self._poll, gen, run_id)
+        in_current_cell(self._poll, gen, run_id)
 
     def _poll(self, gen: int, run_id: str | None) -> None:
         """Read the selected run's attempts from the store and redraw; when it has ended, read
@@ -387,34 +386,11 @@ class Dashboard:
             lines += ["", f"selected: {self.selected} — {self.error}"]
         return "\n".join(lines)
 
-    def bundle(self) -> dict[str, Any]:
-        """The display data: the widget, plus HTML and text for frontends that cannot render it."""
-        data = dict(self.widget._repr_mimebundle_())
-        data["text/html"] = self.html()
-        data["text/plain"] = self.text()
-        return data
-
     # -- display -------------------------------------------------------------------------
 
     def display(self) -> None:
         """Show the dashboard in the current output (updated on every refresh)."""
-        from IPython.core.interactiveshell import InteractiveShell
-        from IPython.display import display
-
-        if not InteractiveShell.initialized():  # a plain interpreter
-            print(self.text(), flush=True)
-            return
-        self._display_id = self._display_id or uuid.uuid4().hex
-        display(self.bundle(), raw=True, display_id=self._display_id)
-
-    def _ipython_display_(self) -> None:
-        self.display()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return self.bundle()
-
-    def _repr_html_(self) -> str:
-        return self.html()
+        self._show()
 
     def __repr__(self) -> str:
         n = 0 if self.runs is None else len(self.runs)

@@ -24,18 +24,16 @@ Clicks reach the kernel only between cells: after ``run.start()`` they work at o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .display_hooks import Displayable, call_later, in_current_cell
 from .events import AttemptState, RunEvent
 from .widgets_html import agent_label, counts_text, detail_html, table_html
 
@@ -55,18 +53,6 @@ def show(run: Coordinator, **options: Any) -> None:
     :meth:`RunView.of` for the view itself. ``options`` go to :class:`RunView` on first use.
     """
     RunView.of(run, **options).display()
-
-
-def _call_later(delay: float, fn: Callable[..., object], *args: Any) -> None:
-    """Call ``fn(*args)`` in ``delay`` s on this thread's running loop, else on a timer thread."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        timer = threading.Timer(delay, fn, args)
-        timer.daemon = True
-        timer.start()
-    else:
-        loop.call_later(delay, fn, *args)
 
 
 class Throttle:
@@ -95,7 +81,7 @@ class Throttle:
                 return
             self._gen += 1
             self._due, gen = due, self._gen
-        _call_later(max(0.0, due - now), self._fire, gen)
+        call_later(max(0.0, due - now), self._fire, gen)
 
     def _fire(self, gen: int) -> None:
         with self._lock:
@@ -135,7 +121,7 @@ def _tail(path: str, lines: int, max_bytes: int = 65536) -> str | None:
     return "\n".join(text[-lines:])
 
 
-class RunView:
+class RunView(Displayable):
     """The live view of one run; see the module docstring.
 
     Parameters
@@ -247,13 +233,13 @@ class RunView:
         if self._display_id is not None:
             from IPython.display import update_display
 
-            _in_current_cell(update_display, self.bundle(), raw=True,
+            in_current_cell(update_display, self.bundle(), raw=True,
                              display_id=self._display_id)  # fmt: skip
         elif self._print_at_end:
             print(self.text(), flush=True)
 
     def _render_for_current_cell(self) -> None:
-        _in_current_cell(self.render)
+        in_current_cell(self.render)
 
     def render(self) -> None:
         """Draw the current state now (the throttle calls this; call it to force a render)."""
@@ -318,47 +304,13 @@ class RunView:
 
         return run_text(self.run) + "\n" + counts_text(list(self.run.executions.values()))
 
-    def bundle(self) -> dict[str, Any]:
-        """The display data: the widget, plus the table as HTML and text for where it cannot
-        render (a frontend picks the richest type it can show)."""
-        data = dict(self.widget._repr_mimebundle_())
-        data["text/html"] = self.html()
-        data["text/plain"] = self.text()
-        return data
-
     def display(self) -> None:
         """Show the view in the current output; that output becomes the final table at the end."""
-        from IPython.core.interactiveshell import InteractiveShell
-        from IPython.display import display
-
-        if not InteractiveShell.initialized():  # a plain interpreter: text now and at the end
-            print(self.text(), flush=True)
-            self._print_at_end = not self._over
-            return
-        self._display_id = self._display_id or uuid.uuid4().hex
         self.render()
-        display(self.bundle(), raw=True, display_id=self._display_id)
-
-    def _ipython_display_(self) -> None:
-        self.display()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return self.bundle()
-
-    def _repr_html_(self) -> str:
-        return self.html()
+        if not self._show():  # a plain interpreter: text now, and again at the end
+            self._print_at_end = not self._over
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "final" if self._over else "live"
         return f"<RunView of {self.run!r}, {state}, {self.renders} renders>"
 
-
-def _in_current_cell(fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
-    """Call ``fn`` so that the messages it sends belong to the cell executing now.
-
-    ipykernel keeps the parent message of outputs in context variables. A render runs in the
-    context of whatever started the run — maybe a cell that ended long ago, whose messages
-    nbclient (nbconvert, nbmake) no longer records. In an empty context ipykernel falls back to
-    the cell executing now, so the final table and widget state land in the saved notebook.
-    """
-    contextvars.Context().run(fn, *args, **kwargs)
