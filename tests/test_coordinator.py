@@ -328,6 +328,8 @@ class TestCrashAndResume:
             assert {ex.status for ex in live.executions.values()} == {S.RUNNING, S.BLOCKED}
             with pytest.raises(nborch.NborchError, match="still being run by process"):
                 live.resume()  # two coordinators on the same attempts would trample each other
+            with pytest.raises(nborch.NborchError, match="still being run by process"):
+                nborch.compare(git_repo, recs[0].run_id)  # running attempts are no evidence yet
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
         finally:

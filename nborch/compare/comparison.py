@@ -325,6 +325,13 @@ def compare_run(run: Coordinator, options: CompareOptions | None = None, judge: 
     if run._future is not None and not run._future.done():
         raise NborchError(f"run {run.prepared.run.id} is still running — compare it when it ends "
                           "(await run, or run.wait())")  # fmt: skip
+    from ..execute.runs import live_coordinator
+    from ..worktrees import WorktreeManager
+
+    other = live_coordinator(WorktreeManager(run.repo), run.prepared.run.id)
+    if other is not None:
+        raise NborchError(f"run {run.prepared.run.id} is still being run by process {other} — "
+                          "compare it when it ends (nborch status shows its attempts)")  # fmt: skip
     result = Comparison(run, gather(run, options, progress), judge)
     if save:
         result.save()
