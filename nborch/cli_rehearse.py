@@ -42,7 +42,7 @@ def server_env(url: str, model: str = MODEL) -> dict[str, str]:
     Code) read the vendors' variables; Copilot CLI and opencode have their own.
     """
     v1 = f"{url}/v1"
-    opencode = {"$schema": "https://opencode.ai/config.json", "model": f"nborch/{model}",
+    opencode = {"model": f"nborch/{model}",
                 "autoupdate": False, "share": "disabled",
                 "provider": {"nborch": {"npm": "@ai-sdk/openai-compatible", "name": "nborch",
                                         "options": {"baseURL": v1, "apiKey": KEY},
