@@ -297,9 +297,12 @@ print("finished", task)
 class TestCrashAndResume:
     """A coordinator killed mid-run leaves an interrupted run that resume() finishes."""
 
-    def test_kill_9_then_load_shows_interrupted_and_resume_completes(self, git_repo, tmp_path):
-        """After SIGKILL of the coordinator, load() reports the attempts interrupted; resume()
-        stops the orphaned agents, keeps what they wrote (a WIP commit) and completes them."""
+    @pytest.mark.parametrize("watchdog", [True, False], ids=["watchdog", "no-watchdog"])
+    def test_kill_9_then_load_shows_interrupted_and_resume_completes(self, git_repo, tmp_path,
+                                                                      watchdog):  # fmt: skip
+        """After SIGKILL of the coordinator its watchdog stops the agents (or, with
+        NBORCH_WATCHDOG=0, resume() does); load() reports the attempts interrupted; resume()
+        keeps what they wrote (a WIP commit) and completes them."""
         agent(tmp_path, "sleeper", SLEEPER)
         script = tmp_path / "agents" / "sleeper.py"
         plan_file = tmp_path / "plan.md"
@@ -309,7 +312,8 @@ class TestCrashAndResume:
         child = tmp_path / "child.py"
         child.write_text(CHILD)
         proc = subprocess.Popen([sys.executable, str(child), str(git_repo), str(tmp_path / "wt"),
-                                 str(script), str(plan_file)], start_new_session=True)  # fmt: skip
+                                 str(script), str(plan_file)], start_new_session=True,
+                                env={**os.environ, "NBORCH_WATCHDOG": "1" if watchdog else "0"})  # fmt: skip
         try:
             manager = WorktreeManager(git_repo)
 
@@ -337,7 +341,10 @@ class TestCrashAndResume:
                 proc.kill()
                 proc.wait()
         orphans = [int(p.read_text()) for p in (tmp_path / "agents").glob("pid-*")]
-        assert all(alive(p) for p in orphans)  # the agents outlive a kill -9 of their coordinator
+        if watchdog:  # the pipe to the watchdog closed with the coordinator: it stops the agents
+            wait_for(lambda: not any(alive(p) for p in orphans), 30, "the watchdog to stop them")
+        else:
+            assert all(alive(p) for p in orphans)  # the agents outlive their coordinator …
         run_id = recs[0].run_id
 
         run = Coordinator.load(git_repo, run_id)
@@ -350,7 +357,7 @@ class TestCrashAndResume:
 
         (tmp_path / "agents" / "go").write_text("")
         run.resume().wait(60)
-        assert not [p for p in orphans if alive(p)]
+        assert not [p for p in orphans if alive(p)]  # … until resume() stops them
         for task in ("1", "2", "3"):
             ex = run.executions[(task, "sleeper")]
             assert ex.status == S.COMPLETED, ex.error

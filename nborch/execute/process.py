@@ -125,6 +125,11 @@ class _Run:
             except _StartError as exc:
                 return self.finish("failed-to-start", None, str(exc))
             self.pipes = _pipe_inodes(proc)
+            from .watchdog import Watchdog  # here: `python -m nborch.execute.watchdog` stays clean
+
+            guard = Watchdog.shared()
+            if guard is not None:
+                guard.watch(proc.pid, self.token)
             readers = [
                 asyncio.create_task(self.read(proc.stdout, "stdout")),
                 asyncio.create_task(self.read(proc.stderr, "stderr")),
@@ -144,6 +149,9 @@ class _Run:
                 poller.cancel()
                 await self.abort(proc, readers)
                 raise
+            finally:
+                if guard is not None:
+                    guard.done(proc.pid)
             code = await _exit_code(proc)
             return self.finish(state, code, "; ".join(self.problems) or None, proc.pid)
 
