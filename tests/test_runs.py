@@ -175,6 +175,29 @@ class TestLoadRun:
         with pytest.raises(nborch.NborchError, match=finished.id):
             load_run(git_repo, "no-such-run")
 
+    def test_unreadable_or_newer_snapshot_says_what_to_do(self, git_repo, finished):
+        """A record this nborch cannot read (damaged, or another format) is an error that says
+        the work is intact — not a traceback from pickle; the old bare format still loads."""
+        import pickle
+
+        from nborch.execute.recorder import snapshot_path
+
+        path = snapshot_path(WorktreeManager(git_repo), finished.id)
+        saved = path.read_bytes()
+        data = pickle.loads(saved)
+        assert data["format"] == 1 and data["nborch"] == nborch.__version__
+        try:
+            path.write_bytes(pickle.dumps(data["prepared"]))  # format 0: the bare PreparedRun
+            assert Coordinator.load(git_repo, finished.id).id == finished.id
+            path.write_bytes(pickle.dumps({**data, "format": 99, "nborch": "9.0"}))
+            with pytest.raises(nborch.NborchError, match="format 99 .*nborch 9.0.*intact"):
+                Coordinator.load(git_repo, finished.id)
+            path.write_bytes(saved[:40])
+            with pytest.raises(nborch.NborchError, match="cannot be read by nborch"):
+                Coordinator.load(git_repo, finished.id)
+        finally:
+            path.write_bytes(saved)
+
     def test_load_restores_the_results(self, git_repo, finished):
         """Every attempt comes back with its status, commit, validation and log."""
         run = Coordinator.load(git_repo, finished.id)

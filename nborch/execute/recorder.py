@@ -22,6 +22,7 @@ from ..worktrees import WorktreeManager
 from .results import AgentExecution
 
 SNAPSHOT = "run.pickle"
+SNAPSHOT_FORMAT = 1  # bump when PreparedRun's pickled shape changes incompatibly
 
 
 def snapshot_path(manager: WorktreeManager, run_id: str) -> Path:
@@ -55,7 +56,10 @@ class Recorder:
         path = snapshot_path(self.manager, self.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(self.prepared))
+        from .. import __version__
+
+        tmp.write_bytes(pickle.dumps({"format": SNAPSHOT_FORMAT, "nborch": __version__,
+                                      "prepared": self.prepared}))  # fmt: skip
         tmp.replace(path)
         pid, started = process_identity()
         self.store.update_run(self.run_id, status="running", coordinator_pid=pid,

@@ -20,7 +20,7 @@ from ..errors import NborchError
 from ..events import AttemptState
 from ..procs import coordinator_alive
 from ..worktrees import WorktreeManager
-from .recorder import snapshot_path
+from .recorder import SNAPSHOT_FORMAT, snapshot_path
 from .results import AgentExecution
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def load_run(repo: str | Path, run_id: str, **options: Any) -> Coordinator:
         raise NborchError(f"no executed run {run_id!r} in {manager.repo} (runs: "
                           f"{', '.join(known[-5:]) or 'none'}) — see nborch.history(repo)")  # fmt: skip
     mark_interrupted(manager, run_id)
-    prepared = pickle.loads(path.read_bytes())  # written by nborch itself, inside .git
+    prepared = read_snapshot(path, run_id)
     for pa in prepared.attempts:  # script agents given on the command line of the first run
         if pa.spec.name not in registry.names():
             registry.register(pa.spec)
@@ -102,6 +102,30 @@ def load_run(repo: str | Path, run_id: str, **options: Any) -> Coordinator:
             if ex is not None:
                 restore(ex, rec)
     return run
+
+
+def read_snapshot(path: Path, run_id: str) -> Any:  # -> PreparedRun
+    """The prepared run saved when ``run_id`` started (written by nborch itself, inside .git),
+    or an error that says what to do when this nborch cannot read it."""
+    from .. import __version__
+
+    def unreadable(why: str) -> NborchError:
+        return NborchError(f"the record of run {run_id} ({path}) cannot be read by nborch "
+                           f"{__version__}: {why} — its branches and worktrees are intact "
+                           "(nborch status); use the nborch version that made it, or run the "
+                           "plan again")  # fmt: skip
+
+    try:
+        data = pickle.loads(path.read_bytes())
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError,
+            ValueError, IndexError) as err:  # fmt: skip
+        raise unreadable(f"{type(err).__name__}: {err}") from err
+    if isinstance(data, dict):
+        if data.get("format") != SNAPSHOT_FORMAT:
+            raise unreadable(f"it has format {data.get('format')!r} (written by nborch "
+                             f"{data.get('nborch', '?')}); this version reads {SNAPSHOT_FORMAT}")
+        return data["prepared"]
+    return data  # format 0: the bare PreparedRun of the first versions
 
 
 def restore(ex: AgentExecution, rec: Any) -> None:
