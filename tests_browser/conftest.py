@@ -238,43 +238,36 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _cleanup(root)
 
 
-@pytest.fixture
-def voila(tmp_path: Path) -> Iterator[Server]:
-    """``voila dashboard.ipynb`` on 127.0.0.1 and a free port, from a copy of the notebooks."""
+def serve_voila(tmp_path: Path, notebook: str, **env: str) -> Iterator[Server]:
+    """``voila NOTEBOOK`` on 127.0.0.1 and a free port, from a copy of the notebook; ``env``
+    adds variables to the server's environment."""
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(NOTEBOOKS / "dashboard.ipynb", root / "dashboard.ipynb")
+    shutil.copy(NOTEBOOKS / notebook, root / notebook)
     port = free_port()
-    args = [str(BIN / "voila"), "dashboard.ipynb", "--no-browser", "--Voila.ip=127.0.0.1",
-            f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True",
-            ]  # fmt: skip
-    server = Server(start(args, root, jupyter_env(tmp_path), tmp_path / "voila.log"),
+    args = [str(BIN / "voila"), notebook, "--no-browser", "--Voila.ip=127.0.0.1",
+            f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True"]  # fmt: skip
+    server = Server(start(args, root, {**jupyter_env(tmp_path), **env}, tmp_path / "voila.log"),
                     f"http://127.0.0.1:{port}", tmp_path / "voila.log")  # fmt: skip
     try:
         server.wait_ready()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def voila(tmp_path: Path) -> Iterator[Server]:
+    """``voila dashboard.ipynb``: the tutorial, which makes its own run."""
+    yield from serve_voila(tmp_path, "dashboard.ipynb")
 
 
 @pytest.fixture
 def voila_app(tmp_path: Path, lab: Lab) -> Iterator[Server]:
     """``NBORCH_REPO=<demo repo> voila dashboard_app.ipynb``: the app notebook on a repository
     with a finished run (the one the lab fixture made)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    shutil.copy(NOTEBOOKS / "dashboard_app.ipynb", root / "dashboard_app.ipynb")
-    port = free_port()
-    args = [str(BIN / "voila"), "dashboard_app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1",
-            f"--port={port}", "--Voila.port_retries=0", "--show_tracebacks=True"]  # fmt: skip
-    env = {**jupyter_env(tmp_path), "NBORCH_REPO": str(lab.root / "demo-repo")}
-    server = Server(start(args, root, env, tmp_path / "voila.log"),
-                    f"http://127.0.0.1:{port}", tmp_path / "voila.log")  # fmt: skip
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    yield from serve_voila(tmp_path, "dashboard_app.ipynb",
+                           NBORCH_REPO=str(lab.root / "demo-repo"))  # fmt: skip
 
 
 def _cleanup(root: Path) -> None:
