@@ -416,6 +416,22 @@ def test_hanging_tests_are_stopped_and_leave_no_process(tmp_path_factory: pytest
 # ---- conflicts across tasks, and merging ----------------------------------------------------
 
 
+def test_files_the_tests_leave_in_the_worktree_are_reported(
+        tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    """Tests run in the attempt's own worktree when it is clean; files they leave there are
+    reported (and left alone: the worktree may hold the person's own files too)."""
+    litter = case(tmp_path_factory, "litter",
+                  {"app.py": "X = 1\n", "tests/test_app.py": "def test_x():\n    assert True\n"},
+                  {"litter": {"app.py": "X = 2\n", "tests/test_report.py":
+                              "import pathlib\n\n\ndef test_report():\n"
+                              "    pathlib.Path('report.txt').write_text('made by a test')\n"}},
+                  "---\ntest_command: python -m pytest -q\n---\n# Litter\n"
+                  "## Task 1: Change X\nAgents: litter\n", metrics=False, cross=False)  # fmt: skip
+    ev = litter.attempt("1", "litter").evidence
+    assert any("left 1 untracked file" in n and "report.txt" in n for n in ev.notes), ev.notes
+    assert (Path(litter.run.executions[("1", "litter")].worktree) / "report.txt").exists()
+
+
 class TestCoverageDefault:
     def test_default_measures_coverage_only_where_it_is_cheap(self, calc: Case) -> None:
         """By default coverage of changed lines is measured on Python 3.12+ (sys.monitoring);

@@ -116,6 +116,12 @@ def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None
     return out
 
 
+def _untracked(worktree: Path) -> set[str]:
+    """Untracked, not ignored files of a worktree (paths relative to it)."""
+    out = Git(worktree).run("status", "--porcelain", "-z", "--untracked-files=all", check=False)
+    return {entry[3:] for entry in out.stdout.split("\0") if entry.startswith("?? ")}
+
+
 def _usable_worktree(path: Path, commit: str) -> bool:
     """Whether the attempt's own worktree can run its tests: present, at ``commit``, clean."""
     if not (path / ".git").exists():
@@ -172,23 +178,32 @@ class _Tester:
                               "(--test-command)") from err  # fmt: skip
 
     def attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
-                ) -> Future[tuple[TestRun, LineCoverage | None]]:  # fmt: skip
+                ) -> Future[tuple[TestRun, LineCoverage | None, list[str]]]:  # fmt: skip
         return self.pool.submit(self._attempt, pa, start, commit, include)
 
     def _attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
-                 ) -> tuple[TestRun, LineCoverage | None]:  # fmt: skip
+                 ) -> tuple[TestRun, LineCoverage | None, list[str]]:  # fmt: skip
+        """The attempt's test run, its coverage of changed lines, and notes for the report."""
         with ExitStack() as stack:
-            where = pa.attempt.path
-            if not _usable_worktree(where, commit):
+            where, notes = pa.attempt.path, []
+            own = _usable_worktree(where, commit)
+            if not own:
                 where = stack.enter_context(temporary_checkout(self.git, commit, "nborch-attempt-"))
+            before = _untracked(where) if own else set()
             data = self.tmp / f"{pa.attempt.name}.coverage"
             cov: dict[str, Any] = ({"coverage_include": list(include), "coverage_file": data}
                                    if include else {})  # fmt: skip
             run = self._run(where, pa.attempt.attempt_dir / "compare" / "tests.log", **cov)
+            if own and (left := sorted(_untracked(where) - before)):
+                # the person's worktree: say so rather than delete what might be theirs
+                notes.append(f"the tests left {plural(len(left), 'untracked file')} in the "
+                             f"attempt's worktree: {', '.join(left[:3])}"
+                             + (" …" if len(left) > 3 else ""))  # fmt: skip
             if not include:
-                return run, None
+                return run, None, notes
             # coverage reads the sources it measured, so this happens while the checkout exists
-            return run, line_coverage(data, where, changed_lines(self.git.cwd, start, commit, include))
+            lines = changed_lines(self.git.cwd, start, commit, include)
+            return run, line_coverage(data, where, lines), notes
 
 
 def _order(run: Coordinator) -> list[PreparedAttempt]:
@@ -303,7 +318,8 @@ def _run_tests(git: Git, command: str, opts: CompareOptions,
         for key, (baseline, attempt) in pending.items():
             rec = records[key]
             base_run = baseline.result()
-            test_run, cov = attempt.result()
+            test_run, cov, left = attempt.result()
+            rec["notes"] = (*rec.get("notes", ()), *left)
             # a run killed at the timeout has no per-test results: comparing it would call every
             # test it never reached "broken" (or, on the base side, every test "new")
             finished = not (base_run.timed_out or test_run.timed_out)
