@@ -33,8 +33,8 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # The real agent CLIs at the versions pinned in agents/versions.txt, into .agents/ (ignored by
-# git); quick when that pin set is installed. nborch finds them with
-# NBORCH_AGENT_PATH=$(CURDIR)/.agents/bin.
+# git); quick when that pin set is installed. nborch finds them there before PATH (or in the
+# folders of NBORCH_AGENT_PATH when that is set).
 .PHONY: agents test-agents
 agents:
 	@agents/install.sh $(PYTHON)

@@ -12,6 +12,13 @@ import nborch
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def _no_installed_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests see no agent folder, so a `make agents` in this checkout changes none of them
+    (tests_agents/ drives the installed CLIs)."""
+    monkeypatch.setenv("NBORCH_AGENT_PATH", "")
+
+
 @pytest.fixture
 def golden() -> Callable[[str], nborch.Plan]:
     """Load a golden plan from ``tests/data/plans`` by file name."""

@@ -544,10 +544,14 @@ class TestAgentFolders:
         assert agents.get("gemini").available()
         assert "NBORCH_AGENT_PATH" in agents.get("codex").unavailable_reason()
 
-    def test_only_an_explicit_setting_adds_folders(self, monkeypatch):
-        """Unset or empty, no folder is searched; empty entries are skipped, order is kept."""
+    def test_unset_means_the_project_folder_and_empty_means_none(self, tmp_path, monkeypatch):
+        """Unset, the checkout's .agents/bin (where `make agents` installs) is searched when it
+        exists; set but empty, no folder is; empty entries are skipped, order is kept."""
         monkeypatch.delenv("NBORCH_AGENT_PATH")
-        assert spec_module.agent_dirs() == []
+        monkeypatch.setattr(spec_module, "PROJECT_AGENT_DIR", tmp_path / ".agents" / "bin")
+        assert spec_module.agent_dirs() == []  # not installed
+        (tmp_path / ".agents" / "bin").mkdir(parents=True)
+        assert spec_module.agent_dirs() == [tmp_path / ".agents" / "bin"]
         assert spec_module.agent_dirs({"NBORCH_AGENT_PATH": ""}) == []
         value = os.pathsep.join(["/b", "", "/a"])
         assert spec_module.agent_dirs({"NBORCH_AGENT_PATH": value}) == [Path("/b"), Path("/a")]

@@ -1,8 +1,8 @@
 """What an agent is: how to launch it (argv, env, home dir, config files) and what it is good at.
 
 Pure data. Nothing here starts a process; ``available()`` only looks the program up (see
-:func:`find_program`): first in the folders of ``$NBORCH_AGENT_PATH`` (``make agents`` fills
-``.agents/bin`` in an nborch checkout), then on ``PATH``.
+:func:`find_program`): first in the agent folders (``$NBORCH_AGENT_PATH``, else the
+``.agents/bin`` that ``make agents`` fills in an nborch checkout), then on ``PATH``.
 
 >>> spec = AgentSpec(name="echo", display_name="Echo", kind="script",
 ...                  argv=("echo", "{task_id}: {prompt_file}"))
@@ -160,17 +160,22 @@ def check_placeholders(argv: Iterable[str], allowed: frozenset[str] = PLACEHOLDE
                 )
 
 
-def agent_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """The folders searched for agent programs before ``PATH``: ``$NBORCH_AGENT_PATH``,
-    ``os.pathsep``-separated, in order (none when unset or empty).
+# Where `make agents` installs the pinned CLIs in an nborch checkout (absent in a plain install).
+PROJECT_AGENT_DIR = Path(__file__).resolve().parents[2] / ".agents" / "bin"
 
-    Only an explicit setting counts — no folder is searched because it happens to exist — so a
-    user's ``PATH`` decides unless they ask otherwise. ``make agents`` links only the agents'
-    entry points into ``.agents/bin`` (never an interpreter), so putting that folder first
-    pins the agents without shadowing ``python`` or ``node``.
+
+def agent_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The folders searched for agent programs before ``PATH``.
+
+    ``$NBORCH_AGENT_PATH`` (``os.pathsep``-separated, in order) when it is set — empty means
+    none; unset, the ``.agents/bin`` folder that ``make agents`` fills in this nborch checkout,
+    when it exists. ``make agents`` links only the agents' entry points there (never an
+    interpreter), so searching it first pins the agents without shadowing ``python`` or ``node``.
     """
     source = os.environ if environ is None else environ
-    value = source.get(AGENT_PATH_ENV, "")
+    value = source.get(AGENT_PATH_ENV)
+    if value is None:
+        return [PROJECT_AGENT_DIR] if PROJECT_AGENT_DIR.is_dir() else []
     return [Path(part).expanduser() for part in value.split(os.pathsep) if part]
 
 
