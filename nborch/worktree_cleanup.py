@@ -27,6 +27,7 @@ from .worktree_records import (
 from .worktree_status import dirty_paths, live_runs
 
 if TYPE_CHECKING:
+    from .gitcmd import Git
     from .worktrees import WorktreeManager
 
 __all__ = ["LIVE_REASON", "cleanup", "orphans", "worktree_list"]
@@ -42,7 +43,7 @@ def cleanup(manager: WorktreeManager, run_id: str | None = None, dry_run: bool =
         raise WorktreeError(f"no run {run_id!r} in {manager.repo} — see manager.runs()")
     by_id = {r.id: r for r in runs}
     heads = manager._branch_heads()
-    registered = {e["worktree"]: e for e in worktree_list(manager)}
+    registered = {e["worktree"]: e for e in worktree_list(manager._git)}
     live = live_runs(runs)
     report = CleanupReport(dry_run=dry_run)
     for rec in records:
@@ -156,10 +157,10 @@ def _finish_runs(manager: WorktreeManager, runs: list[RunRecord]) -> None:
             rmdir_empty(Path(run.root) / run.id)
 
 
-def worktree_list(manager: WorktreeManager) -> list[dict[str, str]]:
+def worktree_list(git: Git) -> list[dict[str, str]]:
     """``git worktree list --porcelain`` as one dict per worktree (``worktree``, ``branch``, …)."""
     entries: list[dict[str, str]] = []
-    for line in manager._git.out("worktree", "list", "--porcelain", "-z").split("\0"):
+    for line in git.out("worktree", "list", "--porcelain", "-z").split("\0"):
         if line.startswith("worktree "):
             entries.append({"worktree": line[len("worktree "):]})
         elif line and entries:
@@ -175,7 +176,7 @@ def orphans(manager: WorktreeManager, prune: bool = False) -> OrphanReport:
     known_paths = {str(Path(a.path)) for a in records}
     known_branches = {a.branch for a in records}
     report = OrphanReport()
-    listed = worktree_list(manager)
+    listed = worktree_list(manager._git)
     for e in listed:
         p = e["worktree"]
         ours = e.get("branch", "").startswith(f"refs/heads/{BRANCH_PREFIX}/") or any(

@@ -37,6 +37,7 @@ from ..display import html_table, plural, text_table
 from ..errors import WorktreeError
 from ..execute.validate import check_env
 from ..gitcmd import Git, ref_problem, split_z
+from ..worktree_cleanup import worktree_list
 from ..worktree_commit import identity_env
 from ..worktree_status import porcelain_paths
 from .checkout import temporary_checkout
@@ -265,13 +266,7 @@ def _resolve(git: Git, rev: str, what: str) -> str:
 
 def _checked_out(git: Git, ref: str) -> list[Path]:
     """The worktrees that have ``ref`` checked out (``git worktree list --porcelain``)."""
-    found, path = [], None
-    for line in git.out("worktree", "list", "--porcelain", "-z").split("\0"):
-        if line.startswith("worktree "):
-            path = Path(line[len("worktree "):])
-        elif line == f"branch {ref}" and path is not None:
-            found.append(path)
-    return found
+    return [Path(e["worktree"]) for e in worktree_list(git) if e.get("branch") == ref]
 
 
 def _require_clean(git: Git, worktree: Path, branch: str) -> None:
