@@ -30,7 +30,7 @@ from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
 from .metrics import MetricsReport, metrics_for
 from .tests import BaseCache, TestRun, classify_tests, coverage_core, is_pytest, run_tests
-from .weakening import is_test_file, weakening
+from .weakening import is_config_file, is_test_file, weakening
 
 if TYPE_CHECKING:
     from ..execute.coordinator import Coordinator
@@ -107,9 +107,8 @@ def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None
     """``(path, before, after)`` texts of the test and config files a diff touches."""
     out = []
     for f in diff.files:
-        if f.binary or not (is_test_file(f.path) or f.path.endswith((".toml", ".ini", ".cfg",
-                                                                     ".coveragerc", ".flake8"))):
-            continue  # fmt: skip
+        if f.binary or not (is_test_file(f.path) or is_config_file(f.path)):
+            continue
         before = None if f.status == "added" else source_at(git, diff.base, f.old_path or f.path)
         after = None if f.status == "deleted" else source_at(git, diff.head, f.path)
         out.append((f.path, before, after))
@@ -150,15 +149,14 @@ class _Tester:
         return len(self._baselines)
 
     def baseline(self, commit: str) -> Future[TestRun]:
+        # keyed by tree: dependents' start commits differ per attempt but often hold the same files
         tree = self.git.out("rev-parse", f"{commit}^{{tree}}")
         with self._lock:
             if tree not in self._baselines:
-                self._baselines[tree] = self.pool.submit(self._baseline, commit)
+                self._baselines[tree] = self.pool.submit(self._baseline, commit, tree)
             return self._baselines[tree]
 
-    def _baseline(self, commit: str) -> TestRun:
-        # keyed by tree: dependents' start commits differ per attempt but often hold the same files
-        tree = self.git.out("rev-parse", f"{commit}^{{tree}}")
+    def _baseline(self, commit: str, tree: str) -> TestRun:
         cached = self.cache.get(tree, self.command)
         if cached is not None:
             return cached

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-__all__ = ["Finding", "is_test_file", "weakening"]
+__all__ = ["Finding", "is_config_file", "is_test_file", "weakening"]
 
 Change = tuple[str, str | None, str | None]
 
@@ -57,6 +57,11 @@ class Finding:
 
     def __repr__(self) -> str:
         return f"<Finding {self.kind} {self.path}: {self.detail}>"
+
+
+def is_config_file(path: str) -> bool:
+    """Whether ``path`` is a test or lint configuration file whose loosening is flagged."""
+    return PurePosixPath(path).name in _CONFIG_NAMES
 
 
 def is_test_file(path: str) -> bool:
@@ -303,7 +308,7 @@ def weakening(changes: Iterable[Change]) -> list[Finding]:
     """
     changes = list(changes)
     tests = [c for c in changes if is_test_file(c[0])]
-    configs = [c for c in changes if PurePosixPath(c[0]).name in _CONFIG_NAMES]
+    configs = [c for c in changes if is_config_file(c[0])]
     found = _test_findings(tests)
     for path, before, after in configs:
         found += _config_findings(path, before, after)
