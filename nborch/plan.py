@@ -9,16 +9,17 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-import shlex
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .display import html_table, plural, text_table
 from .errors import PlanError
 from .names import closest, unique_slugs
+from .testids import TEST_ID, pytest_ids_in, with_test_ids
 
 PRIORITIES = ("low", "medium", "high", "critical")
 DEFAULT_TEST_COMMAND = "python -m pytest -q"  # runs a plan's test ids when it names no test_command
@@ -31,8 +32,9 @@ _PRIORITY_ALIASES = {
 COMMAND_WORDS = frozenset(
     ["pytest", "python", "python3", "make", "npm", "npx", "yarn", "pnpm", "node", "ruff", "mypy", "pyright", "cargo", "go", "uv", "uvx", "tox", "nox", "bash", "sh", "just", "poetry", "pip", "hatch", "coverage", "black", "flake8", "pylint", "eslint", "tsc", "jest", "vitest", "dotnet", "mvn", "gradle", "gradlew", "deno", "bun", "ctest", "cmake", "docker", "git", "curl", "test", "grep", "diff"]
 )
-_TEST_ID = re.compile(r"^[\w./-]+\.py(::[\w\[\].,=-]+)+$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_MISSING: Any = object()
+YES_NO = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
 _NONE_WORDS = {"", "none", "-", "—", "n/a", "na", "nothing", "no"}
 
 
@@ -61,7 +63,7 @@ class Criterion:
         for _, span in _CODE_SPAN.findall(text):
             span = span.strip()
             first = span.split()[0] if span else ""
-            if _TEST_ID.match(span):
+            if TEST_ID.match(span):
                 tests.append(span)
             elif first in COMMAND_WORDS or first.startswith(("./", "bin/", "scripts/")):
                 commands.append(span)
@@ -89,6 +91,17 @@ class Task:
     line: int = 0
     slug: str = ""
     depends_line: int = field(default=0, compare=False, repr=False)
+    # the task must change existing tests (``Changes tests: yes``): its changed tests are shown,
+    # not held against it, and its recommendation is at most medium confidence
+    changes_tests: bool = False
+    holdout: str = ""  # ``Holdout: PATH``: acceptance tests the agents never see (plan's if "")
+
+    def __setstate__(self, state: list[Any]) -> None:
+        # runs saved by an earlier nborch pickled fewer fields: the new ones keep their defaults
+        for f, value in itertools.zip_longest(fields(self), state, fillvalue=_MISSING):
+            if f is _MISSING:
+                break
+            object.__setattr__(self, f.name, f.default if value is _MISSING else value)
 
     @property
     def sections(self) -> dict[str, str]:
@@ -102,17 +115,29 @@ class Task:
 
     def checks(self, test_command: str) -> list[tuple[str, str]]:
         """``(criterion text, command)`` for every runnable criterion, in order: backticked
-        commands as written, backticked test ids run with ``test_command``.
+        commands as written, backticked test ids run with ``test_command`` — its positional paths
+        replaced by the ids, so that a deleted test cannot hide behind the folder it was in.
 
-        >>> Task("1", "t", validation=(Criterion.parse("`a.py::test_x` passes"),)).checks("pytest")
-        [('`a.py::test_x` passes', 'pytest a.py::test_x')]
+        >>> Task("1", "t", validation=(Criterion.parse("`a.py::test_x` passes"),)).checks(
+        ...     "pytest -q tests")
+        [('`a.py::test_x` passes', 'pytest -q a.py::test_x')]
         """
         out: list[tuple[str, str]] = []
         for criterion in self.validation:
             out.extend((criterion.text, cmd) for cmd in criterion.commands)
             if criterion.tests:
-                out.append((criterion.text, f"{test_command} {shlex.join(criterion.tests)}"))
+                out.append((criterion.text, with_test_ids(test_command, criterion.tests)))
         return out
+
+    @property
+    def named_tests(self) -> tuple[str, ...]:
+        """Every test id the task names: backticked ids, and ids in its pytest commands."""
+        found: list[str] = []
+        for criterion in self.validation:
+            found.extend(criterion.tests)
+            for cmd in criterion.commands:
+                found.extend(pytest_ids_in(cmd))
+        return tuple(dict.fromkeys(found))
 
     @property
     def text(self) -> str:

@@ -45,11 +45,12 @@ _FIELD_ALIASES = {
     "agent": "agents", "name": "title",
 }  # fmt: skip
 _BOOLS = {"true": True, "yes": True, "false": False, "no": False, "": False}
-_TASK_KEYS = {"id", "title", "phase", "depends_on", "agents", "priority", "done",
+_TASK_KEYS = {"id", "title", "phase", "depends_on", "agents", "priority", "done", "changes_tests",
+              "holdout",
               *_LIST_FIELDS, *_TEXT_FIELDS}  # fmt: skip
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "title": (str,), "test_command": (str,), "base": (str,), "project": (dict, str),
-    "agents": (list, str), "lint_command": (str,),
+    "agents": (list, str), "lint_command": (str,), "holdout": (str,),
 }  # fmt: skip
 
 
@@ -196,6 +197,16 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int, fmt: str) -
     if not isinstance(done, bool):
         shown = repr(done) if isinstance(done, str) else _kind(done)
         raise PlanError(f"'done' is {shown}", "write true or false", path=where, line=at("done"))
+    changes_tests = data.get("changes_tests", False)
+    if isinstance(changes_tests, str) and changes_tests.lower() in _BOOLS:
+        changes_tests = _BOOLS[changes_tests.lower()]
+    if not isinstance(changes_tests, bool):
+        raise PlanError(f"'changes_tests' is {_kind(changes_tests)}", "write true or false",
+                        path=where, line=at("changes_tests"))  # fmt: skip
+    holdout = data.get("holdout", "")
+    if not isinstance(holdout, str):
+        raise PlanError(f"'holdout' is {_kind(holdout)}", "write the folder of held-out tests, "
+                        "e.g. holdout: ../acceptance", path=where, line=at("holdout"))  # fmt: skip
     if phase is None and isinstance(data.get("phase"), str):  # a loose task may name its phase
         phase = data["phase"].strip() or None
     extra = tuple((k, _verbatim(v)) for k, v in data.items() if k not in _TASK_KEYS)
@@ -206,6 +217,7 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int, fmt: str) -
         validation=tuple(Criterion.parse(v) for v in fields["validation"]),
         technical_implementation=fields["technical_implementation"], depends_on=depends_on,
         agents=agents, priority=priority, extra_sections=extra, done=done, line=line,
+        changes_tests=changes_tests, holdout=holdout.strip(),
         depends_line=at("depends_on"),
     )  # fmt: skip
 

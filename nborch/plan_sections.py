@@ -7,7 +7,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .plan import Criterion, Task, normalize_priority, split_ids, split_names
+from .plan import YES_NO, Criterion, Task, normalize_priority, split_ids, split_names
 
 if TYPE_CHECKING:
     from .plan_md import _Reader
@@ -66,6 +66,8 @@ class Fields:
     depends_line: int = 0
     agents: tuple[str, ...] = ()
     priority: str = "medium"
+    changes_tests: bool = False
+    holdout: str = ""
 
     def open(self, name: str, line: int) -> None:
         clean = name.strip().rstrip(":").strip()
@@ -99,6 +101,15 @@ class Fields:
     def meta(self, reader: _Reader, key: str, value: str, line: int) -> None:
         if key.startswith("agent"):
             self.agents = split_names(value)
+        elif key == "changes tests":
+            word = value.strip().strip("*_").lower()
+            if word not in YES_NO:
+                raise reader.error(line, f"'Changes tests: {value}' is not yes or no",
+                                   "write 'Changes tests: yes' for a task that must change "
+                                   "existing tests")  # fmt: skip
+            self.changes_tests = YES_NO[word]
+        elif key == "holdout":
+            self.holdout = value.strip().strip("`")
         elif key == "priority":
             try:
                 self.priority = normalize_priority(value)
@@ -119,6 +130,7 @@ class Fields:
             validation=tuple(Criterion.parse(v) for v in self.items("validation")),
             technical_implementation=join(self.chunks.get("technical_implementation", [])),
             depends_on=self.depends_on, agents=self.agents, priority=self.priority,
+            changes_tests=self.changes_tests, holdout=self.holdout,
             extra_sections=tuple((k, join(v)) for k, v in self.extra.items()),
             line=line, depends_line=self.depends_line,
         )  # fmt: skip

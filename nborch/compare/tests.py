@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..execute.validate import check_env
+from ..testids import Outcome, is_pytest, parse_junit
 
 __all__ = [
     "BaseCache",
@@ -46,8 +47,6 @@ __all__ = [
     "run_tests",
 ]
 
-Outcome = Literal["passed", "failed", "error", "skipped"]
-_WORST = {"error": 3, "failed": 2, "skipped": 1, "passed": 0}
 _TAIL_LINES = 40
 _PYTHON_NAME = re.compile(r"python[0-9.]*(\.exe)?")
 # Run by the tests' Python before wrapping: fails without coverage.py 7+, prints "sysmon" when
@@ -145,60 +144,6 @@ def classify_tests(base: TestRun, attempt: TestRun) -> TestDelta:
         elif a in bad:
             new_fail.append(tid)
     return TestDelta(tuple(f2p), tuple(p2p), tuple(broken), tuple(new_pass), tuple(new_fail))
-
-
-def is_pytest(command: str) -> bool:
-    """Whether a test command runs pytest (``pytest``, ``py.test``, ``python -m pytest`` …)."""
-    return any(Path(tok).name in {"pytest", "py.test"} for tok in shlex.split(command))
-
-
-def _test_id(case: ET.Element, root: Path | None) -> str:
-    """Rebuild pytest's node id ``path/to/file.py::Class::name`` from a ``<testcase>``."""
-    name = case.get("name", "")
-    parts = [p for p in case.get("classname", "").split(".") if p]
-    file_attr = case.get("file")
-    if file_attr:  # xunit1 writes the file; the classname then ends with the classes
-        mod_len = len(Path(file_attr).with_suffix("").parts)
-        return "::".join([file_attr.replace(os.sep, "/"), *parts[mod_len:], name])
-    # xunit2: the longest prefix of the classname that is a file under root is the module
-    split = None
-    if root is not None:
-        for i in range(len(parts), 0, -1):
-            if (root.joinpath(*parts[:i]).with_suffix(".py")).is_file():
-                split = i
-                break
-    if split is None:  # no tree to look in: classes are the trailing CamelCase parts
-        split = len(parts)
-        while split > 1 and parts[split - 1][:1].isupper():
-            split -= 1
-    if not parts:
-        return name
-    return "::".join(["/".join(parts[:split]) + ".py", *parts[split:], name])
-
-
-def parse_junit(xml_text: str, root: str | Path | None = None) -> dict[str, Outcome]:
-    """Per-test outcomes from pytest's JUnit XML.
-
-    Parameters
-    ----------
-    xml_text: the XML document.
-    root: pytest's rootdir, used to tell the module from classes in the ``classname``.
-
-    Returns
-    -------
-    Test id → outcome; when one id appears twice (a teardown error) the worse outcome wins.
-    """
-    tree = ET.fromstring(xml_text)
-    base = Path(root) if root is not None else None
-    outcomes: dict[str, Outcome] = {}
-    for case in tree.iter("testcase"):
-        tags = {child.tag for child in case}
-        outcome: Outcome = ("error" if "error" in tags else "failed" if "failure" in tags
-                            else "skipped" if "skipped" in tags else "passed")  # fmt: skip
-        tid = _test_id(case, base)
-        if tid not in outcomes or _WORST[outcome] > _WORST[outcomes[tid]]:
-            outcomes[tid] = outcome
-    return outcomes
 
 
 def _tail(path: Path) -> str:

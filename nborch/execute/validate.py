@@ -1,8 +1,11 @@
 """Run a task's validation criteria in an attempt's worktree and say which passed.
 
 Backticked commands run as written (through ``sh -c`` when they use shell syntax such as ``&&``);
-backticked test ids run with the plan's ``test_command`` (default ``python -m pytest -q``). Prose
-criteria are not run. Commands get the caller's environment with the folder of the Python running
+backticked test ids run with the plan's ``test_command`` (default ``python -m pytest -q``), its
+positional paths replaced by the ids. A check that names test ids passes only when pytest's JUnit
+results show every named test collected, run and passed: an exit code of 0 also comes from a run
+that never collected a deleted or deselected test, and from a skipped one. Prose criteria are not
+run. Commands get the caller's environment with the folder of the Python running
 nborch first on ``PATH``, so ``python -m pytest`` finds the same interpreter (and its packages).
 """
 
@@ -11,11 +14,13 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..plan import DEFAULT_TEST_COMMAND, Plan, Task
+from ..testids import NamedTest, named_results, parse_junit, pytest_ids_in
 from .process import run_process
 from .spec import ProcessSpec
 
@@ -32,16 +37,57 @@ class CheckResult:
     return_code: int | None
     duration_s: float
     tail: tuple[str, ...] = ()
+    named: tuple[NamedTest, ...] = ()  # per named test id: what JUnit said
+
+    @property
+    def reason(self) -> str:
+        """Why the check failed, in words ("" when it passed)."""
+        if self.passed:
+            return ""
+        bad = [f"{t.id}: {t.reason}" for t in self.named if not t.passed]
+        if bad:
+            return "; ".join(bad)
+        return f"exit code {self.return_code}" if self.return_code is not None else "did not finish"
 
     def to_dict(self) -> dict[str, Any]:
         return {"criterion": self.criterion, "command": self.command, "passed": self.passed,
                 "return_code": self.return_code, "duration_s": round(self.duration_s, 3),
-                "tail": list(self.tail[-10:])}  # fmt: skip
+                "tail": list(self.tail[-10:]), "reason": self.reason,
+                "named": [t.to_dict() for t in self.named]}  # fmt: skip
 
 
-def checks_of(task: Task, plan: Plan | None) -> list[tuple[str, str]]:
-    """``(criterion text, command)`` for every runnable criterion of ``task``, in order."""
-    return task.checks((plan.test_command if plan is not None else None) or DEFAULT_TEST_COMMAND)
+def checks_of(task: Task, plan: Plan | None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(criterion text, command, named test ids)`` for every runnable criterion of ``task``."""
+    runner = (plan.test_command if plan is not None else None) or DEFAULT_TEST_COMMAND
+    out = []
+    by_text = {c.text: c for c in task.validation}
+    for text, command in task.checks(runner):
+        crit = by_text.get(text)
+        ids = pytest_ids_in(command)
+        if not ids and crit is not None and command not in crit.commands:
+            ids = crit.tests  # the ids criterion's own command (its ids replace the paths)
+        out.append((text, command, ids))
+    return out
+
+
+def junit_argv(argv: list[str], xml: Path) -> list[str]:
+    """``argv`` of a pytest command with a JUnit report to ``xml`` (``sh -c`` ones stay as they
+    are: the report then is missing and every named test counts as not proven)."""
+    if argv[:2] == ["sh", "-c"]:
+        return argv
+    return [*argv, f"--junitxml={xml}"]
+
+
+def prove(ids: tuple[str, ...], xml: Path, root: Path) -> tuple[NamedTest, ...]:
+    """The named tests judged by the JUnit report at ``xml`` (none proven when it is missing)."""
+    if not ids:
+        return ()
+    try:
+        outcomes = parse_junit(xml.read_text(errors="replace"), root)
+    except (OSError, ET.ParseError):
+        return tuple(NamedTest(i, "missing", "no per-test results: the run wrote no JUnit "
+                                            "report") for i in ids)  # fmt: skip
+    return tuple(named_results(outcomes, ids))
 
 
 def argv_of(command: str) -> list[str]:
@@ -64,14 +110,19 @@ async def run_checks(task: Task, plan: Plan | None, worktree: Path, log_dir: Pat
     """Run every runnable criterion of ``task`` in ``worktree``; logs go to ``log_dir``."""
     results = []
     env = check_env()
-    for n, (criterion, command) in enumerate(checks_of(task, plan), 1):
-        spec = ProcessSpec(argv=tuple(argv_of(command)), cwd=worktree, env=env,
-                           log_path=log_dir / f"check-{n}.log", timeout=timeout, grace=2.0,
-                           tail_lines=40)  # fmt: skip
+    for n, (criterion, command, ids) in enumerate(checks_of(task, plan), 1):
+        xml = log_dir / f"check-{n}.xml"
+        xml.unlink(missing_ok=True)
+        argv = argv_of(command)
+        spec = ProcessSpec(argv=tuple(junit_argv(argv, xml) if ids else argv), cwd=worktree,
+                           env=env, log_path=log_dir / f"check-{n}.log", timeout=timeout,
+                           grace=2.0, tail_lines=40)  # fmt: skip
         res = await run_process(spec)
-        passed = res.state == "exited" and res.return_code == 0
+        named = prove(ids, xml, worktree)
+        passed = (res.state == "exited" and res.return_code == 0
+                  and all(t.passed for t in named))  # fmt: skip
         results.append(CheckResult(criterion, command, passed, res.return_code, res.duration_s,
-                                   res.tail))  # fmt: skip
+                                   res.tail, named))  # fmt: skip
     return results
 
 
