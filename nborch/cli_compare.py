@@ -111,6 +111,18 @@ def show_comparison(result: Any) -> None:
         _table(str(result.recommend(task)), _TASK_COLUMNS, result._task_rows(task))
 
 
+def _take_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    from .errors import NborchError
+
+    out = {}
+    for pair in pairs:
+        task, sep, agent = pair.partition("=")
+        if not sep or not task.strip() or not agent.strip():
+            raise NborchError(f"--take {pair!r}: write TASK=AGENT, e.g. --take 1.2=codex")
+        out[task.strip()] = agent.strip()
+    return out
+
+
 def _fresh(repo: Path, data: dict[str, Any]) -> bool:
     """Whether a saved comparison still describes the branches: every branch at its commit."""
     from .gitcmd import Git
@@ -134,10 +146,13 @@ def _fresh(repo: Path, data: dict[str, Any]) -> bool:
               help="The branch to merge into (default: nborch/integration/RUN). Your current "
                    "branch only when you name it, and only with a clean working tree.")
 @click.option("--force", is_flag=True, help="Replace an existing integration branch.")
+@click.option("--take", "take", multiple=True, metavar="TASK=AGENT",
+              help="Merge this attempt for TASK whatever the comparison recommends — also for a "
+                   "task it recommends nothing for (repeatable).")
 @_compare_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @_errors_exit
-def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool,
+def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool, take: tuple[str, ...],
               test_command: str | None, test_timeout: str, jobs: int, no_cross: bool,
               no_metrics: bool, coverage: bool | None, env: tuple[str, ...],
               as_json: bool) -> None:  # fmt: skip
@@ -158,10 +173,15 @@ def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool,
                             coverage, env).to_dict()  # fmt: skip
     run = load_run(repo, run_id)
     order = [t.id for wave in run.plan.waves() for t in wave]
-    picks = picks_from(data, order)
-    skipped = [t["task"] for t in data["tasks"] if t["recommendation"]["action"] == "none"]
+    chosen = _take_pairs(take)
+    picks = picks_from(data, order, chosen)
+    skipped = [t["task"] for t in data["tasks"]
+               if t["recommendation"]["action"] == "none" and t["task"] not in chosen]  # fmt: skip
     if skipped:
-        click.echo(f"not merged (no attempt good enough): {', '.join(skipped)}", err=True)
+        click.echo(f"not merged (no attempt passed the gates): {', '.join(skipped)} — name one "
+                   "with --take TASK=AGENT to merge it anyway", err=True)  # fmt: skip
+    for task, agent in chosen.items():
+        click.echo(f"task {task}: merging {agent}'s attempt as you named it", err=True)
     outcome = merge_picks(repo, data["base"], picks, into=into or f"nborch/integration/{run_id}",
                           test_command=data.get("test_command"),
                           test_timeout=parse_duration(test_timeout) or 3600.0, force=force)  # fmt: skip

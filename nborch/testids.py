@@ -181,7 +181,9 @@ def _matches(named: str, collected: str) -> bool:
         return True
     if collected.startswith(named) and collected[len(named)] in "[:":
         return True
-    return "::" not in named and collected.startswith(named + "::")
+    if "::" in named:
+        return False
+    return collected.startswith((named + "::", named.rstrip("/") + "/"))  # a file, or a folder
 
 
 def named_results(outcomes: Mapping[str, str], ids: Iterable[str]) -> list[NamedTest]:

@@ -270,7 +270,8 @@ class TestFixes:
         failed = {r.agent: r.gates.failed for r in calc.cmp.tasks["1"]}
         assert failed == {"good": [], "good2": [], "breaker": ["no_broken_tests"],
                           "skipper": ["not_weakened"],
-                          "deleter": ["no_broken_tests", "not_weakened"],
+                          # its deleted tests are put back in the pinned run: test_sub passes
+                          "deleter": ["not_weakened"],
                           "idle": ["has_changes"]}  # fmt: skip
         breaker = calc.attempt("1", "breaker")
         assert "tests/test_calc.py::test_sub" in breaker.gates.reasons["no_broken_tests"]
@@ -396,10 +397,12 @@ def test_hanging_tests_are_stopped_and_leave_no_process(tmp_path_factory: pytest
                 "## Task 1: Compute the answer\nAgents: hanger\n",
                 env={**LEAN, "HANG_PIDS": str(pids)}, test_timeout=HANG_TIMEOUT, metrics=False)  # fmt: skip
     ranked = hung.attempt("1", "hanger")
-    assert ranked.evidence.tests.timed_out
+    # its own tree (with the hanging test) timed out; the pinned run (the start's tests on its
+    # code, without its new test file) finished, and shows that it breaks nothing
+    assert ranked.evidence.own.timed_out and not ranked.evidence.tests.timed_out
     assert ranked.gates.failed == ["tests_finish"]
-    assert "did not finish in time" in ranked.gates.reasons["tests_finish"]
-    assert ranked.gates.values["no_broken_tests"] is None  # unknown: the tests never finished
+    assert "did not finish in time in its own tree" in ranked.gates.reasons["tests_finish"]
+    assert ranked.gates.values["no_broken_tests"] is True
     assert ranked.evidence.baseline.outcomes == {"tests/test_app.py::test_answer": "passed"}
     rec = hung.cmp.recommend("1")
     assert rec.action == "none" and "did not finish in time" in rec.reason

@@ -115,12 +115,25 @@ class Comparison:
                     "metrics": {s: r.signals.get(s) for s in SIGNAL_COLUMNS},
                     "cluster": r.evidence.cluster, "test_files": list(r.evidence.test_files),
                     "reasons": list(r.reasons), "notes": list(r.evidence.notes),
+                    "pinned": {"separate_run": r.evidence.pinned is not None,
+                               "put_back": list(r.evidence.pins),
+                               "disagree": list(r.evidence.disagree)},
+                    "named_tests": [t.to_dict() for t in r.evidence.named],
+                    "weakening": [{"kind": f.kind, "path": f.path, "detail": f.detail}
+                                  for f in r.evidence.weakening],
                 })  # fmt: skip
             tasks.append({"task": task, "recommendation": self._recommendations[task].to_dict(),
                           "attempts": attempts})  # fmt: skip
         return {"run_id": self.run_id, "base": self.base, "test_command": self.test_command,
                 "created_at": self.created_at.isoformat(), "notes": list(self.notes),
-                "tasks": tasks}  # fmt: skip
+                "totals": self.totals(), "tasks": tasks}  # fmt: skip
+
+    def totals(self) -> dict[str, int]:
+        """Tasks, tasks with an attempt that passed every gate, tasks recommended, abstained."""
+        passing = sum(1 for ranked in self.tasks.values() if any(r.eligible for r in ranked))
+        taken = sum(1 for r in self._recommendations.values() if r.action != "none")
+        return {"tasks": len(self.tasks), "with_passing_attempt": passing,
+                "recommended": taken, "abstained": len(self.tasks) - taken}  # fmt: skip
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write :meth:`to_dict` as JSON (default: next to the run's record); returns the path."""
@@ -133,15 +146,21 @@ class Comparison:
 
     # ---- merge --------------------------------------------------------------------------------
 
-    def picks(self) -> list[Pick]:
-        """The recommended attempt of every task that has one, in dependency order."""
-        return picks_from(self.to_dict(), [t.id for wave in self._plan.waves() for t in wave])
+    def picks(self, take: Mapping[str, str] | None = None) -> list[Pick]:
+        """The recommended attempt of every task that has one, in dependency order; ``take``
+        (task → agent) names attempts to merge instead, recommended or not."""
+        return picks_from(self.to_dict(), [t.id for wave in self._plan.waves() for t in wave],
+                          take)  # fmt: skip
 
-    def merge(self, into: str | None = None, *, force: bool = False,
-              test_timeout: float = 600.0) -> MergeOutcome:  # fmt: skip
+    def merge(self, into: str | None = None, *, force: bool = False, test_timeout: float = 600.0,
+              take: Mapping[str, str] | None = None) -> MergeOutcome:  # fmt: skip
         """Merge the recommended attempts into ``into`` (default ``nborch/integration/<run>``),
-        then run the test command on the result. See :func:`nborch.compare.merge.merge_picks`."""
-        return merge_picks(self.repo, self.base, self.picks(),
+        then run the test command on the result. See :func:`nborch.compare.merge.merge_picks`.
+
+        A task without a recommendation is left out, unless ``take`` names its attempt
+        (``take={"1.2": "codex"}``): a person's choice, merged as named.
+        """
+        return merge_picks(self.repo, self.base, self.picks(take),
                            into=into or f"nborch/integration/{self.run_id}",
                            test_command=self.test_command, test_timeout=test_timeout,
                            force=force, env=self.env)  # fmt: skip
@@ -169,10 +188,12 @@ class Comparison:
         return f"<Comparison {self._headline()}>"
 
     def _headline(self) -> str:
-        actions = [r.action for r in self._recommendations.values()]
         n_attempts = sum(len(r) for r in self.tasks.values())
+        t = self.totals()
         return (f"run {self.run_id}: {plural(len(self.tasks), 'task')}, "
-                f"{plural(n_attempts, 'attempt')}; {actions.count('none')} without a good attempt")
+                f"{plural(n_attempts, 'attempt')}; {t['with_passing_attempt']} with an attempt "
+                f"that passed the gates, {t['recommended']} recommended, {t['abstained']} "
+                "without a good attempt")  # fmt: skip
 
     def _repr_html_(self) -> str:
         out = [f"<div class='nborch-comparison'><p><b>{html.escape(self._headline())}</b><br>"
@@ -183,6 +204,12 @@ class Comparison:
             top = [r for r in ranked if r.eligible][:2] or ranked[:2]
             out.append(_overlap_line(top))
             out.append(_side_by_side([(r.agent, self.patches.get((task, r.agent), "")) for r in top]))
+            for r in top:  # a task that must change tests: each changed test, before and after
+                for tid, before, after in r.evidence.changed_tests[:5]:
+                    out.append(f"<p>{html.escape(r.agent)} changed the existing test "
+                               f"<code>{html.escape(tid)}</code>:</p>")  # fmt: skip
+                    out.append(_side_by_side([("before (the start's)", before),
+                                              (f"after ({r.agent})", after)]))  # fmt: skip
         return "".join(out) + "</div>"
 
 
@@ -265,15 +292,30 @@ def saved_rows(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def picks_from(data: dict[str, Any], order: Sequence[str]) -> list[Pick]:
-    """The merge picks a saved comparison recommends, tasks in ``order`` (dependency order)."""
+def picks_from(data: dict[str, Any], order: Sequence[str],
+               take: Mapping[str, str] | None = None) -> list[Pick]:  # fmt: skip
+    """The merge picks a saved comparison recommends, tasks in ``order`` (dependency order);
+    ``take`` (task → agent) overrides the recommendation for the tasks it names."""
     tasks = {t["task"]: t for t in data["tasks"]}
+    take = dict(take or {})
+    for task, agent in take.items():
+        if task not in tasks:
+            raise NborchError(f"--take {task}={agent}: the run has no task {task!r} (tasks: "
+                              f"{', '.join(tasks)})")  # fmt: skip
+        commits = {a["agent"]: a["commit"] for a in tasks[task]["attempts"]}
+        if not commits.get(agent):
+            have = ", ".join(a for a, c in commits.items() if c) or "none with commits"
+            raise NborchError(f"--take {task}={agent}: task {task} has no attempt by {agent} "
+                              f"with commits (attempts: {have})")  # fmt: skip
     picks = []
     for task in [t for t in order if t in tasks]:
+        commits = {a["agent"]: a["commit"] for a in tasks[task]["attempts"]}
+        if task in take:
+            picks.append(Pick(task, take[task], commits[take[task]]))
+            continue
         rec = tasks[task]["recommendation"]
         if rec["action"] == "none" or not rec["agent"]:
             continue
-        commits = {a["agent"]: a["commit"] for a in tasks[task]["attempts"]}
         extra = ()
         if rec["action"] == "take-with-tests" and rec.get("tests_from"):
             extra = ((commits[rec["tests_from"]], tuple(rec.get("test_files", ()))),)

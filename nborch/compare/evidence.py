@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..testids import NamedTest
 from .diffs import DiffStat, MergeCheck
 from .metrics import MetricsReport
 from .tests import TestDelta, TestRun
@@ -37,8 +38,17 @@ class AttemptEvidence:
     order: int = 0  # its place in the assignment (the primary agent first): the last tie-breaker
     diff: DiffStat | None = None
     merge: MergeCheck | None = None
-    tests: TestRun | None = None
+    tests: TestRun | None = None  # the run that judges it: its pinned tree (see ``pinned``)
     baseline: TestRun | None = None
+    own: TestRun | None = None  # its own tree's run (its own test changes in place)
+    # a separate run of its commit with the start's tests put back; None when it touched no
+    # test, conftest or test setting (then ``own`` is the pinned run and ``tests`` is ``own``)
+    pinned: TestRun | None = None
+    pins: tuple[str, ...] = ()  # what was put back, in words: "conftest.py added"
+    disagree: tuple[str, ...] = ()  # tests that pass in its own tree and not in the pinned one
+    named: tuple[NamedTest, ...] = ()  # the task's named (and held-out) tests, proven per test
+    changes_tests: bool = False  # the task may change existing tests (``Changes tests: yes``)
+    changed_tests: tuple[tuple[str, str, str], ...] = ()  # (test id, before, after) when it may
     delta: TestDelta | None = None
     validation: str = ""  # the coordinator's verdict: passed, failed, none, or "" (not run)
     checks: tuple[Mapping[str, Any], ...] = ()

@@ -3,6 +3,12 @@
 Each gate is ``True`` (passed), ``False`` (failed, with a reason a person can act on) or ``None``
 (not checked: an attempt without changes is not tested, a run without a test command has no test
 gates to fail). Only a ``False`` keeps an attempt out of the ranking.
+
+The test gates read the attempt's *pinned* run — its commit with the start's tests, conftests and
+test settings put back — so changing a test cannot make an attempt pass: ``tests_pinned`` fails
+when a test passes in the attempt's own tree and not with the start's tests (unless the task says
+it must change tests), ``named_tests`` when a test the task names was not collected, run and
+passed.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from .evidence import AttemptEvidence
 
 __all__ = ["GATES", "GateResult", "evaluate_gates"]
 
-GATES = ("completed", "has_changes", "merges_cleanly", "tests_finish", "no_broken_tests",
-         "validation_passes", "not_weakened")  # fmt: skip
+GATES = ("completed", "has_changes", "merges_cleanly", "tests_finish", "tests_pinned",
+         "no_broken_tests", "named_tests", "validation_passes", "not_weakened")  # fmt: skip
 _SHOWN = 3  # how many test ids or files a reason names before "and N more"
 
 
@@ -64,9 +70,28 @@ def evaluate_gates(ev: AttemptEvidence) -> GateResult:
             why["merges_cleanly"] = f"conflicts with the base in {_names(list(ev.merge.conflicts))}"
 
     if ev.tests is not None:
-        values["tests_finish"] = not ev.tests.timed_out
-        if ev.tests.timed_out:
-            why["tests_finish"] = f"the tests did not finish in time ({ev.tests.duration_s:.0f} s)"
+        # its own tree too: a new test that hangs would hang the suite once merged
+        hung = next((r for r in (ev.tests, ev.own) if r is not None and r.timed_out), None)
+        values["tests_finish"] = hung is None
+        if hung is not None:
+            where = "" if hung is ev.tests else " in its own tree (with its new tests)"
+            why["tests_finish"] = f"the tests did not finish in time{where} ({hung.duration_s:.0f} s)"
+    if ev.tests is not None:
+        values["tests_pinned"] = True
+        if ev.disagree and not ev.changes_tests:
+            values["tests_pinned"] = False
+            why["tests_pinned"] = (f"passes only with its own test changes: "
+                                   f"{_names(list(ev.pins)) or 'its test files'}; with the "
+                                   f"start's tests {plural(len(ev.disagree), 'test')} "
+                                   f"{'does' if len(ev.disagree) == 1 else 'do'} not pass: "
+                                   f"{_names(list(ev.disagree))}")  # fmt: skip
+    if ev.named:
+        bad = [t for t in ev.named if not t.passed]
+        values["named_tests"] = not bad
+        if bad:
+            shown = "; ".join(f"{t.id}: {t.reason}" for t in bad[:_SHOWN])
+            more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+            why["named_tests"] = f"named tests not proven — {shown}{more}"
     finished = ev.tests is None or not ev.tests.timed_out
     if ev.baseline is not None and ev.baseline.timed_out:
         finished = False
@@ -80,7 +105,8 @@ def evaluate_gates(ev: AttemptEvidence) -> GateResult:
     if ev.validation in ("passed", "failed"):
         values["validation_passes"] = ev.validation == "passed"
         if ev.validation == "failed":
-            bad = [str(c.get("command", "")) for c in ev.checks if not c.get("passed")]
+            bad = [str(c.get("command", "")) + (f" ({c['reason']})" if c.get("reason") else "")
+                   for c in ev.checks if not c.get("passed")]  # fmt: skip
             why["validation_passes"] = f"validation failed: {_names(bad) or 'see its checks'}"
 
     values["not_weakened"] = not any(f.weakens for f in ev.weakening)

@@ -29,12 +29,22 @@ from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test
 from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
 from .metrics import MetricsReport, metrics_for
+from .pinned import PinPlan, pin_plan, test_modules
+from .proof import Proof, holdout_folder, prove
 from .tests import BaseCache, TestRun, classify_tests, coverage_core, is_pytest, run_tests
-from .weakening import is_config_file, is_test_file, weakening
+from .weakening import (
+    changed_tests,
+    collection_findings,
+    is_config_file,
+    is_conftest,
+    is_test_file,
+    weakening,
+)
 
 if TYPE_CHECKING:
     from ..execute.coordinator import Coordinator
     from ..execute.results import AgentExecution
+    from ..plan import Plan
     from ..prepare import PreparedAttempt
 
 __all__ = ["CompareOptions", "Gathered", "gather", "start_commit", "test_command_for"]
@@ -107,7 +117,7 @@ def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None
     """``(path, before, after)`` texts of the test and config files a diff touches."""
     out = []
     for f in diff.files:
-        if f.binary or not (is_test_file(f.path) or is_config_file(f.path)):
+        if f.binary or not (is_test_file(f.path) or is_config_file(f.path) or is_conftest(f.path)):
             continue
         before = None if f.status == "added" else source_at(git, diff.base, f.old_path or f.path)
         after = None if f.status == "deleted" else source_at(git, diff.head, f.path)
@@ -130,6 +140,29 @@ def _usable_worktree(path: Path, commit: str) -> bool:
     if not head.ok or head.stdout.strip() != commit:
         return False
     return git.out("status", "--porcelain", "--untracked-files=no") == ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One attempt to test: where it starts and ends, and what its task names."""
+
+    start: str
+    commit: str
+    diff: DiffStat
+    include: Sequence[str]
+    baseline: Future[TestRun]
+    named: tuple[str, ...] = ()
+    holdout: Path | None = None
+    commands: tuple[str, ...] = ()  # validation commands to run again on the pinned tree
+
+
+@dataclass(frozen=True, slots=True)
+class _Tested:
+    own: TestRun
+    coverage: LineCoverage | None
+    notes: list[str]
+    pin: PinPlan
+    proof: Proof
 
 
 class _Tester:
@@ -166,18 +199,32 @@ class _Tester:
             self.cache.put(tree, self.command, run)
         return run
 
-    def _run(self, where: Path, log: Path, **coverage: Any) -> TestRun:
+    def _run(self, where: Path, log: Path, command: str | None = None, **coverage: Any) -> TestRun:
+        command = command or self.command
         try:
-            return run_tests(where, self.command, self.opts.test_timeout, log_path=log,
+            return run_tests(where, command, self.opts.test_timeout, log_path=log,
                              env=self.env, **coverage)  # fmt: skip
         except OSError as err:  # the program is missing or not executable: the same for all
-            raise NborchError(f"cannot run the test command `{self.command}`: {err} — fix "
+            raise NborchError(f"cannot run the test command `{command}`: {err} — fix "
                               "test_command in the plan, or pass another one "
                               "(--test-command)") from err  # fmt: skip
 
-    def attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
-                ) -> Future[tuple[TestRun, LineCoverage | None, list[str]]]:  # fmt: skip
-        return self.pool.submit(self._attempt, pa, start, commit, include)
+    def _runner(self, where: Path, command: str, log: Path) -> TestRun:
+        return self._run(where, log, command)
+
+    def attempt(self, pa: PreparedAttempt, job: _Job) -> Future[_Tested]:
+        return self.pool.submit(self._judged, pa, job)
+
+    def _judged(self, pa: PreparedAttempt, job: _Job) -> _Tested:
+        """The attempt's own run, then what judges it: the pinned run and its named tests."""
+        own, cov, notes = self._attempt(pa, job.start, job.commit, job.include)
+        # the start's run is already running or done: the pool started it before this job
+        collected = test_modules(job.baseline.result().outcomes)
+        pin = pin_plan(self.git, job.diff, collected)
+        proof = prove(self.git, Path(self.git.cwd), job.start, job.commit, pin, own, self.command,
+                      job.named, job.holdout, job.commands, self._runner,
+                      pa.attempt.attempt_dir / "compare")  # fmt: skip
+        return _Tested(own, cov, notes, pin, proof)
 
     def _attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
                  ) -> tuple[TestRun, LineCoverage | None, list[str]]:  # fmt: skip
@@ -240,9 +287,11 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
             continue
         start = start_commit(git, base, ex.commit)
         diff = diff_stat(run.repo, start, ex.commit)
+        touched = _changes(git, diff)
         rec.update(start=start, diff=diff, merge=merges_cleanly(run.repo, base, ex.commit),
-                   weakening=tuple(weakening(_changes(git, diff))),
-                   test_files=test_files_of(diff))
+                   weakening=tuple(weakening(touched)), test_files=test_files_of(diff))
+        if run.plan[ex.task].changes_tests:  # shown side by side: the task may change them
+            rec["changed_tests"] = tuple(changed_tests(touched))
         patch = git.run("diff", "--no-color", "-M", start, ex.commit, check=False).stdout
         lines = patch.splitlines()
         patches[(ex.task, ex.agent)] = "\n".join(lines[:PATCH_LINES]) + (
@@ -252,7 +301,7 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
 
     matrices: dict[str, CrossMatrix] = {}
     if command:
-        notes += _run_tests(git, command, opts, attempts, records, say)
+        notes += _run_tests(git, command, opts, run.plan, attempts, records, say)
         if opts.cross and is_pytest(command):
             matrices = _cross(run, command, opts, attempts, records, say)
     evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
@@ -293,12 +342,17 @@ def _measure_coverage(git: Git, command: str, opts: CompareOptions) -> tuple[boo
                    "(--coverage) to measure it anyway"]  # fmt: skip
 
 
-def _run_tests(git: Git, command: str, opts: CompareOptions,
+def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                attempts: Iterable[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
                say: Progress) -> list[str]:  # fmt: skip
     """Run the tests of every changed attempt and its starting point; notes for the report."""
     cache = BaseCache(_common_dir(git) / "nborch" / "test-cache")
     measure, notes = _measure_coverage(git, command, opts)
+    holdouts = holdouts_of(plan, git.cwd)
+    if holdouts:
+        notes.append(f"held-out tests: {', '.join(sorted({str(h) for h in holdouts.values()}))} "
+                     "(never shown to agents) join each attempt's pinned run")  # fmt: skip
+    allowed = {t.id for t in plan.tasks if t.changes_tests}
     with ExitStack() as stack, ThreadPoolExecutor(opts.workers, "nborch-tests") as pool:
         tester = _Tester(git, cache, command, opts, stack, pool)
         pending = {}
@@ -310,28 +364,69 @@ def _run_tests(git: Git, command: str, opts: CompareOptions,
             baseline = tester.baseline(rec["start"])
             include = [f.path for f in rec["diff"].files if f.path.endswith(".py")
                        and f.status != "deleted" and not is_test_file(f.path)] if measure else []  # fmt: skip
-            pending[key] = (baseline, tester.attempt(pa, rec["start"], rec["commit"], include))
+            task = plan[pa.attempt.task_id]
+            validated = rec.get("validation") in ("passed", "failed")
+            job = _Job(rec["start"], rec["commit"], rec["diff"], include, baseline,
+                       task.named_tests, holdouts.get(pa.attempt.task_id),
+                       task.commands if validated else ())  # fmt: skip
+            pending[key] = (baseline, tester.attempt(pa, job))
         say(f"tests: {len(pending)} attempts and {plural(tester.starts, 'starting point')}, "
             f"{opts.workers} at a time")
         for key, (baseline, attempt) in pending.items():
             rec = records[key]
             base_run = baseline.result()
-            test_run, cov, left = attempt.result()
-            rec["notes"] = (*rec.get("notes", ()), *left)
-            # a run killed at the timeout has no per-test results: comparing it would call every
-            # test it never reached "broken" (or, on the base side, every test "new")
-            finished = not (base_run.timed_out or test_run.timed_out)
-            rec.update(baseline=base_run, tests=test_run,
-                       delta=classify_tests(base_run, test_run) if finished else None)  # fmt: skip
+            done = attempt.result()
+            rec["notes"] = (*rec.get("notes", ()), *done.notes, *done.proof.notes)
+            _judge(rec, base_run, done, allowed=rec["task"] in allowed)
             if base_run.timed_out:
                 why = (f"the tests did not finish on the starting commit {rec['start'][:12]} in "
                        f"{opts.test_timeout:g} s: nothing to compare this attempt's results with")
                 rec["notes"] = (*rec.get("notes", ()), why)
-            if cov is not None:
+            if (cov := done.coverage) is not None:
                 rec["coverage"] = cov.fraction
                 rec["coverage_lines"] = (cov.covered, cov.total) if cov.total else None
                 rec["notes"] = tuple(rec.get("notes", ())) + tuple(cov.notes)
     return notes
+
+
+def holdouts_of(plan: Plan, repo: str | Path) -> dict[str, Path]:
+    """Task id → its held-out tests' folder (the task's ``Holdout:``, else the plan's)."""
+    out = {}
+    for task in plan.tasks:
+        value = task.holdout or str(plan.settings.get("holdout") or "")
+        folder = holdout_folder(repo, plan.path, value)
+        if folder is not None:
+            out[task.id] = folder
+    return out
+
+
+def _judge(rec: dict[str, Any], base: TestRun, done: _Tested, allowed: bool) -> None:
+    """Fill an attempt's record from its runs: which run judges it, the test delta, the named
+    tests, where its own tree and the pinned tree disagree, and what pytest saw it weaken."""
+    own, proof = done.own, done.proof
+    pinned = proof.pinned
+    judge = own if pinned is None or allowed else pinned
+    # a run killed at the timeout has no per-test results: comparing it would call every test it
+    # never reached "broken" (or, on the base side, every test "new")
+    finished = not (base.timed_out or judge.timed_out)
+    delta = classify_tests(base, judge) if finished else None
+    if delta is not None and judge is not own and not own.timed_out:
+        mine = classify_tests(base, own)  # its new tests live only in its own tree
+        delta = replace(delta, new_passing=mine.new_passing, new_failing=mine.new_failing)
+    rec.update(baseline=base, tests=judge, delta=delta, own=own, pinned=pinned,
+               pins=done.pin.described, named=proof.named, changes_tests=allowed)  # fmt: skip
+    if pinned is not None and not (own.timed_out or pinned.timed_out):
+        rec["disagree"] = tuple(sorted(t for t, o in own.outcomes.items()
+                                       if o == "passed" and pinned.outcomes.get(t, "passed")
+                                       != "passed"))  # fmt: skip
+    if proof.checks is not None:
+        rec.update(checks=proof.checks, validation="passed" if all(
+            c["passed"] for c in proof.checks) else "failed")  # fmt: skip
+    if not base.timed_out and not own.timed_out and own.runner == "pytest":
+        found = collection_findings(dict(base.outcomes), dict(own.outcomes), rec.get("weakening", ()))
+        rec["weakening"] = (*rec.get("weakening", ()), *found)
+    if allowed:
+        rec["weakening"] = tuple(f for f in rec.get("weakening", ()) if f.kind != "assertions-changed")
 
 
 def _common_dir(git: Git) -> Path:
@@ -356,7 +451,7 @@ def _cross(run: Coordinator, command: str, opts: CompareOptions,
         subjects = [CrossSubject(r["agent"], r["commit"],
                                  () if any(f.weakens for f in r.get("weakening", ())) else r["test_files"])
                     for r in recs]  # fmt: skip
-        own = {r["agent"]: r["tests"] for r in recs if r.get("tests") is not None}
+        own = {r["agent"]: r["own"] for r in recs if r.get("own") is not None}
         matrix = cross_test(run.repo, subjects, command, timeout=opts.test_timeout,
                             env=opts.env, jobs=opts.workers, own=own)  # fmt: skip
         matrices[task] = matrix

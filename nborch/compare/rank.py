@@ -230,6 +230,15 @@ def rank_task(evidence: Sequence[AttemptEvidence], judge: Judge | None = None) -
 
 
 def _confidence(top: Ranked, ranked: Sequence[Ranked]) -> tuple[str, str]:
+    level, caveat = _evidence_confidence(top, ranked)
+    ev = top.evidence
+    if ev.changes_tests and (ev.pins or ev.changed_tests) and level == "high":
+        return "medium", ("the task changes existing tests, so its own tests judged it: review "
+                          "its changed tests side by side")  # fmt: skip
+    return level, caveat
+
+
+def _evidence_confidence(top: Ranked, ranked: Sequence[Ranked]) -> tuple[str, str]:
     ev = top.evidence
     if ev.tests is None:
         return "low", "no test command: nothing here shows that the change works"
