@@ -153,7 +153,7 @@ class _Job:
     baseline: Future[TestRun]
     named: tuple[str, ...] = ()
     holdout: Path | None = None
-    commands: tuple[str, ...] = ()  # validation commands to run again on the pinned tree
+    commands: tuple[str, ...] | None = None  # validation commands to run again when pinned
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +368,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
             validated = rec.get("validation") in ("passed", "failed")
             job = _Job(rec["start"], rec["commit"], rec["diff"], include, baseline,
                        task.named_tests, holdouts.get(pa.attempt.task_id),
-                       task.commands if validated else ())  # fmt: skip
+                       task.commands if validated else None)  # fmt: skip
             pending[key] = (baseline, tester.attempt(pa, job))
         say(f"tests: {len(pending)} attempts and {plural(tester.starts, 'starting point')}, "
             f"{opts.workers} at a time")
@@ -416,17 +416,29 @@ def _judge(rec: dict[str, Any], base: TestRun, done: _Tested, allowed: bool) -> 
     rec.update(baseline=base, tests=judge, delta=delta, own=own, pinned=pinned,
                pins=done.pin.described, named=proof.named, changes_tests=allowed)  # fmt: skip
     if pinned is not None and not (own.timed_out or pinned.timed_out):
-        rec["disagree"] = tuple(sorted(t for t, o in own.outcomes.items()
-                                       if o == "passed" and pinned.outcomes.get(t, "passed")
-                                       != "passed"))  # fmt: skip
-    if proof.checks is not None:
-        rec.update(checks=proof.checks, validation="passed" if all(
-            c["passed"] for c in proof.checks) else "failed")  # fmt: skip
+        rec["disagree"] = disagreement(base, own, pinned)
+    if proof.checks is not None:  # the coordinator's verdict came from the attempt's own tests
+        verdict = ("" if not proof.checks else "passed" if all(c["passed"] for c in proof.checks)
+                   else "failed")  # fmt: skip
+        rec.update(checks=proof.checks, validation=verdict)
     if not base.timed_out and not own.timed_out and own.runner == "pytest":
         found = collection_findings(dict(base.outcomes), dict(own.outcomes), rec.get("weakening", ()))
         rec["weakening"] = (*rec.get("weakening", ()), *found)
     if allowed:
         rec["weakening"] = tuple(f for f in rec.get("weakening", ()) if f.kind != "assertions-changed")
+
+
+def disagreement(base: TestRun, own: TestRun, pinned: TestRun) -> tuple[str, ...]:
+    """Tests that do not pass with the start's tests put back, yet pass in the attempt's own tree —
+    or are hidden there (skipped, or not collected though the start had them)."""
+    out = []
+    for tid, outcome in pinned.outcomes.items():
+        if outcome not in ("failed", "error"):
+            continue
+        mine = own.outcomes.get(tid)
+        if mine in ("passed", "skipped") or (mine is None and tid in base.outcomes):
+            out.append(tid)
+    return tuple(sorted(out))
 
 
 def _common_dir(git: Git) -> Path:

@@ -39,7 +39,9 @@ class Proof:
     pinned: TestRun | None = None  # None: the attempt's own tree is its pinned tree
     named: tuple[NamedTest, ...] = ()
     named_run: TestRun | None = None
-    checks: tuple[dict[str, Any], ...] | None = None  # validation commands on the pinned tree
+    # the validation commands run again on the pinned tree (None: not run again; empty: the task
+    # has only test-id criteria, which ``named`` proves)
+    checks: tuple[dict[str, Any], ...] | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -99,7 +101,7 @@ def _check_command(command: str) -> str:
 
 def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: TestRun,
           command: str, named_ids: Sequence[str], holdout: Path | None,
-          validation_commands: Sequence[str], run: Runner, log_dir: Path) -> Proof:  # fmt: skip
+          validation_commands: Sequence[str] | None, run: Runner, log_dir: Path) -> Proof:  # fmt: skip
     """Run what judges one attempt and return it (see the module docs).
 
     Parameters
@@ -107,7 +109,8 @@ def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: Test
     own: the attempt's own-tree run of ``command``.
     named_ids: the test ids the task names; each must be collected, run and passed.
     holdout: the held-out tests' folder (:func:`holdout_folder`), or None.
-    validation_commands: the task's check commands, run again on the pinned tree when it differs.
+    validation_commands: the task's check commands, run again on the pinned tree when it differs
+        (None: the task was not validated while it ran, so neither is it here).
     run: runs a command in a folder with its log at a path (the caller's timeout, env, pool).
     """
     notes: list[str] = list(pin.notes)
@@ -126,7 +129,7 @@ def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: Test
             pinned = run(where, command, log_dir / "pinned-tests.log")
             if named_ids and not holdout and _resolved(pinned, named_ids):
                 needs_named = False
-            if validation_commands:
+            if validation_commands is not None:
                 checks = tuple(_check(where, c, n, run, log_dir)
                                for n, c in enumerate(validation_commands, 1))  # fmt: skip
         named: tuple[NamedTest, ...] = ()
