@@ -17,9 +17,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_compare_cases import LEAN, Case, agent, execute, head, make_repo
 
 import nborch
-from test_compare_cases import LEAN, Case, agent, execute, head, make_repo
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
 FIXED = CALC.replace("a - b", "a + b", 1)
@@ -190,8 +190,8 @@ class TamperTests:
         assert special[ADD].passed and special[NEG].passed
         held = [t for t in special.values() if t.id not in (ADD, NEG)]
         assert len(held) == 1 and held[0].outcome == "failed"
-        assert held[0].matched == ("nborch_holdout/acceptance/test_acceptance.py"
-                                   "::test_add_other_numbers",)  # fmt: skip
+        shown = "nborch_holdout/acceptance/test_acceptance.py::test_add_other_numbers"
+        assert held[0].matched == (shown,)
 
     def test_validation_while_running_proves_named_tests_per_test(self, mixed: Case) -> None:
         """The coordinator's own validation: the ids replace the folder in ``test_command``,
