@@ -269,9 +269,10 @@ class TestFixes:
     def test_gates_of_each_attempt(self, calc: Case) -> None:
         failed = {r.agent: r.gates.failed for r in calc.cmp.tasks["1"]}
         assert failed == {"good": [], "good2": [], "breaker": ["no_broken_tests"],
-                          "skipper": ["not_weakened"],
-                          # its deleted tests are put back in the pinned run: test_sub passes
-                          "deleter": ["not_weakened"],
+                          # both pass only with their own test changes: put back, test_add
+                          # runs (and fails); the deleted test_sub passes again
+                          "skipper": ["tests_pinned", "not_weakened"],
+                          "deleter": ["tests_pinned", "not_weakened"],
                           "idle": ["has_changes"]}  # fmt: skip
         breaker = calc.attempt("1", "breaker")
         assert "tests/test_calc.py::test_sub" in breaker.gates.reasons["no_broken_tests"]

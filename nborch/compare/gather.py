@@ -154,6 +154,7 @@ class _Job:
     named: tuple[str, ...] = ()
     holdout: Path | None = None
     commands: tuple[str, ...] | None = None  # validation commands to run again when pinned
+    allowed: bool = False  # the task may change existing tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +222,10 @@ class _Tester:
         # the start's run is already running or done: the pool started it before this job
         collected = test_modules(job.baseline.result().outcomes)
         pin = pin_plan(self.git, job.diff, collected)
-        proof = prove(self.git, Path(self.git.cwd), job.start, job.commit, pin, own, self.command,
+        proof = prove(self.git, Path(self.git.cwd), job.start, job.commit, pin, own,
+                      job.baseline.result(), self.command,
                       job.named, job.holdout, job.commands, self._runner,
-                      pa.attempt.attempt_dir / "compare")  # fmt: skip
+                      pa.attempt.attempt_dir / "compare", job.allowed)  # fmt: skip
         return _Tested(own, cov, notes, pin, proof)
 
     def _attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
@@ -368,7 +370,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
             validated = rec.get("validation") in ("passed", "failed")
             job = _Job(rec["start"], rec["commit"], rec["diff"], include, baseline,
                        task.named_tests, holdouts.get(pa.attempt.task_id),
-                       task.commands if validated else None)  # fmt: skip
+                       task.commands if validated else None, task.changes_tests)  # fmt: skip
             pending[key] = (baseline, tester.attempt(pa, job))
         say(f"tests: {len(pending)} attempts and {plural(tester.starts, 'starting point')}, "
             f"{opts.workers} at a time")
@@ -412,15 +414,22 @@ def _judge(rec: dict[str, Any], base: TestRun, done: _Tested, allowed: bool) -> 
     delta = classify_tests(base, judge) if finished else None
     if delta is not None and judge is not own and not own.timed_out:
         mine = classify_tests(base, own)  # its new tests live only in its own tree
-        delta = replace(delta, new_passing=mine.new_passing, new_failing=mine.new_failing)
+        # what its own tree breaks counts too: its test changes (a shared fixture) merge with it
+        broken = tuple(sorted({*delta.broken, *mine.broken}))
+        delta = replace(delta, new_passing=mine.new_passing, new_failing=mine.new_failing,
+                        broken=broken)  # fmt: skip
     rec.update(baseline=base, tests=judge, delta=delta, own=own, pinned=pinned,
                pins=done.pin.described, named=proof.named, changes_tests=allowed)  # fmt: skip
     if pinned is not None and not (own.timed_out or pinned.timed_out):
         rec["disagree"] = disagreement(base, own, pinned)
     if proof.checks is not None:  # the coordinator's verdict came from the attempt's own tests
-        verdict = ("" if not proof.checks else "passed" if all(c["passed"] for c in proof.checks)
-                   else "failed")  # fmt: skip
-        rec.update(checks=proof.checks, validation=verdict)
+        again = {c["command"]: c for c in proof.checks}
+        # test-id checks are the named_tests gate's; checks of new test files keep their verdict
+        kept = [again.get(c.get("command"), c) for c in rec.get("checks", ())
+                if c.get("command") in again or not c.get("named")]  # fmt: skip
+        kept += [c for c in proof.checks if c not in kept]
+        verdict = "" if not kept else "passed" if all(c["passed"] for c in kept) else "failed"
+        rec.update(checks=tuple(kept), validation=verdict)
     if not base.timed_out and not own.timed_out and own.runner == "pytest":
         found = collection_findings(dict(base.outcomes), dict(own.outcomes), rec.get("weakening", ()))
         rec["weakening"] = (*rec.get("weakening", ()), *found)

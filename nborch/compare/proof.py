@@ -6,14 +6,18 @@ in it are read from it — the common case runs nothing more. Otherwise a tempor
 attempt gets the start's tests back and runs the suite again; the task's named tests (and the
 plan's held-out tests, copied into that checkout only) run by id, the test command's paths replaced
 (:func:`nborch.testids.with_test_ids`); the task's validation commands run there again too.
+
+A named test that did not exist at the start commit is one the task asks the agent to write: there
+is no start version to pin, so it is proven in the attempt's own tree — and only held-out tests
+guard against a test written to pass.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +25,13 @@ from typing import Any
 from ..errors import PlanError
 from ..execute.validate import argv_of
 from ..gitcmd import Git
-from ..testids import NamedTest, named_results, with_test_ids
+from ..testids import NamedTest, named_results, pytest_ids_in, with_test_ids
 from .checkout import temporary_checkout
-from .pinned import PinPlan, apply_pins
+from .diffs import source_at
+from .pinned import PinPlan, apply_pins, test_modules
 from .tests import TestRun
 
-__all__ = ["HOLDOUT_DIR", "Proof", "holdout_folder", "prove"]
+__all__ = ["HOLDOUT_DIR", "Proof", "holdout_folder", "prove", "split_named"]
 
 HOLDOUT_DIR = "nborch_holdout"  # where held-out tests from outside the repository go in a checkout
 Runner = Callable[[Path, str, Path], TestRun]  # (where, command, log file) → the run
@@ -94,60 +99,114 @@ def _resolved(run: TestRun | None, ids: Sequence[str]) -> bool:
     return all(t.outcome != "missing" for t in named_results(run.outcomes, ids))
 
 
+def _names_new_paths(git: Git, start: str, command: str) -> bool:
+    """Whether ``command`` names a file the start commit does not have — a test file the task asks
+    the agent to write: that check can only run in the attempt's own tree, as it did."""
+    words = argv_of(command)
+    if words[:2] == ["sh", "-c"]:
+        return False
+    for word in words[1:]:
+        path = word.split("::", 1)[0].rstrip("/")
+        if word.startswith("-") or not ("/" in path or path.endswith(".py")):
+            continue
+        if not git.run("cat-file", "-e", f"{start}:{path}", check=False).ok:
+            return True
+    return False
+
+
 def _check_command(command: str) -> str:
     argv = argv_of(command)
     return shlex.join(argv)
 
 
+def split_named(git: Git, start: str, ids: Sequence[str],
+                base: Mapping[str, str]) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Named ids that existed at the start commit (judged with the start's tests) and ids the
+    task asks the agent to write (judged in the attempt's own tree: there is nothing to pin)."""
+    collected = test_modules(base)
+    existing, new = [], []
+    for tid in ids:
+        if named_results(base, [tid])[0].outcome != "missing":
+            existing.append(tid)
+            continue
+        path, _, rest = tid.partition("::")
+        name = rest.rsplit("::", 1)[-1].split("[", 1)[0]
+        if path in collected:  # the start's run collected that file, and not this test
+            new.append(tid)
+            continue
+        text = source_at(git, start, path) or ""
+        (existing if re.search(rf"\bdef {re.escape(name)}\b", text) else new).append(tid)
+    return existing, new
+
+
 def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: TestRun,
-          command: str, named_ids: Sequence[str], holdout: Path | None,
-          validation_commands: Sequence[str] | None, run: Runner, log_dir: Path) -> Proof:  # fmt: skip
+          base: TestRun, command: str, named_ids: Sequence[str], holdout: Path | None,
+          validation_commands: Sequence[str] | None, run: Runner, log_dir: Path,
+          allowed: bool = False) -> Proof:  # fmt: skip
     """Run what judges one attempt and return it (see the module docs).
 
     Parameters
     ----------
-    own: the attempt's own-tree run of ``command``.
-    named_ids: the test ids the task names; each must be collected, run and passed.
+    own, base: the attempt's own-tree run of ``command``, and its start commit's.
+    named_ids: the test ids the task names; each must be collected, run and passed — with the
+        start's tests when it existed there, in the attempt's own tree when the task asks for a
+        new test.
     holdout: the held-out tests' folder (:func:`holdout_folder`), or None.
     validation_commands: the task's check commands, run again on the pinned tree when it differs
-        (None: the task was not validated while it ran, so neither is it here).
+        (None: the task was not validated while it ran, so neither is it here). Commands that
+        name test ids are left to ``named_ids``; commands that name files the start commit does
+        not have (tests the task asks for) keep their verdict from the attempt's own tree.
     run: runs a command in a folder with its log at a path (the caller's timeout, env, pool).
+    allowed: the task must change existing tests (``Changes tests: yes``): its own tree judges
+        its named tests and checks; the pinned run only shows what its test changes do.
     """
     notes: list[str] = list(pin.notes)
-    named_ids = list(named_ids)
-    needs_named = bool(holdout) or (bool(named_ids) and not _resolved(
-        own if pin.empty else None, named_ids))  # fmt: skip
-    if pin.empty and not needs_named:
-        named = tuple(named_results(own.outcomes, named_ids)) if named_ids else ()
-        return Proof(None, named, None, None, tuple(notes))
-    with ExitStack() as stack:
-        where = stack.enter_context(temporary_checkout(git, commit, "nborch-pinned-"))
-        pinned: TestRun | None = None
-        checks: tuple[dict[str, Any], ...] | None = None
-        if not pin.empty:
-            apply_pins(where, git, start, pin)
-            pinned = run(where, command, log_dir / "pinned-tests.log")
-            if named_ids and not holdout and _resolved(pinned, named_ids):
-                needs_named = False
-            if validation_commands is not None:
-                checks = tuple(_check(where, c, n, run, log_dir)
-                               for n, c in enumerate(validation_commands, 1))  # fmt: skip
-        named: tuple[NamedTest, ...] = ()
-        named_run: TestRun | None = None
-        targets = list(named_ids)
-        if holdout is not None:
-            dest = _holdout_dest(repo, holdout)
-            _copy_holdout(holdout, where, dest)
-            targets.append(dest)
-        if needs_named:
-            named_run = run(where, with_test_ids(command, targets), log_dir / "named-tests.log")
-            named = tuple(named_results(named_run.outcomes, targets))
-            if named_run.timed_out:
-                notes.append("the named tests did not finish in time")
-        elif named_ids:
-            judged = pinned if pinned is not None else own
-            named = tuple(named_results(judged.outcomes, named_ids))
-        return Proof(pinned, named, named_run, checks, tuple(notes))
+    existing, new = split_named(git, start, named_ids, base.outcomes)
+    if allowed:
+        existing, new, validation_commands = [], [*existing, *new], None
+    named: dict[str, NamedTest] = {}
+    named_run: TestRun | None = None
+    if new:  # the agent's own tests, as the task asked: its own tree has them
+        if _resolved(own, new):
+            named.update((t.id, t) for t in named_results(own.outcomes, new))
+        else:
+            with temporary_checkout(git, commit, "nborch-named-") as where:
+                named_run = run(where, with_test_ids(command, new), log_dir / "new-named.log")
+            named.update((t.id, t) for t in named_results(named_run.outcomes, new))
+    pinned: TestRun | None = None
+    checks: tuple[dict[str, Any], ...] | None = None
+    needs = bool(holdout) or (bool(existing) and not _resolved(own if pin.empty else None,
+                                                               existing))  # fmt: skip
+    if pin.empty and not needs:
+        named.update((t.id, t) for t in named_results(own.outcomes, existing))
+    else:
+        with temporary_checkout(git, commit, "nborch-pinned-") as where:
+            if not pin.empty:
+                apply_pins(where, git, start, pin)
+                pinned = run(where, command, log_dir / "pinned-tests.log")
+                if existing and not holdout and _resolved(pinned, existing):
+                    needs = False
+                if validation_commands is not None:
+                    plain = [c for c in validation_commands if not pytest_ids_in(c)
+                             and not _names_new_paths(git, start, c)]  # fmt: skip
+                    checks = tuple(_check(where, c, n, run, log_dir)
+                                   for n, c in enumerate(plain, 1))  # fmt: skip
+            targets = list(existing)
+            if holdout is not None:
+                dest = _holdout_dest(repo, holdout)
+                _copy_holdout(holdout, where, dest)
+                targets.append(dest)
+            if needs:
+                named_run = run(where, with_test_ids(command, targets), log_dir / "named-tests.log")
+                named.update((t.id, t) for t in named_results(named_run.outcomes, targets))
+                if named_run.timed_out:
+                    notes.append("the named tests did not finish in time")
+            else:
+                judged = pinned if pinned is not None else own
+                named.update((t.id, t) for t in named_results(judged.outcomes, existing))
+    order = [*named_ids, *(k for k in named if k not in named_ids)]
+    return Proof(pinned, tuple(named[k] for k in order if k in named), named_run, checks,
+                 tuple(notes))
 
 
 def _check(where: Path, command: str, n: int, run: Runner, log_dir: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from ..display import plural
 from .evidence import AttemptEvidence
 from .gates import GateResult, evaluate_gates
+from .weakening import is_conftest
 
 __all__ = ["SIGNALS", "Ranked", "Recommendation", "rank_task", "recommend", "signals_of"]
 
@@ -275,17 +276,26 @@ def recommend(task: str, ranked: Sequence[Ranked]) -> Recommendation:
         reason = f"the only attempt that passed the gates: {lead}"
     if caveat:
         reason += f" — {caveat}"
-    # another good attempt's new tests that the top one passes and does not have come along
+    # another good attempt's new test files that the top one passes and does not have come
+    # along — only files it added: its edits to shared files (a conftest fixture) would change
+    # the top attempt's tests too
     mine = set(top.evidence.test_files)
     for other in eligible[1:]:
         ok = other.evidence.agent in top.evidence.cross and _all_pass(top, other.agent)
-        extra = tuple(f for f in other.evidence.test_files if f not in mine)
+        extra = tuple(f for f in _added_test_files(other.evidence) if f not in mine)
         if ok and extra:
             return Recommendation(task, "take-with-tests", top.agent,
                                   f"{reason}; {other.agent}'s new tests pass on it and add "
                                   f"{plural(len(extra), 'test file')}", confidence,
                                   other.agent, extra)  # fmt: skip
     return Recommendation(task, "take", top.agent, reason, confidence)
+
+
+def _added_test_files(ev: AttemptEvidence) -> tuple[str, ...]:
+    if ev.diff is None:
+        return ()
+    added = {f.path for f in ev.diff.files if f.status == "added"}
+    return tuple(f for f in ev.test_files if f in added and not is_conftest(f))
 
 
 def _all_pass(top: Ranked, author: str) -> bool:
