@@ -20,6 +20,7 @@ from .agents.config import load_repo_agents
 from .assign import Assignments, assign
 from .display import html_table, plural, text_table
 from .errors import NborchError
+from .holdout import holdouts_of
 from .plan import Plan, Task
 from .worktrees import Attempt, RunInfo, WorktreeManager
 
@@ -127,6 +128,7 @@ def prepare(
         load_repo_agents(repo)  # a plan may name the repository's own script agents
     team = work if isinstance(work, Assignments) else assign(work, agents=agents, per_task=per_task)
     plan = team.plan
+    holdouts_of(plan, repo)  # a missing or visible holdout folder is bad input: say so first
     manager = WorktreeManager(repo, root)
     pairs = [(plan[t], a) for t, a in team.attempts if include_done or not plan[t].done]
     if not pairs:

@@ -18,8 +18,8 @@ class WithTestIdsTests:
         ("python -m pytest -q tests", "python -m pytest -q t.py::test_a"),
         ("pytest tests/unit tests/other -x", "pytest -x t.py::test_a"),
         ("pytest -q -k 'fast and not slow' tests", "pytest -q -k 'fast and not slow' t.py::test_a"),
-        ("python -m pytest -p no:cacheprovider -q", "python -m pytest -p no:cacheprovider -q "
-                                                    "t.py::test_a"),
+        ("python -m pytest -p no:cacheprovider -q", ("python -m pytest -p no:cacheprovider -q "
+                                                    "t.py::test_a")),
         ("python -m pytest --tb=short tests", "python -m pytest --tb=short t.py::test_a"),
         ("make test", "python -m pytest -q t.py::test_a"),
         ("npm test", "python -m pytest -q t.py::test_a"),

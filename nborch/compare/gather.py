@@ -22,6 +22,7 @@ from ..display import plural
 from ..errors import NborchError
 from ..execute.validate import check_env
 from ..gitcmd import Git
+from ..holdout import holdouts_of
 from ..prompts.context import ProjectContext
 from .checkout import temporary_checkout
 from .coverage_lines import LineCoverage, changed_lines, line_coverage
@@ -30,7 +31,7 @@ from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
 from .metrics import MetricsReport, metrics_for
 from .pinned import PinPlan, pin_plan, test_modules
-from .proof import Proof, holdout_folder, prove
+from .proof import Proof, prove
 from .tests import BaseCache, TestRun, classify_tests, coverage_core, is_pytest, run_tests
 from .weakening import (
     changed_tests,
@@ -389,17 +390,6 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                 rec["coverage_lines"] = (cov.covered, cov.total) if cov.total else None
                 rec["notes"] = tuple(rec.get("notes", ())) + tuple(cov.notes)
     return notes
-
-
-def holdouts_of(plan: Plan, repo: str | Path) -> dict[str, Path]:
-    """Task id → its held-out tests' folder (the task's ``Holdout:``, else the plan's)."""
-    out = {}
-    for task in plan.tasks:
-        value = task.holdout or str(plan.settings.get("holdout") or "")
-        folder = holdout_folder(repo, plan.path, value)
-        if folder is not None:
-            out[task.id] = folder
-    return out
 
 
 def _judge(rec: dict[str, Any], base: TestRun, done: _Tested, allowed: bool) -> None:

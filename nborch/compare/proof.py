@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import PlanError
 from ..execute.validate import argv_of
 from ..gitcmd import Git
 from ..testids import NamedTest, named_results, pytest_ids_in, with_test_ids
@@ -31,7 +30,7 @@ from .diffs import source_at
 from .pinned import PinPlan, apply_pins, test_modules
 from .tests import TestRun
 
-__all__ = ["HOLDOUT_DIR", "Proof", "holdout_folder", "prove", "split_named"]
+__all__ = ["HOLDOUT_DIR", "Proof", "prove", "split_named"]
 
 HOLDOUT_DIR = "nborch_holdout"  # where held-out tests from outside the repository go in a checkout
 Runner = Callable[[Path, str, Path], TestRun]  # (where, command, log file) → the run
@@ -48,31 +47,6 @@ class Proof:
     # has only test-id criteria, which ``named`` proves)
     checks: tuple[dict[str, Any], ...] | None = None
     notes: tuple[str, ...] = ()
-
-
-def holdout_folder(repo: str | Path, plan_path: Path | None, value: str) -> Path | None:
-    """The held-out tests' folder named by ``holdout:`` (relative to the plan's folder, else the
-    repository), checked: it exists and the agents cannot see it (outside the repository, or not
-    tracked by it)."""
-    if not value:
-        return None
-    root = Path(repo).resolve()
-    folder = Path(value).expanduser()
-    if not folder.is_absolute():
-        folder = (plan_path.resolve().parent if plan_path is not None else root) / folder
-    folder = folder.resolve()
-    if not folder.exists():
-        raise PlanError(f"holdout: {value!r} — {folder} does not exist",
-                        "name the folder of held-out tests, relative to the plan")  # fmt: skip
-    if folder.is_relative_to(root):
-        rel = folder.relative_to(root).as_posix()
-        tracked = Git(root).out("ls-files", "--", rel)
-        if tracked:
-            raise PlanError(f"holdout: {value!r} is tracked by the repository, so every agent's "
-                            "worktree has it", "move it outside the repository, or remove it "
-                            f"from git and ignore it (git rm -r --cached {rel}; add it to "
-                            ".gitignore)")  # fmt: skip
-    return folder
 
 
 def _holdout_dest(repo: Path, folder: Path) -> str:
@@ -151,7 +125,7 @@ def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: Test
     named_ids: the test ids the task names; each must be collected, run and passed — with the
         start's tests when it existed there, in the attempt's own tree when the task asks for a
         new test.
-    holdout: the held-out tests' folder (:func:`holdout_folder`), or None.
+    holdout: the held-out tests' folder (:func:`nborch.holdout.holdout_folder`), or None.
     validation_commands: the task's check commands, run again on the pinned tree when it differs
         (None: the task was not validated while it ran, so neither is it here). Commands that
         name test ids are left to ``named_ids``; commands that name files the start commit does
