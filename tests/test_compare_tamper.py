@@ -150,6 +150,7 @@ class TamperTests:
         outcome = cheats.cmp.merge(into="nborch/integration/cheats-default")
         assert outcome.merged == ()  # and its tests fail: the base is still broken
         assert not outcome.ok
+        assert any(n.startswith("not merged (no attempt passed the gates): 1") for n in outcome.notes)
 
     def test_a_named_attempt_is_merged_when_the_person_asks(self, cheats: Case) -> None:
         outcome = cheats.cmp.merge(into="nborch/integration/cheats-take", take={"1": "special"})

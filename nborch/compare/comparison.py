@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,10 +161,17 @@ class Comparison:
         A task without a recommendation is left out, unless ``take`` names its attempt
         (``take={"1.2": "codex"}``): a person's choice, merged as named.
         """
-        return merge_picks(self.repo, self.base, self.picks(take),
-                           into=into or f"nborch/integration/{self.run_id}",
-                           test_command=self.test_command, test_timeout=test_timeout,
-                           force=force, env=self.env)  # fmt: skip
+        outcome = merge_picks(self.repo, self.base, self.picks(take),
+                              into=into or f"nborch/integration/{self.run_id}",
+                              test_command=self.test_command, test_timeout=test_timeout,
+                              force=force, env=self.env)  # fmt: skip
+        left = [t for t, r in self._recommendations.items()
+                if r.action == "none" and t not in (take or {})]  # fmt: skip
+        if not left:
+            return outcome
+        said = (f"not merged (no attempt passed the gates): {', '.join(left)} — name one with "
+                "take={task: agent} to merge it anyway")  # fmt: skip
+        return replace(outcome, notes=(*outcome.notes, said))
 
     # ---- display ------------------------------------------------------------------------------
 

@@ -404,8 +404,10 @@ def _judge(rec: dict[str, Any], base: TestRun, done: _Tested, allowed: bool) -> 
     delta = classify_tests(base, judge) if finished else None
     if delta is not None and judge is not own and not own.timed_out:
         mine = classify_tests(base, own)  # its new tests live only in its own tree
-        # what its own tree breaks counts too: its test changes (a shared fixture) merge with it
-        broken = tuple(sorted({*delta.broken, *mine.broken}))
+        # what fails in its own tree counts too: its test changes (a shared fixture) merge with
+        # it; tests gone or skipped there are the weakening gate's to judge
+        failing = {t for t in mine.broken if own.outcomes.get(t) in ("failed", "error")}
+        broken = tuple(sorted({*delta.broken, *failing}))
         delta = replace(delta, new_passing=mine.new_passing, new_failing=mine.new_failing,
                         broken=broken)  # fmt: skip
     rec.update(baseline=base, tests=judge, delta=delta, own=own, pinned=pinned,
