@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..display import html_table, plural, text_table
 from ..gitcmd import Git
-from .weakening import is_test_file
+from .findings import is_test_file
 
 if TYPE_CHECKING:
     from coverage import CoverageData

@@ -30,8 +30,8 @@ from ..errors import WorktreeError
 from ..execute.validate import check_env
 from ..gitcmd import Git, split_z
 from .diffs import DiffStat
+from .findings import is_test_file
 from .tests import Outcome, TestRun, is_pytest, run_tests
-from .weakening import is_test_file
 
 __all__ = ["CrossMatrix", "CrossSubject", "behaviour_clusters", "cross_test", "test_files_of"]
 

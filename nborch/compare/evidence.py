@@ -13,9 +13,9 @@ from typing import Any
 
 from ..testids import NamedTest
 from .diffs import DiffStat, MergeCheck
+from .findings import Finding
 from .metrics import MetricsReport
 from .tests import TestDelta, TestRun
-from .weakening import Finding
 
 __all__ = ["AttemptEvidence"]
 

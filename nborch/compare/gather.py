@@ -2,40 +2,36 @@
 
 The I/O half of the comparison (the judging is pure, in :mod:`gates` and :mod:`rank`). Test runs
 are the expensive part, so they run in parallel (``jobs``), each in its own checkout: the attempt's
-worktree when it is clean and at the attempt's commit, else a temporary detached checkout. The
-results on each starting commit are cached by its tree in ``.git/nborch/test-cache``.
+worktree when it is clean and at the attempt's commit, else a temporary detached checkout
+(:mod:`.tester`); what judges each attempt is its pinned run (:mod:`.pinned`, :mod:`.proof`,
+:mod:`.verdict`). The results on each starting commit are cached by its tree in
+``.git/nborch/test-cache``.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..display import plural
-from ..errors import NborchError
 from ..execute.validate import check_env
 from ..gitcmd import Git
 from ..holdout import holdouts_of
 from ..prompts.context import ProjectContext
-from .checkout import temporary_checkout
-from .coverage_lines import LineCoverage, changed_lines, line_coverage
 from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test, test_files_of
 from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
 from .metrics import MetricsReport, metrics_for
-from .pinned import PinPlan, pin_plan, test_modules
-from .proof import Proof, prove
-from .tests import BaseCache, TestRun, classify_tests, coverage_core, is_pytest, run_tests
+from .tester import Job, Tester
+from .tests import BaseCache, coverage_core, is_pytest
+from .verdict import judge_record
 from .weakening import (
     changed_tests,
-    collection_findings,
     is_config_file,
     is_conftest,
     is_test_file,
@@ -124,134 +120,6 @@ def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None
         after = None if f.status == "deleted" else source_at(git, diff.head, f.path)
         out.append((f.path, before, after))
     return out
-
-
-def _untracked(worktree: Path) -> set[str]:
-    """Untracked, not ignored files of a worktree (paths relative to it)."""
-    out = Git(worktree).run("status", "--porcelain", "-z", "--untracked-files=all", check=False)
-    return {entry[3:] for entry in out.stdout.split("\0") if entry.startswith("?? ")}
-
-
-def _usable_worktree(path: Path, commit: str) -> bool:
-    """Whether the attempt's own worktree can run its tests: present, at ``commit``, clean."""
-    if not (path / ".git").exists():
-        return False
-    git = Git(path)
-    head = git.run("rev-parse", "HEAD", check=False)
-    if not head.ok or head.stdout.strip() != commit:
-        return False
-    return git.out("status", "--porcelain", "--untracked-files=no") == ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """One attempt to test: where it starts and ends, and what its task names."""
-
-    start: str
-    commit: str
-    diff: DiffStat
-    include: Sequence[str]
-    baseline: Future[TestRun]
-    named: tuple[str, ...] = ()
-    holdout: Path | None = None
-    commands: tuple[str, ...] | None = None  # validation commands to run again when pinned
-    allowed: bool = False  # the task may change existing tests
-
-
-@dataclass(frozen=True, slots=True)
-class _Tested:
-    own: TestRun
-    coverage: LineCoverage | None
-    notes: list[str]
-    pin: PinPlan
-    proof: Proof
-
-
-class _Tester:
-    """Runs test commands on commits in parallel, with the start commits' runs cached."""
-
-    def __init__(self, git: Git, cache: BaseCache, command: str, opts: CompareOptions,
-                 stack: ExitStack, pool: ThreadPoolExecutor) -> None:  # fmt: skip
-        self.git, self.cache, self.command, self.opts = git, cache, command, opts
-        self.stack, self.pool = stack, pool
-        self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nborch-cmp-")))
-        self.env = opts.test_env()
-        self._baselines: dict[str, Future[TestRun]] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def starts(self) -> int:
-        return len(self._baselines)
-
-    def baseline(self, commit: str) -> Future[TestRun]:
-        # keyed by tree: dependents' start commits differ per attempt but often hold the same files
-        tree = self.git.out("rev-parse", f"{commit}^{{tree}}")
-        with self._lock:
-            if tree not in self._baselines:
-                self._baselines[tree] = self.pool.submit(self._baseline, commit, tree)
-            return self._baselines[tree]
-
-    def _baseline(self, commit: str, tree: str) -> TestRun:
-        cached = self.cache.get(tree, self.command)
-        if cached is not None:
-            return cached
-        with temporary_checkout(self.git, commit, "nborch-base-") as where:
-            run = self._run(where, self.cache.cache_dir / f"{tree}.log")
-        if not run.timed_out:  # a hang may be the machine's fault: measure it again next time
-            self.cache.put(tree, self.command, run)
-        return run
-
-    def _run(self, where: Path, log: Path, command: str | None = None, **coverage: Any) -> TestRun:
-        command = command or self.command
-        try:
-            return run_tests(where, command, self.opts.test_timeout, log_path=log,
-                             env=self.env, **coverage)  # fmt: skip
-        except OSError as err:  # the program is missing or not executable: the same for all
-            raise NborchError(f"cannot run the test command `{command}`: {err} — fix "
-                              "test_command in the plan, or pass another one "
-                              "(--test-command)") from err  # fmt: skip
-
-    def _runner(self, where: Path, command: str, log: Path) -> TestRun:
-        return self._run(where, log, command)
-
-    def attempt(self, pa: PreparedAttempt, job: _Job) -> Future[_Tested]:
-        return self.pool.submit(self._judged, pa, job)
-
-    def _judged(self, pa: PreparedAttempt, job: _Job) -> _Tested:
-        """The attempt's own run, then what judges it: the pinned run and its named tests."""
-        own, cov, notes = self._attempt(pa, job.start, job.commit, job.include)
-        # the start's run is already running or done: the pool started it before this job
-        collected = test_modules(job.baseline.result().outcomes)
-        pin = pin_plan(self.git, job.diff, collected)
-        proof = prove(self.git, Path(self.git.cwd), job.start, job.commit, pin, own,
-                      job.baseline.result(), self.command,
-                      job.named, job.holdout, job.commands, self._runner,
-                      pa.attempt.attempt_dir / "compare", job.allowed)  # fmt: skip
-        return _Tested(own, cov, notes, pin, proof)
-
-    def _attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
-                 ) -> tuple[TestRun, LineCoverage | None, list[str]]:  # fmt: skip
-        """The attempt's test run, its coverage of changed lines, and notes for the report."""
-        with ExitStack() as stack:
-            where, notes = pa.attempt.path, []
-            own = _usable_worktree(where, commit)
-            if not own:
-                where = stack.enter_context(temporary_checkout(self.git, commit, "nborch-attempt-"))
-            before = _untracked(where) if own else set()
-            data = self.tmp / f"{pa.attempt.name}.coverage"
-            cov: dict[str, Any] = ({"coverage_include": list(include), "coverage_file": data}
-                                   if include else {})  # fmt: skip
-            run = self._run(where, pa.attempt.attempt_dir / "compare" / "tests.log", **cov)
-            if own and (left := sorted(_untracked(where) - before)):
-                # the person's worktree: say so rather than delete what might be theirs
-                notes.append(f"the tests left {plural(len(left), 'untracked file')} in the "
-                             f"attempt's worktree: {', '.join(left[:3])}"
-                             + (" …" if len(left) > 3 else ""))  # fmt: skip
-            if not include:
-                return run, None, notes
-            # coverage reads the sources it measured, so this happens while the checkout exists
-            lines = changed_lines(self.git.cwd, start, commit, include)
-            return run, line_coverage(data, where, lines), notes
 
 
 def _order(run: Coordinator) -> list[PreparedAttempt]:
@@ -357,7 +225,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                      "(never shown to agents) join each attempt's pinned run")  # fmt: skip
     allowed = {t.id for t in plan.tasks if t.changes_tests}
     with ExitStack() as stack, ThreadPoolExecutor(opts.workers, "nborch-tests") as pool:
-        tester = _Tester(git, cache, command, opts, stack, pool)
+        tester = Tester(git, cache, command, opts.test_timeout, opts.test_env(), stack, pool)
         pending = {}
         for pa in attempts:
             key = (pa.attempt.task_id, pa.attempt.agent)
@@ -369,7 +237,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                        and f.status != "deleted" and not is_test_file(f.path)] if measure else []  # fmt: skip
             task = plan[pa.attempt.task_id]
             validated = rec.get("validation") in ("passed", "failed")
-            job = _Job(rec["start"], rec["commit"], rec["diff"], include, baseline,
+            job = Job(rec["start"], rec["commit"], rec["diff"], include, baseline,
                        task.named_tests, holdouts.get(pa.attempt.task_id),
                        task.commands if validated else None, task.changes_tests)  # fmt: skip
             pending[key] = (baseline, tester.attempt(pa, job))
@@ -380,7 +248,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
             base_run = baseline.result()
             done = attempt.result()
             rec["notes"] = (*rec.get("notes", ()), *done.notes, *done.proof.notes)
-            _judge(rec, base_run, done, allowed=rec["task"] in allowed)
+            judge_record(rec, base_run, done, allowed=rec["task"] in allowed)
             if base_run.timed_out:
                 why = (f"the tests did not finish on the starting commit {rec['start'][:12]} in "
                        f"{opts.test_timeout:g} s: nothing to compare this attempt's results with")
@@ -390,56 +258,6 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                 rec["coverage_lines"] = (cov.covered, cov.total) if cov.total else None
                 rec["notes"] = tuple(rec.get("notes", ())) + tuple(cov.notes)
     return notes
-
-
-def _judge(rec: dict[str, Any], base: TestRun, done: _Tested, allowed: bool) -> None:
-    """Fill an attempt's record from its runs: which run judges it, the test delta, the named
-    tests, where its own tree and the pinned tree disagree, and what pytest saw it weaken."""
-    own, proof = done.own, done.proof
-    pinned = proof.pinned
-    judge = own if pinned is None or allowed else pinned
-    # a run killed at the timeout has no per-test results: comparing it would call every test it
-    # never reached "broken" (or, on the base side, every test "new")
-    finished = not (base.timed_out or judge.timed_out)
-    delta = classify_tests(base, judge) if finished else None
-    if delta is not None and judge is not own and not own.timed_out:
-        mine = classify_tests(base, own)  # its new tests live only in its own tree
-        # what fails in its own tree counts too: its test changes (a shared fixture) merge with
-        # it; tests gone or skipped there are the weakening gate's to judge
-        failing = {t for t in mine.broken if own.outcomes.get(t) in ("failed", "error")}
-        broken = tuple(sorted({*delta.broken, *failing}))
-        delta = replace(delta, new_passing=mine.new_passing, new_failing=mine.new_failing,
-                        broken=broken)  # fmt: skip
-    rec.update(baseline=base, tests=judge, delta=delta, own=own, pinned=pinned,
-               pins=done.pin.described, named=proof.named, changes_tests=allowed)  # fmt: skip
-    if pinned is not None and not (own.timed_out or pinned.timed_out):
-        rec["disagree"] = disagreement(base, own, pinned)
-    if proof.checks is not None:  # the coordinator's verdict came from the attempt's own tests
-        again = {c["command"]: c for c in proof.checks}
-        # test-id checks are the named_tests gate's; checks of new test files keep their verdict
-        kept = [again.get(c.get("command"), c) for c in rec.get("checks", ())
-                if c.get("command") in again or not c.get("named")]  # fmt: skip
-        kept += [c for c in proof.checks if c not in kept]
-        verdict = "" if not kept else "passed" if all(c["passed"] for c in kept) else "failed"
-        rec.update(checks=tuple(kept), validation=verdict)
-    if not base.timed_out and not own.timed_out and own.runner == "pytest":
-        found = collection_findings(dict(base.outcomes), dict(own.outcomes), rec.get("weakening", ()))
-        rec["weakening"] = (*rec.get("weakening", ()), *found)
-    if allowed:
-        rec["weakening"] = tuple(f for f in rec.get("weakening", ()) if f.kind != "assertions-changed")
-
-
-def disagreement(base: TestRun, own: TestRun, pinned: TestRun) -> tuple[str, ...]:
-    """Tests that do not pass with the start's tests put back, yet pass in the attempt's own tree —
-    or are hidden there (skipped, or not collected though the start had them)."""
-    out = []
-    for tid, outcome in pinned.outcomes.items():
-        if outcome not in ("failed", "error"):
-            continue
-        mine = own.outcomes.get(tid)
-        if mine in ("passed", "skipped") or (mine is None and tid in base.outcomes):
-            out.append(tid)
-    return tuple(sorted(out))
 
 
 def _common_dir(git: Git) -> Path:

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from ..gitcmd import Git
 from .diffs import DiffStat, source_at
-from .weakening import is_conftest, is_test_file
+from .findings import is_conftest, is_test_file
 
 __all__ = ["PinPlan", "apply_pins", "describe_pins", "pin_plan", "pinned_section", "test_modules"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..display import plural
 from .evidence import AttemptEvidence
+from .findings import is_conftest
 from .gates import GateResult, evaluate_gates
-from .weakening import is_conftest
 
 __all__ = ["SIGNALS", "Ranked", "Recommendation", "rank_task", "recommend", "signals_of"]
 

@@ -35,64 +35,16 @@ results (:func:`collection_findings`).
 from __future__ import annotations
 
 import ast
-import configparser
-import shlex
-import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from dataclasses import dataclass
 
-__all__ = ["Finding", "changed_tests", "collection_findings", "is_config_file", "is_conftest", "is_test_file",
-           "weakening"]
+from .findings import Change, Finding, dotted, is_config_file, is_conftest, is_test_file
+from .loosened import config_findings, conftest_findings
 
-Change = tuple[str, str | None, str | None]
+__all__ = ["Finding", "changed_tests", "collection_findings", "is_config_file", "is_conftest",
+           "is_test_file", "weakening"]  # fmt: skip
 
 _SKIP_NAMES = {"skip", "skipif", "xfail", "skipIf", "skipUnless", "expectedFailure", "skipTest"}
-_LOOSE_FLAGS = ("--deselect", "--ignore-glob", "--ignore", "-k", "-m")
-# hooks that can rewrite outcomes, reports or what is collected
-_HOOK_PREFIXES = ("pytest_runtest_", "pytest_report_", "pytest_collection", "pytest_collect_",
-                  "pytest_pycollect_", "pytest_ignore_collect", "pytest_itemcollected",
-                  "pytest_deselected", "pytest_sessionfinish", "pytest_terminal_summary",
-                  "pytest_make_collect_report", "pytest_pyfunc_call")  # fmt: skip
-_COLLECT_KEYS = ("python_files", "python_classes", "python_functions", "testpaths",
-                 "norecursedirs")  # fmt: skip
-_CONFIG_NAMES = {"pyproject.toml", "ruff.toml", ".ruff.toml", "setup.cfg", "tox.ini",
-                 "pytest.ini", ".coveragerc", ".flake8"}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One sign that tests or checks were weakened (or, for ``test-renamed``, moved)."""
-
-    kind: str
-    path: str
-    detail: str
-
-    @property
-    def weakens(self) -> bool:
-        """Whether this finding should fail the "not weakened" gate."""
-        return self.kind != "test-renamed"
-
-    def __repr__(self) -> str:
-        return f"<Finding {self.kind} {self.path}: {self.detail}>"
-
-
-def is_config_file(path: str) -> bool:
-    """Whether ``path`` is a test or lint configuration file whose loosening is flagged."""
-    return PurePosixPath(path).name in _CONFIG_NAMES
-
-
-def is_conftest(path: str) -> bool:
-    """Whether ``path`` is a pytest ``conftest.py`` (any folder)."""
-    return PurePosixPath(path.replace("\\", "/")).name == "conftest.py"
-
-
-def is_test_file(path: str) -> bool:
-    """Whether ``path`` is a Python test file by name or by being under ``tests/``."""
-    p = PurePosixPath(path.replace("\\", "/"))
-    if p.suffix != ".py":
-        return False
-    return p.name.startswith("test_") or p.stem.endswith("_test") or "tests" in p.parts[:-1]
 
 
 # ---- Python test files ---------------------------------------------------------------------
@@ -107,20 +59,8 @@ class _Test:
     source: str = ""
 
 
-def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        node = node.func
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _skip_markers(exprs: Iterable[ast.AST]) -> set[str]:
-    return {d for d in map(_dotted, exprs) if d.rsplit(".", 1)[-1] in _SKIP_NAMES}
+    return {d for d in map(dotted, exprs) if d.rsplit(".", 1)[-1] in _SKIP_NAMES}
 
 
 def _count_and_calls(fn: ast.AST) -> tuple[int, set[str], list[tuple[str, str]]]:
@@ -130,7 +70,7 @@ def _count_and_calls(fn: ast.AST) -> tuple[int, set[str], list[tuple[str, str]]]
             asserts += 1
             checks.append((ast.dump(node), ast.unparse(node)))
         elif isinstance(node, ast.Call):
-            name = _dotted(node)
+            name = dotted(node)
             last = name.rsplit(".", 1)[-1]
             if last.startswith("assert") or last in {"raises", "warns"}:
                 asserts += 1
@@ -144,14 +84,14 @@ def _is_test_class(node: ast.ClassDef) -> bool:
     name = node.name
     if name.startswith("Test") or name.endswith(("Tests", "Test")):
         return True
-    return any(_dotted(b).endswith("TestCase") for b in node.bases)
+    return any(dotted(b).endswith("TestCase") for b in node.bases)
 
 
 def _tests(tree: ast.Module) -> dict[str, _Test]:
     """Test id (``test_f`` or ``TestC::test_m``) → what the weakening checks need."""
     module_marks: set[str] = set()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(_dotted(t) == "pytestmark" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(dotted(t) == "pytestmark" for t in node.targets):
             values = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
             module_marks |= {f"pytestmark={m}" for m in _skip_markers(values)}
     found: dict[str, _Test] = {}
@@ -262,165 +202,6 @@ def changed_tests(changes: Iterable[Change]) -> list[tuple[str, str, str]]:
     return out
 
 
-# ---- conftest.py -------------------------------------------------------------------------------
-
-
-def _conftest_names(text: str | None) -> tuple[set[str], set[str], set[str]]:
-    """Hook functions, ``collect_ignore*`` entries and ``pytest_plugins`` of a conftest."""
-    hooks: set[str] = set()
-    ignores: set[str] = set()
-    plugins: set[str] = set()
-    if not text:
-        return hooks, ignores, plugins
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            if node.name.startswith(_HOOK_PREFIXES):
-                hooks.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = {_dotted(t) for t in targets}
-            value = ast.unparse(node.value) if node.value is not None else ""
-            if names & {"collect_ignore", "collect_ignore_glob"}:
-                ignores.add(value)
-            if "pytest_plugins" in names:
-                plugins.add(value)
-    return hooks, ignores, plugins
-
-
-def _conftest_findings(path: str, before: str | None, after: str | None) -> list[Finding]:
-    try:
-        old = _conftest_names(before)
-    except (SyntaxError, ValueError):
-        old = (set(), set(), set())
-    try:
-        new = _conftest_names(after)
-    except (SyntaxError, ValueError) as exc:
-        return [Finding("cannot-parse", path, f"after: {type(exc).__name__}: {exc}")]
-    out = []
-    if hooks := sorted(new[0] - old[0]):
-        out.append(Finding("conftest-hook", path, f"{'added' if before is None else 'gained'} "
-                                                  f"{', '.join(hooks)}"))  # fmt: skip
-    if ignores := sorted(new[1] - old[1]):
-        out.append(Finding("config-loosened", path, f"collect_ignore gained: {', '.join(ignores)}"))
-    if plugins := sorted(new[2] - old[2]):
-        out.append(Finding("pytest-plugin", path, f"pytest_plugins: {', '.join(plugins)}"))
-    return out
-
-
-# ---- configuration files ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Config:
-    addopts: set[str]
-    errors: set[str]
-    ignore: set[str]
-    select: set[str]
-    fail_under: float | None
-    collect: dict[str, str] = field(default_factory=dict)
-    plugins: set[str] = field(default_factory=set)
-
-
-def _words(value: object) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [w.strip() for w in str(value or "").replace(",", "\n").splitlines() if w.strip()]
-
-
-def _loose_opts(addopts: object) -> set[str]:
-    text = " ".join(addopts) if isinstance(addopts, list) else str(addopts or "")
-    tokens, found = shlex.split(text), set()
-    for i, tok in enumerate(tokens):
-        for flag in _LOOSE_FLAGS:
-            if tok == flag and i + 1 < len(tokens):
-                found.add(f"{flag} {tokens[i + 1]}")
-            elif tok.startswith(flag + "=") or (flag == "-k" and tok.startswith("-k") and tok != "-k"):
-                found.add(f"{flag} {tok[len(flag):].lstrip('=')}")
-            else:
-                continue
-            break
-    return found
-
-
-def _plugin_opts(addopts: object) -> set[str]:
-    text = " ".join(addopts) if isinstance(addopts, list) else str(addopts or "")
-    tokens = shlex.split(text)
-    found = {tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == "-p"}
-    found |= {t[2:] for t in tokens if t.startswith("-p") and len(t) > 2 and not t.startswith("--")}
-    return {p for p in found if not p.startswith("no:")}  # disabling a plugin weakens nothing
-
-
-def _config(name: str, text: str) -> _Config:
-    cfg = _Config(set(), set(), set(), set(), None)
-    if name.endswith(".toml"):
-        data = tomllib.loads(text)
-        tool = data.get("tool", {}) if name == "pyproject.toml" else {"ruff": data}
-        pytest_opts = tool.get("pytest", {}).get("ini_options", {})
-        points = data.get("project", {}).get("entry-points", {}).get("pytest11", {})
-        cfg.plugins |= {f"pytest11 entry point {k}" for k in points}
-        cov = tool.get("coverage", {}).get("report", {})
-        lint_sections = [tool.get("ruff", {}), tool.get("ruff", {}).get("lint", {})]
-    else:
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read_string(text)
-
-        def get(section: str) -> dict[str, str]:
-            return dict(parser[section]) if parser.has_section(section) else {}
-
-        pytest_opts = get("pytest") or get("tool:pytest")
-        cov = get("report") if name == ".coveragerc" else get("coverage:report")
-        lint_sections = [get("flake8")]
-    cfg.addopts = _loose_opts(pytest_opts.get("addopts"))
-    cfg.plugins |= {f"-p {p}" for p in _plugin_opts(pytest_opts.get("addopts"))}
-    cfg.collect = {k: " ".join(_words(pytest_opts[k])) for k in _COLLECT_KEYS if k in pytest_opts}
-    cfg.errors = {w for w in _words(pytest_opts.get("filterwarnings")) if w.startswith("error")}
-    for sec in lint_sections:
-        for key in ("ignore", "extend-ignore"):
-            cfg.ignore |= set(_words(sec.get(key)))
-        for key in ("select", "extend-select"):
-            cfg.select |= set(_words(sec.get(key)))
-        per_file = sec.get("per-file-ignores")
-        if isinstance(per_file, dict):
-            for pattern, codes in per_file.items():
-                cfg.ignore |= {f"{pattern}:{c}" for c in _words(codes)}
-    if cov.get("fail_under") is not None:
-        cfg.fail_under = float(cov["fail_under"])
-    return cfg
-
-
-def _config_findings(path: str, before: str | None, after: str | None) -> list[Finding]:
-    name = PurePosixPath(path).name
-    try:
-        old = _config(name, before or "")
-    except (ValueError, configparser.Error, AttributeError):
-        return []  # a broken config that the attempt replaced is not a weakening
-    try:
-        new = _config(name, after or "")
-    except (ValueError, configparser.Error, AttributeError) as exc:
-        return [Finding("cannot-parse", path, f"after: {type(exc).__name__}: {exc}")]
-    out = []
-
-    def flag(what: str, items: Iterable[str]) -> None:
-        if items := sorted(items):
-            out.append(Finding("config-loosened", path, f"{what}: {', '.join(items)}"))
-
-    flag("pytest addopts gained", new.addopts - old.addopts)
-    for key in sorted(set(old.collect) | set(new.collect)):
-        if old.collect.get(key) != new.collect.get(key):
-            out.append(Finding("config-loosened", path, f"pytest {key} changed: "
-                               f"{old.collect.get(key) or '(default)'} → "
-                               f"{new.collect.get(key) or '(default)'}"))  # fmt: skip
-    if plugins := sorted(new.plugins - old.plugins):
-        out.append(Finding("pytest-plugin", path, ", ".join(plugins)))
-    flag("filterwarnings lost", old.errors - new.errors)
-    flag("lint ignore gained", new.ignore - old.ignore)
-    flag("lint select lost", old.select - new.select)
-    if old.fail_under is not None and (new.fail_under or 0.0) < old.fail_under:
-        out.append(Finding("config-loosened", path,
-                           f"coverage fail_under {old.fail_under:g} → {new.fail_under}"))  # fmt: skip
-    return out
-
-
 def weakening(changes: Iterable[Change]) -> list[Finding]:
     """Find the ways a change weakened tests or checks.
 
@@ -444,9 +225,9 @@ def weakening(changes: Iterable[Change]) -> list[Finding]:
     found = _test_findings(tests)
     for path, before, after in changes:
         if is_conftest(path):
-            found += _conftest_findings(path, before, after)
+            found += conftest_findings(path, before, after)
     for path, before, after in configs:
-        found += _config_findings(path, before, after)
+        found += config_findings(path, before, after)
     return found
 
 
