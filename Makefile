@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-selection lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Does the comparison recommend correct attempts and abstain on tampered ones? Real projects'
+# sdists (downloaded at a pinned version, cached), injected bugs, fixes and tampers; not in `test`.
+bench-selection: $(STAMP)
+	$(BIN)/python benchmarks/selection/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check nborch tests tests_agents tests_browser benchmarks

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = ["NamedTest", "is_pytest", "named_results", "parse_junit", "pytest_ids_in",
-           "with_test_ids"]  # fmt: skip
+           "pytest_paths", "with_test_ids"]  # fmt: skip
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
 WORST = {"error": 3, "failed": 2, "skipped": 1, "passed": 0}
@@ -83,21 +83,23 @@ def with_test_ids(command: str, ids: Iterable[str]) -> str:
     return shlex.join([*argv[:start], *kept, *ids])
 
 
-def pytest_ids_in(command: str) -> tuple[str, ...]:
-    """The test ids a pytest command names as positional arguments (``a.py::test_x``)."""
+def pytest_paths(command: str) -> tuple[str, ...]:
+    """The positional paths (and ids) a pytest command names: ``tests``, ``a.py::test_x``."""
     if not is_pytest(command):
         return ()
-    try:
-        argv = shlex.split(command)
-    except ValueError:
-        return ()
+    argv = shlex.split(command)
     start = _pytest_args_start(argv) or len(argv)
     out, previous = [], ""
     for word in argv[start:]:
-        if _is_positional(word, previous) and TEST_ID.match(word):
+        if _is_positional(word, previous):
             out.append(word)
         previous = word
     return tuple(out)
+
+
+def pytest_ids_in(command: str) -> tuple[str, ...]:
+    """The test ids a pytest command names as positional arguments (``a.py::test_x``)."""
+    return tuple(w for w in pytest_paths(command) if TEST_ID.match(w))
 
 
 # ---- JUnit XML ---------------------------------------------------------------------------------

@@ -68,6 +68,9 @@ CHEATS: dict[str, dict[str, str | None]] = {
                                "addopts = -k 'not test_add'\n"},
     "ignorer": {"tests/conftest.py": "collect_ignore = ['test_calc.py']\n"},
     "special": {"calc.py": SPECIAL},
+    # a new test module that patches the code when pytest imports it, before any test runs
+    "patcher": {"tests/test_zz_setup.py": "import calc\n\ncalc.add = lambda a, b: a + b\n\n\n"
+                                          "def test_setup():\n    assert True\n"},
 }  # fmt: skip
 EXPECTED_GATES = {
     "correct": [],
@@ -79,6 +82,7 @@ EXPECTED_GATES = {
     "addopts_k": ["tests_pinned", "named_tests", "not_weakened"],
     "ignorer": ["tests_pinned", "named_tests", "not_weakened"],
     "special": ["named_tests"],  # the visible tests pass; the held-out one does not
+    "patcher": ["named_tests"],  # its module is not imported in the pinned run
 }
 
 
@@ -206,6 +210,15 @@ class TamperTests:
         skipped = mixed.run.executions[("1", "skipper")].validation_details
         assert "skipped" in skipped[0]["reason"]
         assert mixed.run.executions[("1", "correct")].validation == "passed"
+
+    def test_an_attempt_that_only_adds_test_files_runs_its_suite_once(self, mixed: Case) -> None:
+        """Its pinned run is its own suite with the new file ignored, in its own worktree; the
+        new file runs on its own — and its import-time patch reaches neither."""
+        ev = mixed.attempt("1", "patcher").evidence
+        assert ev.pinned is not None and ev.tests is ev.pinned
+        assert ev.pinned.command.endswith("--ignore=tests/test_zz_setup.py")
+        assert "tests/test_zz_setup.py::test_setup" in ev.own.outcomes
+        assert ev.pinned.outcomes[ADD] == "failed" and ev.disagree == ()
 
     def test_the_correct_attempt_costs_no_extra_full_run(self, mixed: Case) -> None:
         """It touched no test file: its own tree is its pinned tree (only the held-out tests run

@@ -38,6 +38,7 @@ __all__ = [
     "LineCoverage",
     "changed_lines",
     "line_coverage",
+    "merge_coverage",
     "parse_zero_context_diff",
 ]
 
@@ -304,3 +305,17 @@ def line_coverage(
     notes += [f"coverage.py: {w.message}" for w in caught]
     return LineCoverage(sum(c for c, _, _ in per_file.values()),
                         sum(t for _, t, _ in per_file.values()), per_file, tuple(notes))  # fmt: skip
+
+
+def merge_coverage(into: str | Path, other: str | Path) -> None:
+    """Add the lines measured in the data file ``other`` to ``into`` (two runs of one tree)."""
+    import coverage
+
+    if not Path(other).is_file():
+        return
+    data = coverage.CoverageData(basename=str(into))
+    data.read()
+    more = coverage.CoverageData(basename=str(other))
+    more.read()
+    data.update(more)
+    data.write()

@@ -61,6 +61,17 @@ class PinPlan:
         return not (self.restore or self.remove or self.sections)
 
     @property
+    def only_added_tests(self) -> tuple[str, ...]:
+        """The new test files, when adding them is all the attempt did to its tests (no conftest,
+        no setting, no existing file touched); else ``()``. Then the pinned run is its own suite
+        with those files ignored — no separate checkout needed."""
+        if self.restore or self.sections or not self.remove:
+            return ()
+        if any(is_conftest(p) or not is_test_file(p) for p in self.remove):
+            return ()
+        return self.remove
+
+    @property
     def described(self) -> tuple[str, ...]:
         """Each pinned change in words: ``conftest.py added``, ``pytest.ini changed`` …"""
         verbs = dict(self.verbs)

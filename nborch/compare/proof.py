@@ -116,7 +116,7 @@ def split_named(git: Git, start: str, ids: Sequence[str],
 def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: TestRun,
           base: TestRun, command: str, named_ids: Sequence[str], holdout: Path | None,
           validation_commands: Sequence[str] | None, run: Runner, log_dir: Path,
-          allowed: bool = False) -> Proof:  # fmt: skip
+          allowed: bool = False, pinned_run: TestRun | None = None) -> Proof:  # fmt: skip
     """Run what judges one attempt and return it (see the module docs).
 
     Parameters
@@ -133,6 +133,8 @@ def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: Test
     run: runs a command in a folder with its log at a path (the caller's timeout, env, pool).
     allowed: the task must change existing tests (``Changes tests: yes``): its own tree judges
         its named tests and checks; the pinned run only shows what its test changes do.
+    pinned_run: the pinned run when the caller made it already (an attempt that only added test
+        files: its suite with those files ignored).
     """
     notes: list[str] = list(pin.notes)
     existing, new = split_named(git, start, named_ids, base.outcomes)
@@ -147,22 +149,26 @@ def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: Test
             with temporary_checkout(git, commit, "nborch-named-") as where:
                 named_run = run(where, with_test_ids(command, new), log_dir / "new-named.log")
             named.update((t.id, t) for t in named_results(named_run.outcomes, new))
-    pinned: TestRun | None = None
+    pinned: TestRun | None = pinned_run
     checks: tuple[dict[str, Any], ...] | None = None
-    needs = bool(holdout) or (bool(existing) and not _resolved(own if pin.empty else None,
-                                                               existing))  # fmt: skip
-    if pin.empty and not needs:
+    judge = own if pin.empty else pinned
+    needs = bool(holdout) or (bool(existing) and not _resolved(judge, existing))
+    plain = [c for c in validation_commands or () if not pytest_ids_in(c)
+             and not _names_new_paths(git, start, c)]  # fmt: skip
+    recheck = not pin.empty and validation_commands is not None
+    if not needs and pinned is None and pin.empty:
         named.update((t.id, t) for t in named_results(own.outcomes, existing))
+    elif not needs and not recheck and pinned is not None:
+        named.update((t.id, t) for t in named_results(pinned.outcomes, existing))
     else:
         with temporary_checkout(git, commit, "nborch-pinned-") as where:
             if not pin.empty:
                 apply_pins(where, git, start, pin)
-                pinned = run(where, command, log_dir / "pinned-tests.log")
+                if pinned is None:
+                    pinned = run(where, command, log_dir / "pinned-tests.log")
                 if existing and not holdout and _resolved(pinned, existing):
                     needs = False
-                if validation_commands is not None:
-                    plain = [c for c in validation_commands if not pytest_ids_in(c)
-                             and not _names_new_paths(git, start, c)]  # fmt: skip
+                if recheck:
                     checks = tuple(_check(where, c, n, run, log_dir)
                                    for n, c in enumerate(plain, 1))  # fmt: skip
             targets = list(existing)

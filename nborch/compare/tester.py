@@ -7,29 +7,31 @@ The attempt's own worktree runs its tests when it is clean and at the attempt's 
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..display import plural
 from ..errors import NborchError
 from ..gitcmd import Git
+from ..testids import pytest_paths, with_test_ids
 from .checkout import temporary_checkout
-from .coverage_lines import LineCoverage, changed_lines, line_coverage
+from .coverage_lines import LineCoverage, changed_lines, line_coverage, merge_coverage
 from .diffs import DiffStat
 from .pinned import PinPlan, pin_plan, test_modules
 from .proof import Proof, prove
-from .tests import BaseCache, TestRun, run_tests
+from .tests import BaseCache, TestRun, is_pytest, run_tests
 
 if TYPE_CHECKING:
     from ..prepare import PreparedAttempt
 
-__all__ = ["Job", "Tested", "Tester"]
+__all__ = ["Job", "Tested", "Tester", "combined", "in_scope"]
 
 
 def _untracked(worktree: Path) -> set[str]:
@@ -108,6 +110,7 @@ class Tester:
         return run
 
     def _run(self, where: Path, log: Path, command: str | None = None, **coverage: Any) -> TestRun:
+        """``command`` (default the test command) in ``where``; a missing program is an error."""
         command = command or self.command
         try:
             return run_tests(where, command, self.timeout, log_path=log,
@@ -125,36 +128,77 @@ class Tester:
 
     def _judged(self, pa: PreparedAttempt, job: Job) -> Tested:
         """The attempt's own run, then what judges it: the pinned run and its named tests."""
-        own, cov, notes = self._attempt(pa, job.start, job.commit, job.include)
-        # the start's run is already running or done: the pool started it before this job
-        collected = test_modules(job.baseline.result().outcomes)
-        pin = pin_plan(self.git, job.diff, collected)
-        proof = prove(self.git, Path(self.git.cwd), job.start, job.commit, pin, own,
-                      job.baseline.result(), self.command,
-                      job.named, job.holdout, job.commands, self._runner,
-                      pa.attempt.attempt_dir / "compare", job.allowed)  # fmt: skip
+        base = job.baseline.result()  # started before this job by the pool: running or done
+        pin = pin_plan(self.git, job.diff, test_modules(base.outcomes))
+        added = in_scope(self.command, pin.only_added_tests) if not job.allowed else ()
+        pinned = None
+        if added and is_pytest(self.command):
+            # adding test files is all it did to the tests: its suite with them ignored *is* the
+            # pinned run (a new module cannot touch the others when it is not imported), and the
+            # new files run on their own — one suite's cost, not two
+            ignore = shlex.join(f"--ignore={p}" for p in added)
+            pinned, cov, notes, new = self._attempt(pa, job, f"{self.command} {ignore}",
+                                                    with_test_ids(self.command, added))  # fmt: skip
+            own = combined(pinned, new)
+        else:
+            own, cov, notes, _ = self._attempt(pa, job, self.command)
+        proof = prove(self.git, Path(self.git.cwd), job.start, job.commit, pin, own, base,
+                      self.command, job.named, job.holdout, job.commands, self._runner,
+                      pa.attempt.attempt_dir / "compare", job.allowed, pinned)  # fmt: skip
         return Tested(own, cov, notes, pin, proof)
 
-    def _attempt(self, pa: PreparedAttempt, start: str, commit: str, include: Sequence[str]
-                 ) -> tuple[TestRun, LineCoverage | None, list[str]]:  # fmt: skip
-        """The attempt's test run, its coverage of changed lines, and notes for the report."""
+    def _attempt(self, pa: PreparedAttempt, job: Job, command: str, then: str | None = None
+                 ) -> tuple[TestRun, LineCoverage | None, list[str], TestRun | None]:  # fmt: skip
+        """The attempt's test run (and ``then``, a second command in the same checkout), the
+        coverage of its changed lines by both, and notes for the report."""
         with ExitStack() as stack:
             where, notes = pa.attempt.path, []
-            own = _usable_worktree(where, commit)
+            own = _usable_worktree(where, job.commit)
             if not own:
-                where = stack.enter_context(temporary_checkout(self.git, commit, "nborch-attempt-"))
+                where = stack.enter_context(temporary_checkout(self.git, job.commit,
+                                                               "nborch-attempt-"))  # fmt: skip
             before = _untracked(where) if own else set()
             data = self.tmp / f"{pa.attempt.name}.coverage"
-            cov: dict[str, Any] = ({"coverage_include": list(include), "coverage_file": data}
-                                   if include else {})  # fmt: skip
-            run = self._run(where, pa.attempt.attempt_dir / "compare" / "tests.log", **cov)
+            more = self.tmp / f"{pa.attempt.name}.then.coverage"
+            logs = pa.attempt.attempt_dir / "compare"
+            run = self._run(where, logs / "tests.log", command, **self._coverage(job, data))
+            second = None
+            if then is not None:
+                second = self._run(where, logs / "new-tests.log", then, **self._coverage(job, more))
+                if job.include:
+                    merge_coverage(data, more)
             if own and (left := sorted(_untracked(where) - before)):
                 # the person's worktree: say so rather than delete what might be theirs
                 notes.append(f"the tests left {plural(len(left), 'untracked file')} in the "
                              f"attempt's worktree: {', '.join(left[:3])}"
                              + (" …" if len(left) > 3 else ""))  # fmt: skip
-            if not include:
-                return run, None, notes
+            if not job.include:
+                return run, None, notes, second
             # coverage reads the sources it measured, so this happens while the checkout exists
-            lines = changed_lines(self.git.cwd, start, commit, include)
-            return run, line_coverage(data, where, lines), notes
+            lines = changed_lines(self.git.cwd, job.start, job.commit, job.include)
+            return run, line_coverage(data, where, lines), notes, second
+
+    @staticmethod
+    def _coverage(job: Job, data: Path) -> dict[str, Any]:
+        return {"coverage_include": list(job.include), "coverage_file": data} if job.include else {}
+
+
+def in_scope(command: str, files: Sequence[str]) -> tuple[str, ...]:
+    """The ``files`` the test command would collect: under one of its paths, or all when it
+    names none."""
+    paths = [p.rstrip("/") for p in pytest_paths(command)]
+    if not paths:
+        return tuple(files)
+    return tuple(f for f in files if any(f == p or f.startswith(p + "/") for p in paths))
+
+
+def combined(first: TestRun, second: TestRun) -> TestRun:
+    """Two runs of one tree as one: the outcomes of both, the worse ending."""
+    code = first.return_code if first.return_code not in (0, None) else second.return_code
+    if first.return_code is None:
+        code = None
+    return replace(first, return_code=code, duration_s=round(first.duration_s + second.duration_s, 3),
+                   timed_out=first.timed_out or second.timed_out,
+                   outcomes={**first.outcomes, **second.outcomes},
+                   tail="\n".join(filter(None, [first.tail, second.tail])),
+                   notes=(*first.notes, *second.notes))  # fmt: skip
