@@ -224,7 +224,7 @@ class TamperTests:
         """It touched no test file: its own tree is its pinned tree (only the held-out tests run
         on top)."""
         ev = mixed.attempt("1", "correct").evidence
-        assert ev.pinned is None and ev.tests is ev.own and ev.pins == ()
+        assert ev.pinned is None and ev.tests is ev.own and ev.test_changes == ()
 
     def test_held_out_tests_never_reach_an_agent(self, mixed: Case) -> None:
         for name in ("correct", "special"):
@@ -238,7 +238,7 @@ class TamperTests:
         assert data["totals"] == {"tasks": 1, "with_passing_attempt": 1, "recommended": 1,
                                   "abstained": 0}  # fmt: skip
         hook = next(a for a in data["tasks"][0]["attempts"] if a["agent"] == "hook")
-        assert hook["pinned"]["put_back"] == ["conftest.py added"]
+        assert hook["pinned"]["test_changes"] == ["conftest.py added"]
         assert hook["pinned"]["disagree"] == [ADD, NEG]
         assert {t["id"] for t in hook["named_tests"]} >= {ADD, NEG}
 

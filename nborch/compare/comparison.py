@@ -117,7 +117,7 @@ class Comparison:
                     "cluster": r.evidence.cluster, "test_files": list(r.evidence.test_files),
                     "reasons": list(r.reasons), "notes": list(r.evidence.notes),
                     "pinned": {"separate_run": r.evidence.pinned is not None,
-                               "put_back": list(r.evidence.pins),
+                               "test_changes": list(r.evidence.test_changes),
                                "disagree": list(r.evidence.disagree)},
                     "named_tests": [t.to_dict() for t in r.evidence.named],
                     "weakening": [{"kind": f.kind, "path": f.path, "detail": f.detail}

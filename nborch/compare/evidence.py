@@ -44,7 +44,9 @@ class AttemptEvidence:
     # a separate run of its commit with the start's tests put back; None when it touched no
     # test, conftest or test setting (then ``own`` is the pinned run and ``tests`` is ``own``)
     pinned: TestRun | None = None
-    pins: tuple[str, ...] = ()  # what was put back, in words: "conftest.py added"
+    # its changes to tests, conftests and test settings, in words ("conftest.py added",
+    # "tests/test_a.py changed"): what the pinned run undid
+    test_changes: tuple[str, ...] = ()
     disagree: tuple[str, ...] = ()  # tests that pass in its own tree and not in the pinned one
     named: tuple[NamedTest, ...] = ()  # the task's named (and held-out) tests, proven per test
     changes_tests: bool = False  # the task may change existing tests (``Changes tests: yes``)

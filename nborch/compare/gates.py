@@ -81,7 +81,7 @@ def evaluate_gates(ev: AttemptEvidence) -> GateResult:
         if ev.disagree and not ev.changes_tests:
             values["tests_pinned"] = False
             why["tests_pinned"] = (f"passes only with its own test changes: "
-                                   f"{_names(list(ev.pins)) or 'its test files'}; with the "
+                                   f"{_names(list(ev.test_changes)) or 'its test files'}; with the "
                                    f"start's tests {plural(len(ev.disagree), 'test')} "
                                    f"{'does' if len(ev.disagree) == 1 else 'do'} not pass: "
                                    f"{_names(list(ev.disagree))}")  # fmt: skip

@@ -233,7 +233,7 @@ def rank_task(evidence: Sequence[AttemptEvidence], judge: Judge | None = None) -
 def _confidence(top: Ranked, ranked: Sequence[Ranked]) -> tuple[str, str]:
     level, caveat = _evidence_confidence(top, ranked)
     ev = top.evidence
-    if ev.changes_tests and (ev.pins or ev.changed_tests):
+    if ev.changes_tests and (ev.test_changes or ev.changed_tests):
         said = ("the task changes existing tests, so its own tests judged it: review its changed "
                 "tests side by side")  # fmt: skip
         return ("medium" if level == "high" else level), "; ".join(filter(None, [said, caveat]))

@@ -32,7 +32,7 @@ def judge_record(rec: dict[str, Any], base: TestRun, done: Tested, allowed: bool
         delta = replace(delta, new_passing=mine.new_passing, new_failing=mine.new_failing,
                         broken=broken)  # fmt: skip
     rec.update(baseline=base, tests=judge, delta=delta, own=own, pinned=pinned,
-               pins=done.pin.described, named=proof.named, changes_tests=allowed)  # fmt: skip
+               test_changes=done.pin.described, named=proof.named, changes_tests=allowed)  # fmt: skip
     if pinned is not None and not (own.timed_out or pinned.timed_out):
         rec["disagree"] = disagreement(base, own, pinned)
     if proof.checks is not None:  # the coordinator's verdict came from the attempt's own tests
