@@ -147,3 +147,20 @@ class HoldoutTests:
         write(repo, {".gitignore": "__pycache__/\nacceptance/\n",
                      "acceptance/test_more.py": "def test_more():\n    assert True\n"})
         assert holdout_folder(repo, None, "acceptance") == (repo / "acceptance").resolve()
+
+
+class PlanFieldsTests:
+    def test_markdown_yaml_and_toml_carry_changes_tests_and_holdout(self, tmp_path: Path) -> None:
+        md = nborch.parse_plan("# P\n## Task 1: T\nChanges tests: yes\nHoldout: `../acc`\n")
+        assert (md["1"].changes_tests, md["1"].holdout) == (True, "../acc")
+        (tmp_path / "plan.yaml").write_text("title: P\nholdout: ../acceptance\ntasks:\n"
+                                            "  - id: '1'\n    title: T\n    changes_tests: true\n")
+        yaml_plan = nborch.load_plan(tmp_path / "plan.yaml")
+        assert yaml_plan["1"].changes_tests and yaml_plan.settings["holdout"] == "../acceptance"
+        (tmp_path / "plan.toml").write_text('title = "P"\n[[tasks]]\nid = "1"\ntitle = "T"\n'
+                                            'holdout = "acc"\n')
+        assert nborch.load_plan(tmp_path / "plan.toml")["1"].holdout == "acc"
+
+    def test_a_bad_value_says_what_to_write(self) -> None:
+        with pytest.raises(nborch.PlanError, match="is not yes or no"):
+            nborch.parse_plan("# P\n## Task 1: T\nChanges tests: maybe\n")
