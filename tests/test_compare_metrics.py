@@ -41,6 +41,7 @@ def commit(repo: Path, files: dict[str, str | None], message: str) -> str:
         if text is None:
             (repo / name).unlink()
         else:
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
             (repo / name).write_text(text)
     git = Git(repo)
     git.run("add", "-A")

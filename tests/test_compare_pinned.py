@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from test_compare_cases import make_repo, write
+from test_compare_metrics import commit
 
 import nborch
 from nborch.compare.checkout import temporary_checkout
@@ -30,14 +31,6 @@ PYPROJECT = textwrap.dedent("""\
     """)
 
 
-def commit(repo: Path, files: dict[str, str | None], message: str = "attempt") -> str:
-    write(repo, files)
-    git = Git(repo)
-    git.run("add", "-A")
-    git.run("commit", "--quiet", "--no-verify", "-m", message)
-    return git.out("rev-parse", "HEAD")
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo", {
@@ -55,7 +48,7 @@ def repo(tmp_path: Path) -> Path:
 class PinPlanTests:
     def test_source_changes_need_no_pinned_run(self, repo: Path) -> None:
         start = Git(repo).out("rev-parse", "HEAD")
-        head = commit(repo, {"calc.py": "def add(a, b):\n    return a + b\n"})
+        head = commit(repo, {"calc.py": "def add(a, b):\n    return a + b\n"}, "attempt")
         assert pin_plan(Git(repo), diff_stat(repo, start, head)).empty
 
     def test_every_kind_of_test_file_is_pinned(self, repo: Path) -> None:
@@ -69,7 +62,7 @@ class PinPlanTests:
             "pytest.ini": "[pytest]\naddopts = -k 'not add'\n",  # added
             "tests/test_new.py": "def test_new():\n    assert True\n",  # added
             "calc.py": "def add(a, b):\n    return a + b\n",  # source: stays
-        })  # fmt: skip
+        }, "attempt")  # fmt: skip
         plan = pin_plan(Git(repo), diff_stat(repo, start, head),
                         collected={"checks/check_extra.py"})  # fmt: skip
         assert sorted(plan.restore) == ["checks/check_extra.py", "plugins/strict.py",
@@ -82,7 +75,7 @@ class PinPlanTests:
         start = Git(repo).out("rev-parse", "HEAD")
         changed = (PYPROJECT.replace("dependencies = []", 'dependencies = ["attrs"]')
                    .replace('addopts = "-q"', 'addopts = "-q --deselect tests/test_calc.py::test_add"'))
-        head = commit(repo, {"pyproject.toml": changed})
+        head = commit(repo, {"pyproject.toml": changed}, "attempt")
         plan = pin_plan(Git(repo), diff_stat(repo, start, head))
         assert plan.restore == () and [p for p, _ in plan.sections] == ["pyproject.toml"]
         assert plan.described == ("pyproject.toml [tool.pytest…] changed",)
@@ -94,7 +87,7 @@ class PinPlanTests:
 
     def test_a_dependency_change_alone_is_not_pinned(self, repo: Path) -> None:
         start = Git(repo).out("rev-parse", "HEAD")
-        head = commit(repo, {"pyproject.toml": PYPROJECT.replace("[]", '["attrs"]')})
+        head = commit(repo, {"pyproject.toml": PYPROJECT.replace("[]", '["attrs"]')}, "deps")
         assert pin_plan(Git(repo), diff_stat(repo, start, head)).empty
 
 
