@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["NamedTest", "is_pytest", "named_results", "parse_junit", "pytest_ids_in",
+__all__ = ["NamedTest", "is_plain_pytest", "is_pytest", "named_results", "parse_junit", "pytest_ids_in",
            "pytest_paths", "with_test_ids"]  # fmt: skip
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -44,6 +44,11 @@ def is_pytest(command: str) -> bool:
     return any(Path(w).name in {"pytest", "py.test"} for w in words)
 
 
+def is_plain_pytest(command: str) -> bool:
+    """A pytest command nborch can add arguments to: no shell syntax around it."""
+    return is_pytest(command) and not _SHELL.search(command)
+
+
 def _pytest_args_start(argv: Sequence[str]) -> int | None:
     """Index of the first argument after the pytest program in ``argv``, or None."""
     for i, word in enumerate(argv):
@@ -54,8 +59,28 @@ def _pytest_args_start(argv: Sequence[str]) -> int | None:
     return None
 
 
+_FLAGS = {"-q", "-qq", "-v", "-vv", "-vvv", "-x", "-s", "-l", "-rA", "-ra", "--lf", "--ff",
+          "--sw", "--nf", "--co", "--collect-only", "--strict-markers", "--strict-config",
+          "--showlocals", "--exitfirst", "--quiet", "--verbose", "--last-failed",
+          "--failed-first", "--no-header", "--no-summary", "--disable-warnings", "--pdb",
+          "--doctest-modules", "--runxfail", "--new-first", "--stepwise"}  # fmt: skip
+_SHELL = re.compile(r"&&|\|\||[;|<>`$]")
+
+
+def _path_like(word: str) -> bool:
+    return "/" in word or "::" in word or word.endswith(".py")
+
+
 def _is_positional(word: str, previous: str) -> bool:
-    return not (word.startswith("-") or previous in _VALUED)
+    """Whether ``word`` is a path argument of pytest rather than an option or its value. After an
+    option nborch does not know (``--reruns 2``, ``--color no``) a word is taken as its value
+    unless it looks like a path."""
+    if word.startswith("-") or previous in _VALUED:
+        return False
+    unknown = (previous.startswith("-") and "=" not in previous and previous not in _FLAGS
+               and not (previous.startswith("-") and not previous.startswith("--")
+                        and len(previous) > 2))  # fmt: skip
+    return _path_like(word) or not unknown
 
 
 def with_test_ids(command: str, ids: Iterable[str]) -> str:
@@ -64,13 +89,14 @@ def with_test_ids(command: str, ids: Iterable[str]) -> str:
     Appending ids to a command that already names a folder would run the whole folder, and pytest
     silently runs nothing for an id that no longer exists — so a deleted test would "pass". Options
     (``-q``, ``-k EXPR``, ``-p no:x``) stay. A command that is not pytest gets ``python -m pytest
-    -q`` with the ids, since only pytest can run one test by id.
+    -q`` with the ids, since only pytest can run one test by id; so does a shell line
+    (``cd sub && pytest``), which cannot be rewritten safely.
 
     >>> with_test_ids("pytest -q -k fast tests/unit tests/other", ["t.py::test_a", "t.py::test_b"])
     'pytest -q -k fast t.py::test_a t.py::test_b'
     """
     ids = list(ids)
-    argv = shlex.split(command) if is_pytest(command) else ["python", "-m", "pytest", "-q"]
+    argv = shlex.split(command) if is_plain_pytest(command) else ["python", "-m", "pytest", "-q"]
     start = _pytest_args_start(argv)
     if start is None:  # ``python -m pytest`` written another way: keep it whole
         return shlex.join([*argv, *ids])

@@ -420,20 +420,31 @@ def test_hanging_tests_are_stopped_and_leave_no_process(tmp_path_factory: pytest
 # ---- conflicts across tasks, and merging ----------------------------------------------------
 
 
-def test_files_the_tests_leave_in_the_worktree_are_reported(
-        tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
-    """Tests run in the attempt's own worktree when it is clean; files they leave there are
-    reported (and left alone: the worktree may hold the person's own files too)."""
+def test_the_worktree_is_never_where_the_tests_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests run in a clean checkout of the attempt's commit: files its tests write do not land
+    in the agent's worktree, and files the agent left there uncommitted — an ignored conftest.py
+    whose hook reports every test passed — do not judge it."""
+    hook = ("import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
+            "def pytest_runtest_makereport(item, call):\n"
+            "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")  # fmt: skip
     litter = case(tmp_path_factory, "litter",
-                  {"app.py": "X = 1\n", "tests/test_app.py": "def test_x():\n    assert True\n"},
-                  {"litter": {"app.py": "X = 2\n", "tests/test_report.py":
+                  {"app.py": "X = 1\n", "tests/test_app.py": "from app import X\n\n\n"
+                                                             "def test_x():\n    assert X == 2\n",
+                   ".gitignore": "__pycache__/\n"},
+                  {"litter": {"app.py": "X = 3\n", ".gitignore": "__pycache__/\n/conftest.py\n",
+                              "conftest.py": hook, "tests/test_report.py":
                               "import pathlib\n\n\ndef test_report():\n"
                               "    pathlib.Path('report.txt').write_text('made by a test')\n"}},
                   "---\ntest_command: python -m pytest -q\n---\n# Litter\n"
-                  "## Task 1: Change X\nAgents: litter\n", metrics=False, cross=False)  # fmt: skip
-    ev = litter.attempt("1", "litter").evidence
-    assert any("left 1 untracked file" in n and "report.txt" in n for n in ev.notes), ev.notes
-    assert (Path(litter.run.executions[("1", "litter")].worktree) / "report.txt").exists()
+                  "## Task 1: Make X 2\nAgents: litter\n**Validation criteria**\n"
+                  "- `tests/test_app.py::test_x` passes\n", metrics=False, cross=False)  # fmt: skip
+    worktree = Path(litter.run.executions[("1", "litter")].worktree)
+    assert (worktree / "conftest.py").exists()  # there, ignored, never committed
+    ranked = litter.attempt("1", "litter")
+    assert ranked.evidence.tests.outcomes["tests/test_app.py::test_x"] == "failed"
+    assert ranked.gates.failed == ["named_tests"]
+    assert litter.cmp.recommend("1").action == "none"
+    assert not (worktree / "report.txt").exists()
 
 
 class TestCoverageDefault:

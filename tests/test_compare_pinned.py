@@ -12,8 +12,8 @@ from test_compare_metrics import commit
 import nborch
 from nborch.compare.checkout import temporary_checkout
 from nborch.compare.diffs import diff_stat
-from nborch.compare.pinned import apply_pins, pin_plan, pinned_section
-from nborch.compare.weakening import weakening
+from nborch.compare.pinned import apply_pins, pin_plan, pinned_section, test_modules
+from nborch.compare.weakening import collection_findings, weakening
 from nborch.gitcmd import Git
 from nborch.holdout import holdout_folder
 
@@ -71,6 +71,35 @@ class PinPlanTests:
         assert "checks/check_extra.py deleted" in plan.described
         assert "pytest.ini added" in plan.described
 
+    def test_a_rename_into_a_pinned_path_removes_it(self, repo: Path) -> None:
+        start = commit(repo, {"helpers.py": "X = 1\n"}, "helpers")
+        git = Git(repo)
+        git.run("mv", "helpers.py", "tests/helpers.py")
+        git.run("commit", "--quiet", "--no-verify", "-m", "move")
+        head = git.out("rev-parse", "HEAD")
+        plan = pin_plan(git, diff_stat(repo, start, head))
+        assert plan.restore == () and plan.remove == ("tests/helpers.py",)
+        assert plan.described == ("tests/helpers.py added (renamed from helpers.py)",)
+        with temporary_checkout(repo, head) as where:
+            apply_pins(where, git, start, plan)  # no "pathspec did not match"
+            assert not (where / "tests/helpers.py").exists()
+
+    def test_a_renamed_setup_cfg_comes_back(self, repo: Path) -> None:
+        start = commit(repo, {"setup.cfg": "[tool:pytest]\nfilterwarnings =\n    error\n"}, "cfg")
+        git = Git(repo)
+        git.run("mv", "setup.cfg", "setup.cfg.orig")
+        git.run("commit", "--quiet", "--no-verify", "-m", "move")
+        plan = pin_plan(git, diff_stat(repo, start, git.out("rev-parse", "HEAD")))
+        assert plan.restore == ("setup.cfg",)
+
+    def test_shadowing_modules_and_doctest_ids(self, repo: Path) -> None:
+        start = Git(repo).out("rev-parse", "HEAD")
+        head = commit(repo, {"pytest.py": "import sys\n", "calc.py": "def add(a, b):\n"
+                             "    return a + b\n"}, "shadow")  # fmt: skip
+        plan = pin_plan(Git(repo), diff_stat(repo, start, head),
+                        test_modules(["calc.py::calc.add", "tests/test_calc.py::test_add"]))
+        assert plan.remove == ("pytest.py",) and plan.restore == ()  # calc.py is the code
+
     def test_pyproject_keeps_the_attempts_dependencies(self, repo: Path) -> None:
         start = Git(repo).out("rev-parse", "HEAD")
         changed = (PYPROJECT.replace("dependencies = []", 'dependencies = ["attrs"]')
@@ -117,6 +146,20 @@ class WeakeningKindsTests:
         before = "def test_x():\n    assert f() == 1\n"
         after = "def test_x():\n    assert f() == 1\n    assert g() == 2\n"
         assert weakening([("tests/test_x.py", before, after)]) == []
+
+    def test_ini_keys_keep_their_case(self) -> None:
+        before = "[tool:pytest]\nfilterwarnings =\n    error\n"
+        found = weakening([("setup.cfg", before, before.replace("filterwarnings", "FILTERWARNINGS"))])
+        assert [f.detail for f in found] == ["filterwarnings lost: error"]
+
+    def test_parametrized_ids_built_from_values_are_not_removed_tests(self) -> None:
+        before = {"t.py::test_c[RED]": "passed", "t.py::test_c[BLUE]": "passed"}
+        after = {"t.py::test_c[Colour.RED]": "passed", "t.py::test_c[Colour.BLUE]": "passed"}
+        assert collection_findings(before, after) == []
+        assert [f.kind for f in collection_findings(before, {})] == []  # no results: no verdict
+        gone = collection_findings({**before, "t.py::test_d": "passed"}, after)
+        assert [(f.kind, f.detail) for f in gone] == [
+            ("test-removed", "test_d no longer collected by pytest")]
 
     def test_plugins_and_collection_settings(self) -> None:
         after = PYPROJECT.replace('addopts = "-q"', 'addopts = "-q -p mine"\npython_files = "*.py"')

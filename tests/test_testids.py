@@ -22,6 +22,9 @@ class WithTestIdsTests:
                                                     "t.py::test_a")),
         ("python -m pytest --tb=short tests", "python -m pytest --tb=short t.py::test_a"),
         ("make test", "python -m pytest -q t.py::test_a"),
+        ("pytest --reruns 2 tests", "pytest --reruns 2 t.py::test_a"),
+        ("pytest --color no -q tests", "pytest --color no -q t.py::test_a"),
+        ("cd sub && python -m pytest tests", "python -m pytest -q t.py::test_a"),
         ("npm test", "python -m pytest -q t.py::test_a"),
     ])  # fmt: skip
     def test_paths_are_replaced_options_kept(self, command: str, expected: str) -> None:

@@ -307,15 +307,20 @@ def line_coverage(
                         sum(t for _, t, _ in per_file.values()), per_file, tuple(notes))  # fmt: skip
 
 
-def merge_coverage(into: str | Path, other: str | Path) -> None:
-    """Add the lines measured in the data file ``other`` to ``into`` (two runs of one tree)."""
+def merge_coverage(into: str | Path, other: str | Path) -> str:
+    """Add the lines measured in the data file ``other`` to ``into`` (two runs of one tree);
+    returns why not ("" when merged, or when ``other`` measured nothing)."""
     import coverage
 
     if not Path(other).is_file():
-        return
-    data = coverage.CoverageData(basename=str(into))
-    data.read()
-    more = coverage.CoverageData(basename=str(other))
-    more.read()
-    data.update(more)
-    data.write()
+        return ""
+    try:
+        data = coverage.CoverageData(basename=str(into))
+        data.read()
+        more = coverage.CoverageData(basename=str(other))
+        more.read()
+        data.update(more)
+        data.write()
+    except (OSError, coverage.CoverageException) as err:
+        return str(err)
+    return ""

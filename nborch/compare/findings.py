@@ -12,7 +12,8 @@ __all__ = ["CONFIG_NAMES", "Change", "Finding", "dotted", "is_config_file", "is_
 
 Change = tuple[str, str | None, str | None]  # (path, text before, text after); None = absent
 CONFIG_NAMES = {"pyproject.toml", "ruff.toml", ".ruff.toml", "setup.cfg", "tox.ini",
-                "pytest.ini", ".coveragerc", ".flake8"}  # fmt: skip
+                "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", ".coveragerc",
+                ".flake8"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

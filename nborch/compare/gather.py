@@ -26,7 +26,9 @@ from ..prompts.context import ProjectContext
 from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test, test_files_of
 from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
+from .findings import Finding
 from .metrics import MetricsReport, metrics_for
+from .pinned import shadows
 from .tester import Job, Tester
 from .tests import BaseCache, coverage_core, is_pytest
 from .verdict import judge_record
@@ -122,6 +124,16 @@ def _changes(git: Git, diff: DiffStat) -> list[tuple[str, str | None, str | None
     return out
 
 
+def _shadowing(diff: DiffStat) -> list[Finding]:
+    """Files that would be imported instead of pytest's machinery or the standard library."""
+    out = []
+    for f in diff.files:
+        if f.status != "deleted" and (name := shadows(f.path)) is not None:
+            out.append(Finding("shadows-module", f.path, f"the tests would import it instead of "
+                                                         f"the module {name!r}"))  # fmt: skip
+    return out
+
+
 def _order(run: Coordinator) -> list[PreparedAttempt]:
     return list(run.prepared.attempts) if run.prepared is not None else []
 
@@ -160,7 +172,8 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
         diff = diff_stat(run.repo, start, ex.commit)
         touched = _changes(git, diff)
         rec.update(start=start, diff=diff, merge=merges_cleanly(run.repo, base, ex.commit),
-                   weakening=tuple(weakening(touched)), test_files=test_files_of(diff))
+                   weakening=(*weakening(touched), *_shadowing(diff)),
+                   test_files=test_files_of(diff))  # fmt: skip
         if run.plan[ex.task].changes_tests:  # shown side by side: the task may change them
             rec["changed_tests"] = tuple(changed_tests(touched))
         patch = git.run("diff", "--no-color", "-M", start, ex.commit, check=False).stdout

@@ -121,12 +121,15 @@ def _config(name: str, text: str) -> _Config:
         data = tomllib.loads(text)
         tool = data.get("tool", {}) if name == "pyproject.toml" else {"ruff": data}
         pytest_opts = tool.get("pytest", {}).get("ini_options", {})
+        if name in ("pytest.toml", ".pytest.toml"):  # pytest 9's own file: a [pytest] table
+            tool, pytest_opts = {}, data.get("pytest", {})
         points = data.get("project", {}).get("entry-points", {}).get("pytest11", {})
         cfg.plugins |= {f"pytest11 entry point {k}" for k in points}
         cov = tool.get("coverage", {}).get("report", {})
         lint_sections = [tool.get("ruff", {}), tool.get("ruff", {}).get("lint", {})]
     else:
         parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]  # FILTERWARNINGS is not filterwarnings to pytest
         parser.read_string(text)
 
         def get(section: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import configparser
 import re
+import sys
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,9 +31,13 @@ from ..gitcmd import Git
 from .diffs import DiffStat, source_at
 from .findings import is_conftest, is_test_file
 
-__all__ = ["PinPlan", "apply_pins", "describe_pins", "pin_plan", "pinned_section", "test_modules"]
+__all__ = ["PinPlan", "apply_pins", "describe_pins", "pin_plan", "pinned_section", "shadows",
+           "test_modules"]
 
 TEST_DIRS = {"tests", "test"}
+PYTEST_FILES = {"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml"}  # pytest-only settings
+# what the test runs import from the environment: a file of these names in the checkout wins
+SHADOWED = {"pytest", "_pytest", "py", "pluggy", "iniconfig", "coverage", "xdist"}
 # file → the section header(s) that hold its pytest settings (the rest of the file is the attempt's)
 SECTIONED = {"pyproject.toml": ("tool.pytest",), "setup.cfg": ("tool:pytest",),
              "tox.ini": ("pytest",)}  # fmt: skip
@@ -76,7 +81,7 @@ class PinPlan:
         """Each pinned change in words: ``conftest.py added``, ``pytest.ini changed`` …"""
         verbs = dict(self.verbs)
         out = [f"{p} {verbs.get(p, 'changed')}" for p in self.restore]
-        out += [f"{p} added" for p in self.remove if p not in verbs]
+        out += [f"{p} {verbs.get(p, 'added')}" for p in self.remove]
         out += [f"{p} [{SECTIONED[PurePosixPath(p).name][0]}…] changed" for p, _ in self.sections]
         return tuple(out)
 
@@ -87,15 +92,40 @@ class PinPlan:
 
 
 def test_modules(outcome_ids: Iterable[str]) -> set[str]:
-    """The files pytest collected tests from, read off test ids (``path.py::name``)."""
-    return {tid.split("::", 1)[0] for tid in outcome_ids if ".py::" in tid}
+    """The files pytest collected tests from, read off test ids (``path.py::name``) — not the
+    modules ``--doctest-modules`` collects docstrings from (``calc.py::calc.add``): those are the
+    code under test."""
+    out = set()
+    for tid in outcome_ids:
+        path, sep, rest = tid.partition("::")
+        if sep and path.endswith(".py") and "." not in rest.split("[", 1)[0]:
+            out.add(path)
+    return out
+
+
+test_modules.__test__ = False  # type: ignore[attr-defined]  # a library function, not a test
+
+
+def shadows(path: str) -> str | None:
+    """The module a top-level file or package would shadow when the tests run from the checkout
+    (``python -m pytest`` puts it first on ``sys.path``): a standard-library module or pytest's
+    own machinery — a root ``pytest.py`` could report anything it likes. None when it shadows
+    nothing of that kind."""
+    parts = PurePosixPath(path).parts
+    if not parts or parts[0].startswith("."):
+        return None
+    top = parts[0]
+    name = top[:-3] if len(parts) == 1 and top.endswith(".py") else top if len(parts) > 1 else ""
+    if name in SHADOWED or name in sys.stdlib_module_names:
+        return name
+    return None
 
 
 def _is_pinned_file(path: str, collected: set[str], plugins: set[str]) -> bool:
     p = PurePosixPath(path)
-    return (is_test_file(path) or is_conftest(path) or p.name == "pytest.ini"
+    return (is_test_file(path) or is_conftest(path) or p.name in PYTEST_FILES
             or bool(TEST_DIRS & set(p.parts[:-1])) or path in collected
-            or path in plugins)  # fmt: skip
+            or path in plugins or shadows(path) is not None)  # fmt: skip
 
 
 def _blocks(text: str) -> list[tuple[str, list[str]]]:
@@ -114,11 +144,17 @@ def _ours(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+def _ini() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # pytest keys are case-sensitive
+    return parser
+
+
 def _pytest_settings(filename: str, text: str) -> object:
     """The pytest settings a file holds, parsed (to check the surgery and to compare)."""
     if filename.endswith(".toml"):
         return tomllib.loads(text).get("tool", {}).get("pytest")
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = _ini()
     parser.read_string(text)
     section = SECTIONED[filename][0]
     return dict(parser[section]) if parser.has_section(section) else None
@@ -129,7 +165,7 @@ def _without_pytest(filename: str, text: str) -> object:
         data = tomllib.loads(text)
         data.get("tool", {}).pop("pytest", None)
         return data
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = _ini()
     parser.read_string(text)
     parser.remove_section(SECTIONED[filename][0])
     return {s: dict(parser[s]) for s in parser.sections()}
@@ -213,14 +249,16 @@ def pin_plan(git: Git, diff: DiffStat, collected: Iterable[str] = ()) -> PinPlan
     for f in diff.files:
         old = f.old_path or f.path
         name = PurePosixPath(f.path).name
-        if f.status == "renamed" and _is_pinned_file(old, collected, plugins):
-            restore.append(old)
-            verbs.append((old, f"renamed to {f.path}"))
-            if _is_pinned_file(f.path, collected, plugins):
+        if f.status == "renamed":
+            # both ends count: the old path comes back, a pinned new path goes
+            if _is_pinned_file(old, collected, plugins) or PurePosixPath(old).name in SECTIONED:
+                restore.append(old)
+                verbs.append((old, f"renamed to {f.path}"))
+            if _is_pinned_file(f.path, collected, plugins) or name in SECTIONED:
                 remove.append(f.path)
-                verbs.append((f.path, "added by the rename"))
+                verbs.append((f.path, f"added (renamed from {old})"))
             continue
-        if name in SECTIONED and f.status != "renamed":
+        if name in SECTIONED:
             before = source_at(git, start, f.path) if f.status != "added" else None
             after = source_at(git, diff.head, f.path) if f.status != "deleted" else None
             if not _settings_differ(name, before, after):

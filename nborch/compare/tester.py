@@ -1,8 +1,8 @@
 """The test runs of a comparison: each start commit once (cached by tree), each attempt in its
 own checkout, then what judges it (:func:`.proof.prove`) — in parallel on a thread pool.
 
-The attempt's own worktree runs its tests when it is clean and at the attempt's commit; otherwise
-(cleaned up, edited since) a temporary detached checkout does.
+Every run is in a temporary detached checkout of a commit, never in the agent's worktree: only what
+the attempt committed is judged, and the tests cannot litter the person's files.
 """
 
 from __future__ import annotations
@@ -17,38 +17,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..display import plural
 from ..errors import NborchError
 from ..gitcmd import Git
-from ..testids import pytest_paths, with_test_ids
+from ..testids import is_plain_pytest, pytest_paths, with_test_ids
 from .checkout import temporary_checkout
 from .coverage_lines import LineCoverage, changed_lines, line_coverage, merge_coverage
 from .diffs import DiffStat
 from .pinned import PinPlan, pin_plan, test_modules
 from .proof import Proof, prove
-from .tests import BaseCache, TestRun, is_pytest, run_tests
+from .tests import BaseCache, TestRun, run_tests
 
 if TYPE_CHECKING:
     from ..prepare import PreparedAttempt
 
 __all__ = ["Job", "Tested", "Tester", "combined", "in_scope"]
-
-
-def _untracked(worktree: Path) -> set[str]:
-    """Untracked, not ignored files of a worktree (paths relative to it)."""
-    out = Git(worktree).run("status", "--porcelain", "-z", "--untracked-files=all", check=False)
-    return {entry[3:] for entry in out.stdout.split("\0") if entry.startswith("?? ")}
-
-
-def _usable_worktree(path: Path, commit: str) -> bool:
-    """Whether the attempt's own worktree can run its tests: present, at ``commit``, clean."""
-    if not (path / ".git").exists():
-        return False
-    git = Git(path)
-    head = git.run("rev-parse", "HEAD", check=False)
-    if not head.ok or head.stdout.strip() != commit:
-        return False
-    return git.out("status", "--porcelain", "--untracked-files=no") == ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +114,7 @@ class Tester:
         pin = pin_plan(self.git, job.diff, test_modules(base.outcomes))
         added = in_scope(self.command, pin.only_added_tests) if not job.allowed else ()
         pinned = None
-        if added and is_pytest(self.command):
+        if added and is_plain_pytest(self.command):
             # adding test files is all it did to the tests: its suite with them ignored *is* the
             # pinned run (a new module cannot touch the others when it is not imported), and the
             # new files run on their own — one suite's cost, not two
@@ -151,13 +133,10 @@ class Tester:
                  ) -> tuple[TestRun, LineCoverage | None, list[str], TestRun | None]:  # fmt: skip
         """The attempt's test run (and ``then``, a second command in the same checkout), the
         coverage of its changed lines by both, and notes for the report."""
-        with ExitStack() as stack:
-            where, notes = pa.attempt.path, []
-            own = _usable_worktree(where, job.commit)
-            if not own:
-                where = stack.enter_context(temporary_checkout(self.git, job.commit,
-                                                               "nborch-attempt-"))  # fmt: skip
-            before = _untracked(where) if own else set()
+        # never the agent's worktree: files it left there untracked or ignored (a conftest.py
+        # listed in .gitignore, a pytest.py) are not part of its commit and must not judge it
+        with temporary_checkout(self.git, job.commit, "nborch-attempt-") as where:
+            notes: list[str] = []
             data = self.tmp / f"{pa.attempt.name}.coverage"
             more = self.tmp / f"{pa.attempt.name}.then.coverage"
             logs = pa.attempt.attempt_dir / "compare"
@@ -165,13 +144,8 @@ class Tester:
             second = None
             if then is not None:
                 second = self._run(where, logs / "new-tests.log", then, **self._coverage(job, more))
-                if job.include:
-                    merge_coverage(data, more)
-            if own and (left := sorted(_untracked(where) - before)):
-                # the person's worktree: say so rather than delete what might be theirs
-                notes.append(f"the tests left {plural(len(left), 'untracked file')} in the "
-                             f"attempt's worktree: {', '.join(left[:3])}"
-                             + (" …" if len(left) > 3 else ""))  # fmt: skip
+                if job.include and (why := merge_coverage(data, more)):
+                    notes.append(f"coverage of the new test files not counted: {why}")
             if not job.include:
                 return run, None, notes, second
             # coverage reads the sources it measured, so this happens while the checkout exists

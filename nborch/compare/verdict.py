@@ -10,7 +10,12 @@ from .tester import Tested
 from .tests import TestRun, classify_tests
 from .weakening import collection_findings
 
-__all__ = ["disagreement", "judge_record"]
+__all__ = ["ALLOWED_CHANGES", "disagreement", "judge_record"]
+
+# what a task that says "Changes tests: yes" may do to existing tests; skipping them, new conftest
+# hooks, plugins and loosened settings still weaken
+ALLOWED_CHANGES = frozenset({"assertions-changed", "assertions-removed", "test-removed",
+                             "test-file-deleted"})  # fmt: skip
 
 
 def judge_record(rec: dict[str, Any], base: TestRun, done: Tested, allowed: bool) -> None:
@@ -46,8 +51,12 @@ def judge_record(rec: dict[str, Any], base: TestRun, done: Tested, allowed: bool
     if not base.timed_out and not own.timed_out and own.runner == "pytest":
         found = collection_findings(dict(base.outcomes), dict(own.outcomes), rec.get("weakening", ()))
         rec["weakening"] = (*rec.get("weakening", ()), *found)
-    if allowed:
-        rec["weakening"] = tuple(f for f in rec.get("weakening", ()) if f.kind != "assertions-changed")
+    if allowed:  # its edits to existing tests are the task's: shown, not held against it
+        found = rec.get("weakening", ())
+        rec["weakening"] = tuple(f for f in found if f.kind not in ALLOWED_CHANGES)
+        rec["notes"] = (*rec.get("notes", ()), *(
+            f"changes tests as the task allows: {f.kind} in {f.path} ({f.detail})"
+            for f in found if f.kind in ALLOWED_CHANGES))  # fmt: skip
 
 
 def disagreement(base: TestRun, own: TestRun, pinned: TestRun) -> tuple[str, ...]:
