@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cases import Case
 from rich.console import Console
 from rich.table import Table
-
-from cases import Case
 
 
 @dataclass
@@ -130,12 +129,19 @@ def case_table(result: CaseResult) -> Table:
     return table
 
 
+REASON_CHARS = 240  # of nborch's reason in the summary line (the JSON output keeps it whole)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
+
+
 def summary_lines(result: CaseResult) -> list[str]:
     lines = []
     for run in result.runs:
         taken = f"{run.action} {run.nborch_pick}" if run.nborch_pick else "none"
         lines.append(f"  run {run.label} ({run.run_id}, {run.seconds:.1f} s): nborch {taken} — "
-                     f"{run.reason}; exit code takes {run.exit_pick or 'none'}")  # fmt: skip
+                     f"{_short(run.reason)}; exit code takes {run.exit_pick or 'none'}")  # fmt: skip
     lines.extend(f"  error: {e}" for e in result.errors)
     return lines
 

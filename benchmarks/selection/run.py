@@ -25,6 +25,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -129,7 +130,11 @@ def main(argv: list[str]) -> int:
     cases = load_cases(args.cases.split(",") if args.cases else None)
     # the coordinator runs the validation checks with this process's environment
     os.environ.update(LEAN)
+    # a plain kill must still run the clean-up below (and nborch's own, for its test folders)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     console = Console()
+    if not console.is_terminal:  # a log file: wide enough for the tables not to wrap
+        console = Console(width=160)
     root = Path(tempfile.mkdtemp(prefix="nborch-bench-selection-"))
     started = time.monotonic()
     results: list[CaseResult] = []

@@ -80,6 +80,17 @@ def _ignore_build_files(repo: Path) -> None:
                         + "".join(f"{p}\n" for p in missing))  # fmt: skip
 
 
+def _add_sdist(repo: Path) -> None:
+    """Stage every file of the sdist but build leftovers: a project's own .gitignore may exclude
+    generated files its sdist ships (humanize's _version.py), which its code needs."""
+    git(repo, "add", "--all", "--force", ".")
+    leftovers = [p for name in ("__pycache__", ".pytest_cache", "*.egg-info")
+                 for p in repo.rglob(name) if p.is_dir()]  # fmt: skip
+    if leftovers:
+        git(repo, "rm", "-r", "--quiet", "--cached", "--ignore-unmatch",
+            *(str(p.relative_to(repo)) for p in leftovers))
+
+
 def make_repo(case: Case, where: Path) -> Path:
     """A git repository at ``where/repo``: the sdist, then the injected bug (HEAD)."""
     top = extract(download(case.project, case.version), where / "sdist")
@@ -88,7 +99,7 @@ def make_repo(case: Case, where: Path) -> Path:
     git(repo, "init", "--quiet", "-b", "main")
     for key, value in IDENTITY:
         git(repo, "config", key, value)
-    git(repo, "add", "-A")
+    _add_sdist(repo)
     git(repo, "commit", "--quiet", "--no-verify", "-m", f"{case.project} {case.version} (sdist)")
     git(repo, "apply", str(case.bug_patch))
     git(repo, "add", "-A")

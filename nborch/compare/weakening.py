@@ -17,6 +17,8 @@ flagged, by :attr:`Finding.kind`:
   expected value edited (``== 5`` → ``== -1``), a ``pytest.raises``/``assertRaises`` target changed.
 - ``conftest-hook``: a ``conftest.py`` gained a hook that can rewrite outcomes or collection
   (``pytest_runtest_*``, ``pytest_collection_modifyitems``, ``pytest_report_*`` …).
+- ``shadows-module``: a top-level module named like pytest's machinery or a standard-library
+  module (a root ``pytest.py`` runs instead of pytest) — found from the diff by the gatherer.
 - ``pytest-plugin``: a new pytest plugin (``pytest_plugins`` in a conftest, ``-p`` in ``addopts``, a
   ``pytest11`` entry point).
 - ``config-loosened``: pytest ``addopts`` gained ``--deselect``/``-k``/``--ignore``; which files,
