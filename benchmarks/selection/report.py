@@ -18,9 +18,13 @@ class Attempt:
     variant: str
     kind: str  # correct, wrong, partial, tamper
     status: str  # how the agent's run ended (completed, failed, …)
-    gates_failed: list[str]
+    gates: dict[str, bool | None]  # every gate nborch reports: passed, failed, None (not checked)
     rank: int | None
     exit_zero: bool  # the test command exited 0 on it
+
+    @property
+    def gates_failed(self) -> list[str]:
+        return [gate for gate, ok in self.gates.items() if ok is False]
 
     @property
     def eligible(self) -> bool:

@@ -69,32 +69,36 @@ def execute(case: Case, repo: Path, where: Path, variants: list[str]) -> nborch.
     return run.run_sync()
 
 
+def attempts_of(cmp: nborch.Comparison, variants: list[str],
+                verdicts: dict[str, bool]) -> list[Attempt]:  # fmt: skip
+    """The attempts of the task in assignment order, from the comparison's JSON contract (its
+    keys are never renamed, and a gate added later shows up by itself)."""
+    task = next(t for t in cmp.to_dict()["tasks"] if t["task"] == TASK)
+    seen = {a["agent"]: a for a in task["attempts"]}
+
+    def attempt(variant: str) -> Attempt:
+        data = seen[agent_name(variant)]
+        return Attempt(agent=data["agent"], variant=variant, kind=kind_of(variant),
+                       status=data["status"], gates=dict(data["gates"]), rank=data["rank"],
+                       exit_zero=verdicts[data["agent"]])  # fmt: skip
+
+    return [attempt(v) for v in variants]
+
+
 def judge(case: Case, repo: Path, where: Path, variants: list[str], ranker: ExitCodeRanker,
-          label: str) -> tuple[RunResult, list[str]]:  # fmt: skip
+          label: str) -> RunResult:  # fmt: skip
     """Run ``variants`` as the attempts of one nborch run, compare them, and rank by exit code."""
     started = time.monotonic()
     run = execute(case, repo, where, variants)
     cmp = nborch.compare(repo, run.id, env=LEAN, jobs=2, test_timeout=TEST_TIMEOUT)
     rec = cmp.recommend(TASK)
-    # the JSON contract: its keys are never renamed, and a gate added later shows up by itself
-    task = next(t for t in cmp.to_dict()["tasks"] if t["task"] == TASK)
-    seen = {a["agent"]: a for a in task["attempts"]}
-    verdicts = ranker.verdicts({agent_name(v): seen[agent_name(v)]["commit"] for v in variants})
-    attempts, errors = [], []
-    for variant in variants:
-        data = seen[agent_name(variant)]
-        if data["status"] != "completed":
-            errors.append(f"run {label}: agent {data['agent']} ended {data['status']}")
-        attempts.append(Attempt(agent=data["agent"], variant=variant, kind=kind_of(variant),
-                                status=data["status"],
-                                gates_failed=[g for g, ok in data["gates"].items() if ok is False],
-                                rank=data["rank"], exit_zero=verdicts[data["agent"]]))  # fmt: skip
-    order = [agent_name(v) for v in variants]
-    result = RunResult(label=label, run_id=run.id, attempts=attempts, action=rec.action,
-                       nborch_pick=rec.agent if rec.action != "none" else None,
-                       reason=rec.reason, exit_pick=ranker.pick(order, verdicts),
-                       seconds=time.monotonic() - started)  # fmt: skip
-    return result, errors
+    commits = {a["agent"]: a["commit"] for t in cmp.to_dict()["tasks"] for a in t["attempts"]}
+    verdicts = ranker.verdicts(commits)
+    return RunResult(label=label, run_id=run.id, attempts=attempts_of(cmp, variants, verdicts),
+                     action=rec.action, nborch_pick=rec.agent if rec.action != "none" else None,
+                     reason=rec.reason, exit_pick=ranker.pick([agent_name(v) for v in variants],
+                                                              verdicts),
+                     seconds=time.monotonic() - started)  # fmt: skip
 
 
 def run_case(case: Case, where: Path) -> CaseResult:
@@ -106,9 +110,12 @@ def run_case(case: Case, where: Path) -> CaseResult:
         order = case.assignment_order(case.variants)
         without = [v for v in order if kind_of(v) != "correct"]
         for label, variants in (("A", order), ("B", without)):
-            run, errors = judge(case, repo, where / f"run-{label}", variants, ranker, label)
+            run = judge(case, repo, where / f"run-{label}", variants, ranker, label)
             result.runs.append(run)
-            result.errors.extend(errors)
+            # an agent that did not complete means the case is broken (a patch that no longer
+            # applies), not that nborch judged badly
+            result.errors.extend(f"run {label}: agent {a.agent} ended {a.status}"
+                                 for a in run.attempts if a.status != "completed")
     except Exception as err:  # one broken case must not hide the others' figures
         traceback.print_exc()
         result.errors.append(f"{type(err).__name__}: {err}")
