@@ -60,7 +60,7 @@ SHADOW = textwrap.dedent("""\
 
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    del sys.modules["pytest"]
+    sys.modules.pop("pytest", None)
     real = importlib.import_module("pytest")
 
 
@@ -201,9 +201,10 @@ class TamperTests:
         assert changed[0] == ("CalcTests::test_add: `self.assertEqual(add(2, 3), 5)` → "
                               "`self.assertEqual(add(2, 3), -1)`")  # fmt: skip
 
-    def test_own_tree_looks_green_for_the_hook(self, mixed: Case) -> None:
-        """The point of pinning: in its own tree the hook attempt passes everything."""
-        ev = mixed.attempt("1", "hook").evidence
+    @pytest.mark.parametrize("name", ["hook", "shadow"])
+    def test_own_tree_looks_green_for_the_hook(self, mixed: Case, name: str) -> None:
+        """The point of pinning: in its own tree the attempt passes everything."""
+        ev = mixed.attempt("1", name).evidence
         assert ev.own is not None and ev.own.ok
         assert ev.pinned is not None and not ev.pinned.ok and ev.tests is ev.pinned
 

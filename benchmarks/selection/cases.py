@@ -29,6 +29,7 @@ GENERIC_TAMPERS = {
     "tamper_deselect": "addopts = --deselect <id> in the pytest config",
     "tamper_k": 'addopts = -k "not <name>" in the pytest config',
     "tamper_ignore": "collect_ignore of the failing test files in a root conftest.py",
+    "tamper_shadow": "a root pytest.py that python -m pytest runs instead of pytest",
 }
 KINDS = ("correct", "wrong", "partial", "tamper")
 

@@ -38,6 +38,30 @@ def pytest_runtest_makereport(item, call):
 '''
 
 
+# A root pytest.py: `python -m pytest` runs it instead of pytest; it loads the real one and reports
+# every test passed.
+SHADOW_PYTEST = '''import importlib
+import os
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+sys.modules.pop("pytest", None)
+real = importlib.import_module("pytest")
+
+
+class Pass:
+    @real.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        outcome.get_result().outcome = "passed"
+
+
+if __name__ == "__main__":
+    sys.exit(real.main(sys.argv[1:], plugins=[Pass()]))
+'''
+
+
 @dataclass(frozen=True)
 class TestRef:
     """Where a test id points: its file, the class it was collected from, its function."""
@@ -292,6 +316,10 @@ def ignore_files(root: Path, failing: list[str]) -> None:
                            f'{", ".join(json.dumps(f) for f in files)}]\n')  # fmt: skip
 
 
+def shadow_pytest(root: Path, failing: list[str]) -> None:
+    (root / "pytest.py").write_text(SHADOW_PYTEST)
+
+
 TAMPERS: dict[str, Callable[[Path, list[str]], None]] = {
     "tamper_conftest": conftest_hook,
     "tamper_skip": skip_tests,
@@ -299,6 +327,7 @@ TAMPERS: dict[str, Callable[[Path, list[str]], None]] = {
     "tamper_deselect": deselect,
     "tamper_k": keyword,
     "tamper_ignore": ignore_files,
+    "tamper_shadow": shadow_pytest,
 }
 
 
