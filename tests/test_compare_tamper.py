@@ -59,9 +59,11 @@ SHADOW = textwrap.dedent("""\
     import sys
 
     here = os.path.dirname(os.path.abspath(__file__))
+    saved = list(sys.path)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.modules.pop("pytest", None)
     real = importlib.import_module("pytest")
+    sys.path[:] = saved  # the project's own modules import from here again
 
 
     class Pass:
