@@ -46,13 +46,16 @@ def _compare_options(fn: Any) -> Any:
                           "on Python 3.12+; before 3.12 it slows every test run ~2.8x)."),
         click.option("-e", "--env", "env", multiple=True, metavar="NAME=VALUE",
                      help="An environment variable for the test runs (repeatable), e.g. "
-                          "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1."),
+                          "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; NAME alone passes yours through. "
+                          "Test runs get no credentials unless named here or in the plan's "
+                          "test_env."),
     ]):  # fmt: skip
         fn = option(fn)
     return fn
 
 
 def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    import os
     import re
 
     from .errors import NborchError
@@ -60,8 +63,14 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise NborchError(f"--env {pair!r}: write NAME=VALUE, e.g. --env PYTHONHASHSEED=0")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise NborchError(f"--env {pair!r}: write NAME=VALUE, e.g. --env PYTHONHASHSEED=0, "
+                              "or NAME to pass a variable of yours through")  # fmt: skip
+        if not sep:  # NAME alone: this variable of the caller's environment, by name
+            if name not in os.environ:
+                raise NborchError(f"--env {name}: no such variable in your environment — set "
+                                  f"it, or write --env {name}=VALUE")  # fmt: skip
+            value = os.environ[name]
         out[name] = value
     return out
 
@@ -163,6 +172,7 @@ def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool, tak
     from .compare.merge import merge_picks
     from .durations import parse_duration
     from .execute.runs import load_run
+    from .execute.validate import check_env, test_env_of
 
     run_id = run_id or _latest_run(repo)
     data = load_comparison(repo, run_id)
@@ -182,9 +192,11 @@ def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool, tak
                    "with --take TASK=AGENT to merge it anyway", err=True)  # fmt: skip
     for task, agent in chosen.items():
         click.echo(f"task {task}: merging {agent}'s attempt as you named it", err=True)
+    passed = {**check_env(allow=test_env_of(run.plan)), **_env_pairs(env)}
     outcome = merge_picks(repo, data["base"], picks, into=into or f"nborch/integration/{run_id}",
                           test_command=data.get("test_command"),
-                          test_timeout=parse_duration(test_timeout) or 3600.0, force=force)  # fmt: skip
+                          test_timeout=parse_duration(test_timeout) or 3600.0, force=force,
+                          env=passed)  # fmt: skip
     if as_json:
         _emit_json({**outcome.to_dict(), "run_id": run_id, "not_merged": skipped})
     else:

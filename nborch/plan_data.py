@@ -50,7 +50,7 @@ _TASK_KEYS = {"id", "title", "phase", "depends_on", "agents", "priority", "done"
               *_LIST_FIELDS, *_TEXT_FIELDS}  # fmt: skip
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "title": (str,), "test_command": (str,), "base": (str,), "project": (dict, str),
-    "agents": (list, str), "lint_command": (str,), "holdout": (str,),
+    "agents": (list, str), "lint_command": (str,), "holdout": (str,), "test_env": (list, str),
 }  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..display import plural
-from ..execute.validate import check_env
+from ..execute.validate import check_env, test_env_of
 from ..gitcmd import Git
 from ..holdout import holdouts_of
 from ..prompts.context import ProjectContext
@@ -66,14 +66,16 @@ class CompareOptions:
     # tracer slows the whole suite ~2.8x, more than all the rest of the comparison
     coverage: bool | None = None
     env: Mapping[str, str] | None = None  # extra variables for the test runs
+    pass_env: tuple[str, ...] = ()  # names or globs passed through from nborch's environment
 
     @property
     def workers(self) -> int:
         return self.jobs if self.jobs > 0 else max(1, min(4, os.cpu_count() or 1))
 
     def test_env(self) -> dict[str, str]:
-        """The test runs' environment: nborch's Python first on PATH, plus :attr:`env`."""
-        return {**check_env(), **(self.env or {})}
+        """The test runs' environment: allow-listed like an agent's (no credentials unless
+        :attr:`pass_env` names them), nborch's Python first on PATH, plus :attr:`env`."""
+        return {**check_env(allow=self.pass_env), **(self.env or {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
         Called with a short line as each step starts (the CLI prints them).
     """
     opts = options or CompareOptions()
+    opts = replace(opts, pass_env=(*opts.pass_env, *test_env_of(run.plan)))
     say = progress or (lambda _line: None)
     git = Git(run.repo)
     base = run.prepared.run.base_commit
@@ -190,7 +193,9 @@ def gather(run: Coordinator, options: CompareOptions | None = None,
             matrices = _cross(run, command, opts, attempts, records, say)
     evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
                      for pa in attempts)  # fmt: skip
-    return Gathered(evidence, matrices, patches, command, base, tuple(notes), dict(opts.env or {}))
+    passed = {k: v for k, v in opts.test_env().items() if k not in check_env()}
+    return Gathered(evidence, matrices, patches, command, base, tuple(notes),
+                    {**passed, **(opts.env or {})})  # fmt: skip
 
 
 def _code_only(report: MetricsReport) -> MetricsReport:
@@ -297,7 +302,7 @@ def _cross(run: Coordinator, command: str, opts: CompareOptions,
                     for r in recs]  # fmt: skip
         own = {r["agent"]: r["own"] for r in recs if r.get("own") is not None}
         matrix = cross_test(run.repo, subjects, command, timeout=opts.test_timeout,
-                            env=opts.env, jobs=opts.workers, own=own)  # fmt: skip
+                            env=opts.test_env(), jobs=opts.workers, own=own)  # fmt: skip
         matrices[task] = matrix
         clusters = behaviour_clusters(matrix)
         new = {r["agent"]: _new_tests(matrix, r) for r in recs}

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..execute.env import Redactor, secrets_of
 from ..execute.validate import check_env
 from ..testids import Outcome, is_pytest, parse_junit
 
@@ -144,6 +145,19 @@ def classify_tests(base: TestRun, attempt: TestRun) -> TestDelta:
         elif a in bad:
             new_fail.append(tid)
     return TestDelta(tuple(f2p), tuple(p2p), tuple(broken), tuple(new_pass), tuple(new_fail))
+
+
+def _redact_file(path: Path, redactor: Redactor) -> None:
+    """Mask every secret in a log file, line by line (a test may print the environment — its own,
+    or nborch's through ``/proc/<ppid>/environ``)."""
+    if not redactor or not path.is_file():
+        return
+    tmp = path.with_name(path.name + ".redacting")
+    with path.open(encoding="utf-8", errors="replace", newline="") as src, \
+            tmp.open("w", encoding="utf-8", newline="") as dst:  # fmt: skip
+        for line in src:
+            dst.write(redactor(line))
+    tmp.replace(path)
 
 
 def _tail(path: Path) -> str:
@@ -328,6 +342,7 @@ def run_tests(worktree: str | Path, command: str = "python -m pytest -q", timeou
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
         duration = time.monotonic() - start
+        _redact_file(log, Redactor(secrets_of({**os.environ, **full_env})))
         outcomes: dict[str, Outcome] = {}
         if pytest_run and xml_path.is_file():
             with contextlib.suppress(ET.ParseError):

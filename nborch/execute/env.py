@@ -25,6 +25,14 @@ ALWAYS_ALLOWED = ("PATH", "LANG", "LC_*", "TERM", "TZ", "TMPDIR")
 #: Globs (matched upper-cased) of variable names whose values are credentials.
 CREDENTIAL_NAMES = ("*KEY*", "*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*")
 #: Shorter values are not redacted: they would mangle ordinary words in every log line.
+#: What a test run (validation, the comparison's test runs, merge) gets from nborch's environment
+#: beyond :data:`ALWAYS_ALLOWED`: what test tools need to find themselves — never a credential
+#: (names matching :data:`CREDENTIAL_NAMES` are dropped even when a glob here matches them). A plan
+#: names more with ``test_env: [DATABASE_URL]``; ``nborch compare -e NAME=VALUE`` sets one.
+TEST_ALLOWED = ("HOME", "USER", "LOGNAME", "SHELL", "PYTHON*", "VIRTUAL_ENV", "CONDA_PREFIX",
+                "PYTEST_*", "COVERAGE_*", "CI", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "XDG_*",
+                "JAVA_HOME", "GOPATH", "GOROOT", "GOCACHE", "GOFLAGS", "CARGO_HOME",
+                "RUSTUP_HOME", "NODE_PATH", "NODE_OPTIONS")  # fmt: skip
 MIN_SECRET_LEN = 6
 MASK = "***"
 
@@ -77,6 +85,23 @@ def build_env(
             env[_check_name(home_env, "home_env")] = str(home)
             if "HOME" in source:
                 env["HOME"] = source["HOME"]
+    return env
+
+
+def checks_env(base: Mapping[str, str] | None = None, allow: Iterable[str] = ()) -> dict[str, str]:
+    """The environment of a test run: :data:`ALWAYS_ALLOWED` and :data:`TEST_ALLOWED` from
+    ``base`` (``os.environ`` when None), plus the names or globs in ``allow`` — which alone may
+    pass a credential-named variable, because the plan named it.
+
+    >>> sorted(checks_env({"PATH": "/bin", "HOME": "/h", "GITHUB_TOKEN": "ghp_123456",
+    ...                    "DATABASE_URL": "postgres://u:pw@db/x", "PYTEST_ADDOPTS": "-x"}))
+    ['HOME', 'PATH', 'PYTEST_ADDOPTS']
+    """
+    named = _check_patterns(allow)
+    env = build_env(TEST_ALLOWED, {}, None, None, base)
+    env = {k: v for k, v in env.items() if not _matches(k.upper(), CREDENTIAL_NAMES)}
+    source = os.environ if base is None else base
+    env.update({k: v for k, v in source.items() if named and _matches(k, named)})
     return env
 
 

@@ -15,12 +15,14 @@ import os
 import shlex
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..plan import DEFAULT_TEST_COMMAND, Plan, Task
 from ..testids import NamedTest, named_results, parse_junit, pytest_ids_in
+from .env import checks_env, secrets_of
 from .process import run_process
 from .spec import ProcessSpec
 
@@ -70,6 +72,17 @@ def checks_of(task: Task, plan: Plan | None) -> list[tuple[str, str, tuple[str, 
     return out
 
 
+def test_env_of(plan: Plan | None) -> tuple[str, ...]:
+    """The plan's ``test_env``: names or globs of variables its tests need (``DATABASE_URL``)."""
+    value = plan.settings.get("test_env") if plan is not None else None
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+test_env_of.__test__ = False  # type: ignore[attr-defined]  # a library function, not a test
+
+
 def junit_argv(argv: list[str], xml: Path) -> list[str]:
     """``argv`` of a pytest command with a JUnit report to ``xml`` (``sh -c`` ones stay as they
     are: the report then is missing and every named test counts as not proven)."""
@@ -97,8 +110,11 @@ def argv_of(command: str) -> list[str]:
     return shlex.split(command)
 
 
-def check_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ if base is None else base)
+def check_env(base: dict[str, str] | None = None, allow: Iterable[str] = ()) -> dict[str, str]:
+    """The environment of a validation check or a test run: allow-listed like an agent's
+    (:func:`~nborch.execute.env.checks_env`: no credentials, unless ``allow`` — the plan's
+    ``test_env`` — names them), with the folder of the Python running nborch first on ``PATH``."""
+    env = checks_env(base, allow)
     here = str(Path(sys.executable).parent)
     env["PATH"] = here + os.pathsep + env.get("PATH", os.defpath)
     env.pop("PYTHONPATH", None)  # the worktree's own code must win, not nborch's paths
@@ -109,14 +125,16 @@ async def run_checks(task: Task, plan: Plan | None, worktree: Path, log_dir: Pat
                      timeout: float | None = 600.0) -> list[CheckResult]:  # fmt: skip
     """Run every runnable criterion of ``task`` in ``worktree``; logs go to ``log_dir``."""
     results = []
-    env = check_env()
+    env = check_env(allow=test_env_of(plan))
+    # a test written by an agent can read nborch's own environment (/proc/<ppid>/environ)
+    secrets = secrets_of(os.environ)
     for n, (criterion, command, ids) in enumerate(checks_of(task, plan), 1):
         xml = log_dir / f"check-{n}.xml"
         xml.unlink(missing_ok=True)
         argv = argv_of(command)
         spec = ProcessSpec(argv=tuple(junit_argv(argv, xml) if ids else argv), cwd=worktree,
                            env=env, log_path=log_dir / f"check-{n}.log", timeout=timeout,
-                           grace=2.0, tail_lines=40)  # fmt: skip
+                           grace=2.0, tail_lines=40, redact=secrets)  # fmt: skip
         res = await run_process(spec)
         named = prove(ids, xml, worktree)
         passed = (res.state == "exited" and res.return_code == 0
