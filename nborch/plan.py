@@ -34,7 +34,8 @@ COMMAND_WORDS = frozenset(
 )
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _MISSING: Any = object()
-YES_NO = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
+#: Words a plan may write for a yes/no field (``Changes tests: yes``, ``done: false``).
+YES_NO = {"true": True, "yes": True, "false": False, "no": False}
 _NONE_WORDS = {"", "none", "-", "—", "n/a", "na", "nothing", "no"}
 
 
@@ -122,11 +123,17 @@ class Task:
         ...     "pytest -q tests")
         [('`a.py::test_x` passes', 'pytest -q a.py::test_x')]
         """
-        out: list[tuple[str, str]] = []
+        return [(text, command) for text, command, _ in self.check_runs(test_command)]
+
+    def check_runs(self, test_command: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """:meth:`checks` with the test ids each command names: what its JUnit results must show
+        passed (a pytest command's own ids, or the backticked ids run with ``test_command``)."""
+        out: list[tuple[str, str, tuple[str, ...]]] = []
         for criterion in self.validation:
-            out.extend((criterion.text, cmd) for cmd in criterion.commands)
+            out.extend((criterion.text, cmd, pytest_ids_in(cmd)) for cmd in criterion.commands)
             if criterion.tests:
-                out.append((criterion.text, with_test_ids(test_command, criterion.tests)))
+                out.append((criterion.text, with_test_ids(test_command, criterion.tests),
+                            criterion.tests))  # fmt: skip
         return out
 
     @property

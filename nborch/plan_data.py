@@ -25,6 +25,7 @@ from typing import Any
 
 from .errors import PlanError
 from .plan import (
+    YES_NO,
     Criterion,
     Phase,
     Plan,
@@ -44,7 +45,7 @@ _FIELD_ALIASES = {
     "acceptance_criteria": "validation", "depends": "depends_on", "dependencies": "depends_on",
     "agent": "agents", "name": "title",
 }  # fmt: skip
-_BOOLS = {"true": True, "yes": True, "false": False, "no": False, "": False}
+_BOOLS = {**YES_NO, "": False}  # an empty value is no
 _TASK_KEYS = {"id", "title", "phase", "depends_on", "agents", "priority", "done", "changes_tests",
               "holdout",
               *_LIST_FIELDS, *_TEXT_FIELDS}  # fmt: skip

@@ -1,10 +1,9 @@
 """Gather the evidence about every attempt of a run: git, test runs, metrics, cross-tests.
 
 The I/O half of the comparison (the judging is pure, in :mod:`gates` and :mod:`rank`). Test runs
-are the expensive part, so they run in parallel (``jobs``), each in its own checkout: the attempt's
-worktree when it is clean and at the attempt's commit, else a temporary detached checkout
-(:mod:`.tester`); what judges each attempt is its pinned run (:mod:`.pinned`, :mod:`.proof`,
-:mod:`.verdict`). The results on each starting commit are cached by its tree in
+are the expensive part, so they run in parallel (``jobs``), each in a temporary detached checkout
+of its commit, never the agent's worktree (:mod:`.tester`); what judges each attempt is its pinned
+run (:mod:`.pinned`, :mod:`.proof`, :mod:`.verdict`). The results on each starting commit are cached by its tree in
 ``.git/nborch/test-cache``.
 """
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan import DEFAULT_TEST_COMMAND, Plan, Task
-from ..testids import NamedTest, named_results, parse_junit, pytest_ids_in
+from ..testids import NamedTest, named_results, parse_junit
 from .env import checks_env, secrets_of
 from .process import run_process
 from .spec import ProcessSpec
@@ -60,16 +60,7 @@ class CheckResult:
 
 def checks_of(task: Task, plan: Plan | None) -> list[tuple[str, str, tuple[str, ...]]]:
     """``(criterion text, command, named test ids)`` for every runnable criterion of ``task``."""
-    runner = (plan.test_command if plan is not None else None) or DEFAULT_TEST_COMMAND
-    out = []
-    by_text = {c.text: c for c in task.validation}
-    for text, command in task.checks(runner):
-        crit = by_text.get(text)
-        ids = pytest_ids_in(command)
-        if not ids and crit is not None and command not in crit.commands:
-            ids = crit.tests  # the ids criterion's own command (its ids replace the paths)
-        out.append((text, command, ids))
-    return out
+    return task.check_runs((plan.test_command if plan is not None else None) or DEFAULT_TEST_COMMAND)
 
 
 def test_env_of(plan: Plan | None) -> tuple[str, ...]:
