@@ -305,19 +305,20 @@ def picks_from(data: dict[str, Any], order: Sequence[str],
     """The merge picks a saved comparison recommends, tasks in ``order`` (dependency order);
     ``take`` (task → agent) overrides the recommendation for the tasks it names."""
     tasks = {t["task"]: t for t in data["tasks"]}
+    # task → agent → the commit its attempt judged
+    commits_of = {task: {a["agent"]: a["commit"] for a in t["attempts"]} for task, t in tasks.items()}
     take = dict(take or {})
     for task, agent in take.items():
         if task not in tasks:
             raise NborchError(f"--take {task}={agent}: the run has no task {task!r} (tasks: "
                               f"{', '.join(tasks)})")  # fmt: skip
-        commits = {a["agent"]: a["commit"] for a in tasks[task]["attempts"]}
-        if not commits.get(agent):
-            have = ", ".join(a for a, c in commits.items() if c) or "none with commits"
+        if not commits_of[task].get(agent):
+            have = ", ".join(a for a, c in commits_of[task].items() if c) or "none with commits"
             raise NborchError(f"--take {task}={agent}: task {task} has no attempt by {agent} "
                               f"with commits (attempts: {have})")  # fmt: skip
     picks = []
     for task in [t for t in order if t in tasks]:
-        commits = {a["agent"]: a["commit"] for a in tasks[task]["attempts"]}
+        commits = commits_of[task]
         if task in take:
             picks.append(Pick(task, take[task], commits[take[task]]))
             continue
