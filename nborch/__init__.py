@@ -8,23 +8,22 @@
 
 from . import agents, widgets
 from .agents import AgentSpec, Capability, script_agent
-from .assign import AgentAssignment, Assignments, PastResults, assign
-from .classify import Classification, Classifications, classify, classify_plan
-from .classify_rules import DEFAULT_RULES, TASK_TYPES, Rule
 from .compare import compare  # the function shadows the subpackage's name, on purpose
 from .dashboard import dashboard
 from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
 from .events import AgentEvent, AttemptState, RunEvent
-from .execute.coordinator import Coordinator
 from .execute.runs import history
-from .loader import load_plan, parse_plan
-from .plan import Criterion, Phase, Plan, Task
-from .prepare import PreparedRun, prepare
-from .worktrees import WorktreeManager
+from .plan import Criterion, Phase, Plan, Task, load_plan, parse_plan
+from .run import Run
+from .team.assign import AgentAssignment, Assignments, PastResults, assign
+from .team.classify import Classification, Classifications, classify, classify_plan
+from .team.rules import DEFAULT_RULES, TASK_TYPES, Rule
+from .version import __version__ as __version__
+from .workspace.manager import WorktreeManager
+from .workspace.prepare import PreparedRun, prepare
 
-Run = Coordinator  # `nborch.Run.load(repo, run_id)` reads best for a recorded run
+Coordinator = Run  # one class, two names: `nborch.Run.load(repo, run_id)` reads best for a recorded run
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_RULES",

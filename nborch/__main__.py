@@ -1,5 +1,5 @@
 """``python -m nborch`` runs the command line, for environments where the script is not on PATH."""
 
-from .cli import main
+from .cli.main import main
 
 main()

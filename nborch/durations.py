@@ -10,14 +10,19 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+# "No limit", where ``None`` means something else (a resume keeps the saved value for ``None``).
+NO_LIMIT = math.inf
 
 _UNITS = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|sec|s|min|m|hr|h|d)", re.IGNORECASE)
 
 
 def parse_duration(value: str | float | int | None) -> float | None:
-    """Seconds from ``"20m"``-style text or a number; ``None``/``"none"``/``0`` mean no limit.
+    """Seconds from ``"20m"``-style text or a number; ``None``/``"none"``/``0``/:data:`NO_LIMIT`
+    mean no limit.
 
     Raises ``ValueError`` with an example of what works.
     """
@@ -26,7 +31,9 @@ def parse_duration(value: str | float | int | None) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"duration {value!r} is not a duration; write e.g. '20m' or '90s'")
     if isinstance(value, (int, float)):
-        if value < 0:
+        if value == NO_LIMIT:
+            return None
+        if value < 0 or math.isnan(value):
             raise ValueError(f"duration {value!r} is negative")
         return float(value) or None
     text = value.strip().lower().replace(" ", "")

@@ -24,10 +24,35 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import WorktreeError
 
-__all__ = ["Git", "GitResult", "clean_env", "ref_problem", "split_z"]
+__all__ = ["Git", "GitResult", "RepoLike", "clean_env", "porcelain_paths", "ref_problem", "repo_path", "split_z"]
+
+# A repository as users hand it over: a path, or a GitPython ``git.Repo`` they already hold.
+RepoLike = str | os.PathLike[str] | Any
+
+
+def repo_path(repo: RepoLike) -> Path:
+    """The folder of ``repo``: a path, or a ``git.Repo`` (GitPython) whose working tree it is.
+
+    GitPython is not needed: a ``git.Repo`` is recognised by its ``working_tree_dir``, so a
+    notebook that already opened its repository with GitPython passes it as it is.
+
+    >>> repo_path("~/src/app") == Path("~/src/app").expanduser()
+    True
+    """
+    if isinstance(repo, str | os.PathLike):
+        return Path(repo).expanduser()
+    tree = getattr(repo, "working_tree_dir", None)
+    if tree is None:
+        if getattr(repo, "git_dir", None) is not None:
+            raise WorktreeError(f"{repo!r} is a bare repository: it has no working tree to branch "
+                                "worktrees from — clone it and pass the clone")  # fmt: skip
+        raise WorktreeError(f"{repo!r} is not a repository: pass its folder (a str or Path) or a "
+                            "git.Repo")  # fmt: skip
+    return Path(tree)
 
 # Variables that would point git at another repository, index or config than the one we name.
 # They are set, for example, when nborch runs inside a git hook. The user's identity variables and
@@ -262,3 +287,15 @@ def ref_problem(refname: str) -> str | None:
 def split_z(text: str) -> Sequence[str]:
     """The fields of NUL-separated git output (``-z``), without the empty tail."""
     return [f for f in text.split("\0") if f]
+
+
+def porcelain_paths(out: str) -> list[str]:
+    """Paths from ``git status --porcelain -z`` (v1): ``XY path``, renames followed by the old path."""
+    paths = []
+    fields = split_z(out)
+    i = 0
+    while i < len(fields):
+        entry = fields[i]
+        paths.append(entry[3:])
+        i += 2 if {"R", "C"} & set(entry[:2]) else 1
+    return paths

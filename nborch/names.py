@@ -16,6 +16,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+# The kinds of work a task can be; classification, agent profiles and rules all name them.
+TASK_TYPES = ("feature", "bugfix", "refactor", "test", "docs", "infra", "data", "ui", "research")
+
 _UNSAFE = re.compile(r"[^a-z0-9._]+")
 _EDGE = re.compile(r"^[._-]+|[._-]+$")
 

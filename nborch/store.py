@@ -36,8 +36,28 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorktreeError
+from .procs import coordinator_alive
 
-__all__ = ["SCHEMA_VERSION", "AttemptRecord", "RunRecord", "Store"]
+__all__ = ["ACTIVE", "SCHEMA_VERSION", "AttemptRecord", "RunRecord", "Store", "effective_status",
+           "run_alive"]
+
+# Statuses a coordinator has yet to finish; the only ones a dead coordinator turns interrupted.
+ACTIVE = frozenset({"pending", "blocked", "running"})
+
+
+def effective_status(record: Any, alive: bool) -> str:
+    """The status of a run or attempt ``record`` as it is now: the one place *interrupted* is
+    decided. ``alive`` says whether its run's coordinator is alive (or was never started:
+    :func:`run_alive`). Reading never writes: a resume records the change.
+
+    """
+    return "interrupted" if not alive and record.status in ACTIVE else record.status
+
+
+def run_alive(run: RunRecord) -> bool:
+    """False only for a run that says *running* while its coordinator process is gone (same pid
+    and start time, so a reused pid does not count)."""
+    return run.status != "running" or coordinator_alive(run.coordinator_pid, run.coordinator_started)
 
 _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
@@ -392,6 +412,20 @@ class Store:
         with self._lock:
             rows = self.db.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
         return [_attempt(row) for row in rows]
+
+    def attempt_columns(self, columns: Iterable[str], run_id: str | None = None) -> list[tuple[Any, ...]]:
+        """Some columns of the attempts (of one run, or all), in creation order: cheaper than
+        :meth:`attempts` when a view needs few fields of many attempts."""
+        names = list(columns)
+        unknown = set(names) - set(_ATTEMPT_COLS)
+        if unknown:
+            raise ValueError(f"no attempt column(s) {', '.join(sorted(unknown))}")
+        sql = f"SELECT {', '.join(names)} FROM attempts"
+        params: tuple[str, ...] = ()
+        if run_id is not None:
+            sql, params = sql + " WHERE run_id = ?", (run_id,)
+        with self._lock:
+            return self.db.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
 
     def update_attempt(self, run_id: str, task_id: str, agent: str, **values: Any) -> AttemptRecord:
         """Change fields of one attempt (``state``, ``head``, ``managed_files``, …); sets

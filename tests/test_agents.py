@@ -566,8 +566,8 @@ class TestAgentFolders:
         """run_process starts a program found only in an agent folder, not on its PATH."""
         import asyncio
 
-        from nborch.execute.process import run_process
-        from nborch.execute.spec import ProcessSpec
+        from nborch.proc.runner import run_process
+        from nborch.proc.spec import ProcessSpec
 
         make_executable(tmp_path, "pinned-agent", "#!/bin/sh\necho pinned \"$@\"\n")
         monkeypatch.setenv("NBORCH_AGENT_PATH", str(tmp_path))
@@ -629,8 +629,8 @@ class TestServerVariablesGetThrough:
     @pytest.mark.parametrize("name", sorted(NEEDED))
     def test_needed_variables_pass_and_keys_are_secret(self, name):
         """build_env keeps what the CLI needs, drops the rest, and secrets_of lists the key."""
-        from nborch.cli_rehearse import KEY, server_env
-        from nborch.execute.env import build_env, secrets_of
+        from nborch.cli.rehearse import KEY, server_env
+        from nborch.proc.env import build_env, secrets_of
 
         spec = agents.get(name)
         base = {**server_env("http://127.0.0.1:9"), "AWS_SECRET_ACCESS_KEY": "x" * 40}

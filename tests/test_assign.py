@@ -10,8 +10,8 @@ import pytest
 
 import nborch
 from nborch import agents as registry
-from nborch.assign import PastResults, assign
 from nborch.errors import AgentError, AssignError, PlanError
+from nborch.team.assign import PastResults, assign
 
 PLAN = """# P
 ## Phase 1: Work

@@ -1,4 +1,4 @@
-"""Tests for nborch.classify: task type, complexity, tech stack, confidence and reasons."""
+"""Tests for nborch.team.classify: task type, complexity, tech stack, confidence and reasons."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from nborch.classify import (
+from nborch.plan.model import Criterion, Plan, Task, build_plan
+from nborch.team.classify import (
     TASK_TYPES,
     Classification,
     Classifications,
     classify,
     classify_plan,
 )
-from nborch.classify_rules import DEFAULT_RULES, Rule
-from nborch.plan import Criterion, Plan, Task, build_plan
+from nborch.team.rules import DEFAULT_RULES, Rule
 
 # (title, overview, expected type, one expected tech stack item). The rules were tuned on these,
 # by general word lists and weights, never by keying on a title.
@@ -548,11 +548,11 @@ class TestClassifications:
         assert d["task_type"] == "infra" and d["tech_stack"][0] == "github-actions"
 
     def test_pandas_is_not_imported_by_the_module(self) -> None:
-        """Importing nborch.classify leaves pandas unimported."""
+        """Importing nborch.team.classify leaves pandas unimported."""
         import subprocess
         import sys
 
-        code = "import sys, nborch.classify; print('pandas' in sys.modules)"
+        code = "import sys, nborch.team.classify; print('pandas' in sys.modules)"
         root = Path(__file__).resolve().parents[1]
         out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                              text=True, check=False)  # fmt: skip

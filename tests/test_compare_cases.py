@@ -413,7 +413,7 @@ def test_hanging_tests_are_stopped_and_leave_no_process(tmp_path_factory: pytest
                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
     left = [c for c in me.children(recursive=True)  # this process's watchdog may be new: it stays
             if c.pid not in before and c.status() != psutil.STATUS_ZOMBIE
-            and "nborch.execute.watchdog" not in " ".join(c.cmdline())]  # fmt: skip
+            and "nborch.proc.watchdog" not in " ".join(c.cmdline())]  # fmt: skip
     assert not left, [c.cmdline() for c in left]
 
 

@@ -15,7 +15,7 @@ from nborch.compare.diffs import diff_stat
 from nborch.compare.pinned import apply_pins, pin_plan, pinned_section, test_modules
 from nborch.compare.weakening import collection_findings, weakening
 from nborch.gitcmd import Git
-from nborch.holdout import holdout_folder
+from nborch.plan.holdout import holdout_folder
 
 PYPROJECT = textwrap.dedent("""\
     [project]

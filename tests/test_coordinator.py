@@ -31,7 +31,7 @@ from nborch.agents import AgentSpec
 from nborch.execute.coordinator import Coordinator
 from nborch.execute.executor import LocalExecutor
 from nborch.execute.results import SUMMARY_COLUMNS
-from nborch.worktrees import WorktreeManager
+from nborch.workspace.manager import WorktreeManager
 
 S = AttemptState
 FINAL = {S.COMPLETED, S.FAILED, S.TIMEOUT, S.CANCELLED, S.INTERRUPTED}

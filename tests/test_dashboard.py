@@ -13,9 +13,9 @@ import pytest
 from ipywidgets.widgets.widget import _instances
 
 import nborch
-from nborch.dashboard import Dashboard, dashboard, runs_html, runs_text
 from nborch.demo import make_sample_repo
 from nborch.store import RunRecord
+from nborch.view.dashboard import Dashboard, dashboard, runs_html, runs_text
 
 
 @pytest.fixture(autouse=True)

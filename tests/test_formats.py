@@ -11,8 +11,8 @@ import pytest
 
 import nborch
 from nborch import PlanError, load_plan, parse_plan
-from nborch.formats import detect_format
-from nborch.loader import FORMATS
+from nborch.plan.formats import detect_format
+from nborch.plan.load import FORMATS
 
 DATA = Path(__file__).parent / "data"
 FORMATS_DIR = DATA / "formats"
@@ -602,7 +602,7 @@ class TestLoader:
         """``nborch parse tasks.json --json`` reports the format and every task's done state."""
         from click.testing import CliRunner
 
-        from nborch.cli import main
+        from nborch.cli.main import main
 
         result = CliRunner().invoke(main, ["parse", str(TASKMASTER / "legacy.json"), "--json"])
         assert result.exit_code == 0, result.output
@@ -651,13 +651,13 @@ class TestDocs:
         import doctest
         import importlib
 
-        for name in ("nborch.loader", "nborch.formats.detect"):
+        for name in ("nborch.plan.load", "nborch.plan.formats.detect"):
             module = importlib.import_module(name)
             assert doctest.testmod(module).failed == 0, name
 
     def test_every_format_module_documents_what_it_reads(self) -> None:
         """Each format module's docstring says what is read, so the README can point at it."""
-        from nborch.formats import handwritten, kiro, speckit, taskmaster
+        from nborch.plan.formats import handwritten, kiro, speckit, taskmaster
 
         for module in (speckit, kiro, taskmaster, handwritten):
             assert "What is read:" in (module.__doc__ or ""), module.__name__

@@ -9,7 +9,7 @@ import pytest
 
 import nborch
 from nborch import PlanError, load_plan, parse_plan
-from nborch.loader import decode
+from nborch.plan.load import decode
 
 DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad"

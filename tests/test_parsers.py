@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nborch.agents import parsers, parsers_base
+from nborch.agents import parsers
 from nborch.agents.builtin import BUILTIN_SPECS
 from nborch.agents.parsers import (
     PARSERS,
@@ -28,6 +28,7 @@ from nborch.agents.parsers import (
     parse_text,
     parser_for,
 )
+from nborch.agents.parsers import base as parsers_base
 from nborch.errors import AgentError
 from nborch.events import AGENT_EVENT_KINDS, AgentEvent, Usage
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nborch import Criterion, Plan, PlanError, Task, parse_plan
-from nborch.plan import normalize_priority, split_ids, split_names
+from nborch.plan.model import normalize_priority, split_ids, split_names
 
 Golden = Callable[[str], Plan]
 SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

@@ -12,8 +12,8 @@ import pytest
 
 import nborch
 from nborch.demo import make_sample_repo, sample_plan_path
-from nborch.prepare import prepare
-from nborch.worktrees import WorktreeManager
+from nborch.workspace.manager import WorktreeManager
+from nborch.workspace.prepare import prepare
 
 
 @pytest.fixture

@@ -21,17 +21,10 @@ from typing import ClassVar
 import psutil
 import pytest
 
-from nborch.execute import (
-    ProcessResult,
-    ProcessSpec,
-    Redactor,
-    build_env,
-    run_process,
-    secrets_of,
-    tree,
-)
-from nborch.execute import process as process_module
-from nborch.execute.lines import LineSplitter, Tail
+from nborch.execute import ProcessResult, ProcessSpec, Redactor, build_env, run_process, secrets_of
+from nborch.proc import runner as process_module
+from nborch.proc import tree
+from nborch.proc.lines import LineSplitter, Tail
 
 MIB = 1024 * 1024
 PATH = os.environ.get("PATH", os.defpath)

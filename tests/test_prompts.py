@@ -10,11 +10,12 @@ import sys
 import pytest
 
 import nborch
-from nborch import agents, prompts
+from nborch import agents
 from nborch.agents import AgentSpec
 from nborch.demo import sample_plan_path
 from nborch.errors import NborchError
-from nborch.prompts import (
+from nborch.workspace import prompts
+from nborch.workspace.prompts import (
     BEGIN,
     END,
     NATIVE_TEMPLATES,
@@ -624,7 +625,7 @@ class TestPackage:
 
     def test_docstring_examples_run(self):
         """The examples in the module docstrings are true."""
-        from nborch.prompts import context, detect, files, render
+        from nborch.workspace.prompts import context, detect, files, render
 
         for module in (prompts, context, detect, files, render):
             result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
@@ -632,7 +633,7 @@ class TestPackage:
 
     def test_importing_prompts_does_not_import_jinja2(self):
         """jinja2 is imported when the first renderer is made, so importing nborch stays fast."""
-        code = "import sys, nborch.prompts; print('jinja2' in sys.modules)"
+        code = "import sys, nborch.workspace.prompts; print('jinja2' in sys.modules)"
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True)  # fmt: skip
         assert done.stdout.strip() == "False"

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from nborch import agents
-from nborch.cli import main
-from nborch.cli_rehearse import (
+from nborch.cli.main import main
+from nborch.cli.rehearse import (
     REHEARSAL_FILE,
     REHEARSAL_TEXT,
     offline_agents,
@@ -20,7 +20,7 @@ from nborch.cli_rehearse import (
     rehearse,
     server_env,
 )
-from nborch.loader import load_plan
+from nborch.plan.load import load_plan
 
 # A minimal coding agent: asks the server (OpenAI Chat Completions) what to do, runs the
 # write_file calls it gets, sends the results back, until the model stops calling tools.

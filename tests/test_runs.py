@@ -28,7 +28,7 @@ from nborch.execute.runs import (
     load_run,
     mark_interrupted,
 )
-from nborch.worktrees import WorktreeManager
+from nborch.workspace.manager import WorktreeManager
 
 S = AttemptState
 

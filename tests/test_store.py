@@ -81,7 +81,7 @@ class TestOpen:
 
     def test_no_files_or_pandas_at_import(self, tmp_path: Path) -> None:
         """Importing the store and worktree modules writes nothing and does not import pandas."""
-        code = ("import sys, nborch.store, nborch.worktrees, nborch.gitcmd; "
+        code = ("import sys, nborch.store, nborch.workspace.manager, nborch.gitcmd; "
                 "print('pandas' in sys.modules, 'git' in sys.modules)")  # fmt: skip
         out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                              text=True, check=True).stdout  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nborch import parse_plan
-from nborch.testids import named_results, parse_junit, pytest_ids_in, with_test_ids
+from nborch.plan.testids import named_results, parse_junit, pytest_ids_in, with_test_ids
 
 
 class WithTestIdsTests:

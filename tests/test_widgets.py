@@ -28,8 +28,8 @@ import nborch
 from nborch import AttemptState, Coordinator, RunEvent
 from nborch.demo import make_sample_repo
 from nborch.execute.results import AgentExecution
-from nborch.widgets import RunView, Throttle, show
-from nborch.widgets_html import COLOURS, CSS, detail_html, row_html, table_html
+from nborch.view.html import COLOURS, CSS, detail_html, row_html, table_html
+from nborch.view.live import RunView, Throttle, show
 
 S = AttemptState
 
@@ -279,8 +279,8 @@ class TestWidgetTree:
         assert made[0] == made[1] <= 25
 
     def test_import_is_light(self):
-        """Importing nborch.widgets imports neither ipywidgets nor IPython."""
-        code = ("import sys, nborch.widgets; "
+        """Importing nborch.view.live imports neither ipywidgets nor IPython."""
+        code = ("import sys, nborch.view.live; "
                 "print(sorted({'ipywidgets', 'IPython'} & set(sys.modules)))")  # fmt: skip
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True).stdout.strip()  # fmt: skip
@@ -366,7 +366,7 @@ class TestSavedNotebook:
             from pathlib import Path
             import nborch
             from nborch.demo import make_sample_repo
-            from nborch.widgets import show
+            from nborch.view.live import show
             tmp = Path({str(tmp_path)!r})
             team = nborch.assign(nborch.parse_plan("# P\\n## Task 1: A\\n## Task 2: B\\n"),
                                  agents=["demo"])
@@ -392,7 +392,7 @@ class TestSavedNotebook:
         """A finished 100-attempt run shown in a notebook adds under 200 KB to the .ipynb, widget
         state included (and its display bundle alone is under 100 KB)."""
         helpers = "\n\n".join(inspect.getsource(f) for f in (fake_run, finish_all))
-        cells = ["from pathlib import Path\nfrom nborch.widgets import show\n\n" + helpers,
+        cells = ["from pathlib import Path\nfrom nborch.view.live import show\n\n" + helpers,
                  f"run = fake_run(Path({str(tmp_path)!r}), 50)\nfinish_all(run)\nshow(run)"]
         nb = execute(cells, tmp_path)
         blank = copy.deepcopy(nb)

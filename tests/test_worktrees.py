@@ -19,8 +19,8 @@ import nborch
 from nborch.errors import WorktreeError
 from nborch.gitcmd import Git, ref_problem
 from nborch.store import Store
-from nborch.worktree_heads import cache_path
-from nborch.worktrees import (
+from nborch.workspace.heads import cache_path
+from nborch.workspace.manager import (
     STATUS_COLUMNS,
     Attempt,
     CleanupReport,
@@ -75,7 +75,7 @@ def set_status(manager: WorktreeManager, run_id: str, statuses: dict[str, str]) 
 # says "holding", and lives until its stdin closes.
 HOLD_RUN = textwrap.dedent("""
     import sys, psutil
-    from nborch.worktrees import WorktreeManager
+    from nborch.workspace.manager import WorktreeManager
     me = psutil.Process()
     with WorktreeManager(sys.argv[1]).store() as store:
         store.update_run(sys.argv[2], status="running", coordinator_pid=me.pid,
@@ -331,7 +331,7 @@ class TestConcurrency:
         script = textwrap.dedent(f"""
             import json, sys, time
             from pathlib import Path
-            from nborch.worktrees import WorktreeManager
+            from nborch.workspace.manager import WorktreeManager
             manager = WorktreeManager({str(git_repo)!r}, root={str(tmp_path / "wt")!r})
             run = manager.new_run()
             while not Path({str(go)!r}).exists():
@@ -555,7 +555,7 @@ class TestStatus:
     def test_cli_json_without_pandas(self, manager: WorktreeManager, git_repo: Path) -> None:
         """'nborch status --json' gives each attempt's status and never imports pandas."""
         manager.create(manager.new_run(), [("t", "claude")])
-        code = ("import sys\nfrom nborch.cli import main\n"
+        code = ("import sys\nfrom nborch.cli.main import main\n"
                 f"main(['status', '-r', {str(git_repo)!r}, '--json'], standalone_mode=False)\n"
                 "assert 'pandas' not in sys.modules, 'pandas was imported'\n")  # fmt: skip
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -602,7 +602,7 @@ class TestAheadMemory:
         head = commit_file(a.path, "1.txt", "1")
         stale = "".join(f"{'a' * 40} {i:040d} 1 -\n" for i in range(5))
         cache_path(manager).write_text(stale)
-        monkeypatch.setattr("nborch.worktree_heads._CACHE_SLACK", 2)
+        monkeypatch.setattr("nborch.workspace.heads._CACHE_SLACK", 2)
         assert manager.status_records()[0].ahead == 1
         assert cache_path(manager).read_text().split()[:3] == [run.base_commit, head, "1"]
         assert len(cache_path(manager).read_text().splitlines()) == 1

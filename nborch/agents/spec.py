@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..classify_rules import TASK_TYPES
 from ..errors import AgentError
+from ..names import TASK_TYPES
 
 PLACEHOLDERS = frozenset({"prompt", "prompt_file", "worktree", "task_id", "model"})
 KINDS = ("cli", "manual", "script", "demo")

@@ -175,7 +175,7 @@ class Comparison:
 
     # ---- display ------------------------------------------------------------------------------
 
-    def _task_rows(self, task: str) -> list[tuple[object, ...]]:
+    def task_rows(self, task: str) -> list[tuple[object, ...]]:
         rows = []
         for r in self.tasks[task]:
             failed = ", ".join(r.gates.failed) or "—"
@@ -189,7 +189,7 @@ class Comparison:
         parts = [self._headline()]
         for task in self.tasks:
             parts.append(f"\n{self._recommendations[task]}")
-            parts.append(text_table(_TASK_COLUMNS, self._task_rows(task)))
+            parts.append(text_table(TASK_COLUMNS, self.task_rows(task)))
         return "\n".join(parts)
 
     def __repr__(self) -> str:
@@ -208,7 +208,7 @@ class Comparison:
                + "<br>".join(html.escape(n) for n in self.notes) + "</p>"]  # fmt: skip
         for task, ranked in self.tasks.items():
             rec = self._recommendations[task]
-            out.append(html_table(_TASK_COLUMNS, self._task_rows(task), caption=str(rec)))
+            out.append(html_table(TASK_COLUMNS, self.task_rows(task), caption=str(rec)))
             top = [r for r in ranked if r.eligible][:2] or ranked[:2]
             out.append(_overlap_line(top))
             out.append(_side_by_side([(r.agent, self.patches.get((task, r.agent), "")) for r in top]))
@@ -221,7 +221,7 @@ class Comparison:
         return "".join(out) + "</div>"
 
 
-_TASK_COLUMNS = ("rank", "agent", "score", "failed gates", "fixed", "broken", "others' tests",
+TASK_COLUMNS = ("rank", "agent", "score", "failed gates", "fixed", "broken", "others' tests",
                  "coverage", "new lint", "reasons")  # fmt: skip
 
 
@@ -261,7 +261,7 @@ def _side_by_side(patches: Sequence[tuple[str, str]]) -> str:
 
 
 def comparison_path(repo: str | Path, run_id: str) -> Path:
-    from ..worktrees import WorktreeManager
+    from ..workspace.manager import WorktreeManager
 
     return WorktreeManager(repo).common_dir / "nborch" / "runs" / run_id / COMPARISON_FILE
 
@@ -361,9 +361,9 @@ def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
         Optional tie-breaker ``(task, tied_evidence) -> agent | None``, asked only when the top
         attempts score exactly the same; never used alone.
     """
-    from ..execute.runs import load_run
+    from ..execute.coordinator import Coordinator
 
-    run = load_run(repo, run_id)
+    run = Coordinator.load(repo, run_id)
     return compare_run(run, CompareOptions(test_command, test_timeout, jobs, cross, metrics,
                                            coverage, env), judge, progress, save)  # fmt: skip
 
@@ -377,7 +377,7 @@ def compare_run(run: Coordinator, options: CompareOptions | None = None, judge: 
         raise NborchError(f"run {run.prepared.run.id} is still running — compare it when it ends "
                           "(await run, or run.wait())")  # fmt: skip
     from ..execute.runs import live_coordinator
-    from ..worktrees import WorktreeManager
+    from ..workspace.manager import WorktreeManager
 
     other = live_coordinator(WorktreeManager(run.repo), run.prepared.run.id)
     if other is not None:

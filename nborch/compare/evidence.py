@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..testids import NamedTest
+from ..plan.testids import NamedTest
 from .diffs import DiffStat, MergeCheck
 from .findings import Finding
 from .metrics import MetricsReport

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..display import plural
 from ..execute.validate import check_env, test_env_of
 from ..gitcmd import Git
-from ..holdout import holdouts_of
-from ..prompts.context import ProjectContext
+from ..plan.holdout import holdouts_of
+from ..workspace.prompts.context import ProjectContext
 from .crosstest import CrossMatrix, CrossSubject, behaviour_clusters, cross_test, test_files_of
 from .diffs import DiffStat, diff_stat, merges_cleanly, source_at
 from .evidence import AttemptEvidence
@@ -31,19 +31,13 @@ from .pinned import shadows
 from .tester import Job, Tester
 from .tests import BaseCache, coverage_core, is_pytest
 from .verdict import judge_record
-from .weakening import (
-    changed_tests,
-    is_config_file,
-    is_conftest,
-    is_test_file,
-    weakening,
-)
+from .weakening import changed_tests, is_config_file, is_conftest, is_test_file, weakening
 
 if TYPE_CHECKING:
     from ..execute.coordinator import Coordinator
     from ..execute.results import AgentExecution
-    from ..plan import Plan
-    from ..prepare import PreparedAttempt
+    from ..plan.model import Plan
+    from ..workspace.prepare import PreparedAttempt
 
 __all__ = ["CompareOptions", "Gathered", "gather", "start_commit", "test_command_for"]
 

@@ -36,10 +36,9 @@ from pathlib import Path
 from ..display import html_table, plural, text_table
 from ..errors import WorktreeError
 from ..execute.validate import check_env
-from ..gitcmd import Git, ref_problem, split_z
-from ..worktree_cleanup import worktree_list
-from ..worktree_commit import identity_env
-from ..worktree_status import porcelain_paths
+from ..gitcmd import Git, porcelain_paths, ref_problem, split_z
+from ..workspace.cleanup import worktree_list
+from ..workspace.commit import identity_env
 from .checkout import temporary_checkout
 from .diffs import merges_cleanly
 from .tests import TestRun, is_pytest, run_tests

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -29,6 +28,7 @@ from radon.visitors import Class
 
 from ..errors import WorktreeError
 from ..gitcmd import Git
+from ..proc.command import run_command
 from .checkout import temporary_checkout
 
 __all__ = [
@@ -190,17 +190,19 @@ def lint_findings(
     argv = [exe, "check", "--output-format", "json", "--no-fix", "--force-exclude", "--no-cache",
             "--", *present]  # fmt: skip
     try:
-        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", stdin=subprocess.DEVNULL, timeout=RUFF_TIMEOUT)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as err:
+        proc = run_command(argv, cwd=root, timeout=RUFF_TIMEOUT)
+    except OSError as err:
         notes.append(f"lint not measured: could not run {exe}: {err}")
+        return []
+    if proc.timed_out:
+        notes.append(f"lint not measured: {exe} took more than {RUFF_TIMEOUT:g} s")
         return []
     try:
         raw = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:
         raw = None
-    if proc.returncode not in (0, 1) or not isinstance(raw, list):
-        said = (proc.stderr or proc.stdout).strip()[:500] or f"exit status {proc.returncode}"
+    if proc.return_code not in (0, 1) or not isinstance(raw, list):
+        said = (proc.stderr or proc.stdout).strip()[:500] or f"exit status {proc.return_code}"
         notes.append(f"lint not measured: ruff failed in {root}: {said}")
         return []
     return sorted((_finding(root, item) for item in raw), key=lambda f: (f.path, f.line, f.code))

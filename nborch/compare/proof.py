@@ -5,7 +5,7 @@ test setting (:mod:`.pinned`), that run already *is* the pinned run and is reuse
 in it are read from it — the common case runs nothing more. Otherwise a temporary checkout of the
 attempt gets the start's tests back and runs the suite again; the task's named tests (and the
 plan's held-out tests, copied into that checkout only) run by id, the test command's paths replaced
-(:func:`nborch.testids.with_test_ids`); the task's validation commands run there again too.
+(:func:`nborch.plan.testids.with_test_ids`); the task's validation commands run there again too.
 
 A named test that did not exist at the start commit is one the task asks the agent to write: there
 is no start version to pin, so it is proven in the attempt's own tree — and only held-out tests
@@ -24,7 +24,7 @@ from typing import Any
 
 from ..execute.validate import argv_of
 from ..gitcmd import Git
-from ..testids import NamedTest, named_results, pytest_ids_in, with_test_ids
+from ..plan.testids import NamedTest, named_results, pytest_ids_in, with_test_ids
 from .checkout import temporary_checkout
 from .diffs import source_at
 from .pinned import PinPlan, apply_pins, test_modules
@@ -127,7 +127,7 @@ def prove(git: Git, repo: Path, start: str, commit: str, pin: PinPlan, own: Test
     named_ids: the test ids the task names; each must be collected, run and passed — with the
         start's tests when it existed there, in the attempt's own tree when the task asks for a
         new test.
-    holdout: the held-out tests' folder (:func:`nborch.holdout.holdout_folder`), or None.
+    holdout: the held-out tests' folder (:func:`nborch.plan.holdout.holdout_folder`), or None.
     validation_commands: the task's check commands, run again on the pinned tree when it differs
         (None: the task was not validated while it ran, so neither is it here). Commands that
         name test ids are left to ``named_ids``; commands that name files the start commit does

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NborchError
 from ..gitcmd import Git
-from ..testids import is_plain_pytest, pytest_paths, with_test_ids
+from ..plan.testids import is_plain_pytest, pytest_paths, with_test_ids
 from .checkout import temporary_checkout
 from .coverage_lines import LineCoverage, changed_lines, line_coverage, merge_coverage
 from .diffs import DiffStat
@@ -28,7 +28,7 @@ from .proof import Proof, prove
 from .tests import BaseCache, TestRun, run_tests
 
 if TYPE_CHECKING:
-    from ..prepare import PreparedAttempt
+    from ..workspace.prepare import PreparedAttempt
 
 __all__ = ["Job", "Tested", "Tester", "combined", "in_scope"]
 

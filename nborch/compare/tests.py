@@ -1,7 +1,8 @@
 """Run a project's test command in a worktree and compare per-test results with the base commit.
 
-The edge (:func:`run_tests`) starts one subprocess in its own session and kills the whole process
-group when the timeout passes, so a hanging test leaves nothing behind. Everything else is pure:
+The edge (:func:`run_tests`) runs the command with :func:`nborch.proc.command.run_command`, which
+kills it and every descendant when the timeout passes or when it ends, so a hanging test or a
+server a test forgot leaves nothing behind. Everything else is pure:
 :func:`parse_junit` reads pytest's JUnit XML, :func:`classify_tests` compares two runs, and
 :class:`BaseCache` stores the base commit's run as JSON so it is computed once per commit.
 
@@ -23,19 +24,17 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..execute.env import Redactor, secrets_of
 from ..execute.validate import check_env
-from ..testids import Outcome, is_pytest, parse_junit
+from ..plan.testids import Outcome, is_pytest, parse_junit
+from ..proc.command import run_command
+from ..proc.env import Redactor, secrets_of
 
 __all__ = [
     "BaseCache",
@@ -226,12 +225,13 @@ def _coverage_argv(argv: list[str], cwd: Path, env: dict[str, str], data_file: P
     if python is None:
         return None, f"coverage not measured: no Python interpreter found for {argv[0]!r}"
     try:
-        check = subprocess.run([python, "-c", _PROBE], cwd=cwd, env=env, capture_output=True,
-                               text=True, stdin=subprocess.DEVNULL, timeout=60)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as err:
+        check = run_command([python, "-c", _PROBE], cwd=cwd, env=env, timeout=60)
+    except OSError as err:
         return None, f"coverage not measured: could not start {python}: {err}"
-    if check.returncode != 0:
-        said = (check.stderr.strip().splitlines() or ["exit status " + str(check.returncode)])[-1]
+    if check.timed_out:
+        return None, f"coverage not measured: {python} did not answer within 60 s"
+    if check.return_code != 0:
+        said = (check.stderr.strip().splitlines() or ["exit status " + str(check.return_code)])[-1]
         return None, (f"coverage not measured: {python} cannot run coverage.py 7+ ({said}) — "
                       "install coverage in the environment the tests run in")  # fmt: skip
     if check.stdout.strip().endswith("sysmon") and "COVERAGE_CORE" not in env:
@@ -323,25 +323,11 @@ def run_tests(worktree: str | Path, command: str = "python -m pytest -q", timeou
                 argv, measured = wrapped, data_file
         if pytest_run:
             argv += [f"--junitxml={xml_path}", "-p", "no:cacheprovider"]
-        start = time.monotonic()
-        timed_out = False
-        with log.open("wb") as out:
-            proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    env=full_env)  # fmt: skip
-            try:
-                code: int | None = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                code = None
-            finally:
-                # children that outlived a finished leader are stray too
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-        duration = time.monotonic() - start
+        ran = run_command(argv, cwd=cwd, env=full_env, timeout=timeout, output=log)
+        code, timed_out, duration = ran.return_code, ran.timed_out, ran.duration_s
+        if ran.strays:
+            notes.append(f"{ran.strays} process(es) the tests started were still running when "
+                         "they ended, and were killed")  # fmt: skip
         _redact_file(log, Redactor(secrets_of({**os.environ, **full_env})))
         outcomes: dict[str, Outcome] = {}
         if pytest_run and xml_path.is_file():

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..assign import Assignments, assign
-from ..plan import Plan
+from ..plan.model import Plan
+from ..team.assign import Assignments, assign
 
 SECOND_AGENT = {"1.3": "demo-broken", "2.1": "demo-slow"}
 

@@ -1,8 +1,8 @@
 """Running agent attempts: the process runner, the agent environment and log redaction."""
 
-from .env import Redactor, build_env, secrets_of
-from .process import run_process
-from .spec import ProcessResult, ProcessSpec, ProcessState
+from ..proc.env import Redactor, build_env, secrets_of
+from ..proc.runner import run_process
+from ..proc.spec import ProcessResult, ProcessSpec, ProcessState
 
 __all__ = [
     "ProcessResult",

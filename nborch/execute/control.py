@@ -97,15 +97,6 @@ class RunControl:
     def done(self) -> bool:
         return self._future is not None and self._future.done()
 
-    def compare(self, **options: Any) -> Any:  # -> nborch.Comparison
-        """Compare this run's attempts with evidence; options as for :func:`nborch.compare`."""
-        from ..compare.comparison import compare_run
-        from ..compare.gather import CompareOptions
-
-        judge, progress = options.pop("judge", None), options.pop("progress", None)
-        save = options.pop("save", True)
-        return compare_run(self, CompareOptions(**options), judge, progress, save)  # type: ignore[arg-type]
-
     def cancel(self, task: str | None = None, agent: str | None = None) -> int:
         """Cancel matching attempts (all by default); running ones commit their WIP. Returns
         how many were asked to stop."""
@@ -151,14 +142,8 @@ class RunControl:
         what = f"{finished}/{len(self.executions)} done" + (f", {failed} not completed" if failed else "")
         return f"<Run {self.id or '(not started)'}: {what}>"
 
-    def _ipython_display_(self) -> None:
-        """In a notebook, a run shows itself as its live view (see :mod:`nborch.widgets`)."""
-        from ..widgets import show
-
-        show(self)
-
     def _repr_html_(self) -> str:
-        from .view import run_html
+        from .table import run_html
 
         return run_html(self)
 

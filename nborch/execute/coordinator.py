@@ -23,20 +23,22 @@ from typing import Any
 
 from .. import agents as registry
 from ..agents.parsers import looks_like_auth, looks_transient
-from ..assign import Assignments
-from ..durations import format_duration, parse_duration
+from ..durations import format_duration
 from ..errors import AgentError, NborchError
 from ..events import AgentEvent, AttemptState, RunEvent
-from ..plan import Plan
-from ..prepare import PreparedAttempt, PreparedRun, prepare
+from ..gitcmd import RepoLike, repo_path
+from ..plan.model import Plan
+from ..team.assign import Assignments
+from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
 from .control import RunControl, Subscriber
 from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
+from .gitwork import Workspace
 from .jobs import build_job
 from .loop import PriorityGate
+from .options import RunOptions
 from .recorder import Recorder
 from .results import AgentExecution
 from .validate import run_checks, verdict
-from .workspace import Workspace
 
 S = AttemptState
 _RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -48,29 +50,32 @@ class Coordinator(RunControl):
     Parameters
     ----------
     repo:
-        The git repository the run works on.
+        The git repository the run works on (a folder, or a ``git.Repo``).
     work:
         A :class:`~nborch.Plan` (assigned with ``agents``/``per_task``), an
-        :class:`~nborch.Assignments`, or a :class:`~nborch.prepare.PreparedRun`.
-    max_concurrent:
-        Attempts running at once.
-    timeout:
-        Per attempt, e.g. ``"20m"``; None for no limit.
-    retries:
-        Extra tries for failures that look transient (rate limits, 5xx, network), with backoff.
+        :class:`~nborch.Assignments`, or a :class:`~nborch.workspace.prepare.PreparedRun`.
+    options:
+        A :class:`~nborch.execute.options.RunOptions`; or give its fields as keywords:
+        ``max_concurrent`` (attempts at once), ``timeout`` (per attempt, e.g. ``"20m"``; None for
+        no limit), ``retries`` (extra tries for failures that look transient: rate limits, 5xx),
+        ``model``, ``validate`` (run each completed attempt's validation criteria),
+        ``check_timeout``, ``backoff``.
     executor:
-        Where processes run; default :class:`~nborch.execute.LocalExecutor`.
-    validate:
-        Run each completed attempt's validation criteria (needed to pick what dependent tasks
-        build on).
+        Where processes run; default :class:`~nborch.execute.executor.LocalExecutor`.
+    agents, per_task, root, base, include_done:
+        How a plan is assigned and prepared (see :func:`nborch.assign`, :func:`nborch.prepare`).
     """
 
-    def __init__(self, repo: str | Path, work: Plan | Assignments | PreparedRun, *,
-                 max_concurrent: int = 5, timeout: str | float | None = "20m", retries: int = 0,
-                 executor: Executor | None = None, agents: Sequence[str] | None = None,
-                 per_task: int = 1, root: str | Path | None = None, base: str | None = None,
-                 model: str | None = None, validate: bool = True, include_done: bool = False,
-                 check_timeout: str | float | None = "10m", backoff: float = 2.0):  # fmt: skip
+    def __init__(self, repo: RepoLike, work: Plan | Assignments | PreparedRun,
+                 options: RunOptions | None = None, *, executor: Executor | None = None,
+                 agents: Sequence[str] | None = None, per_task: int = 1,
+                 root: str | Path | None = None, base: str | None = None,
+                 include_done: bool = False, **option_values: Any):  # fmt: skip
+        if options is not None and option_values:
+            raise NborchError("pass either options=RunOptions(...) or keyword options "
+                              f"({', '.join(sorted(option_values))}), not both")  # fmt: skip
+        self.options = options if options is not None else RunOptions.of(**option_values)
+        repo = repo_path(repo)
         self.repo = Path(repo)
         self.prepared = work if isinstance(work, PreparedRun) else None
         if isinstance(work, PreparedRun):
@@ -79,17 +84,14 @@ class Coordinator(RunControl):
             self.assignments = work
         else:
             from ..agents.config import load_repo_agents
-            from ..assign import assign
+            from ..team.assign import assign
 
             load_repo_agents(repo)  # a plan may name the repository's own script agents
             self.assignments = assign(work, agents=agents, per_task=per_task)
         self.plan = self.assignments.plan
-        self.gate = PriorityGate(max_concurrent)
-        self.timeout = parse_duration(timeout)
-        self.check_timeout = parse_duration(check_timeout)
-        self.retries, self.backoff, self.model = max(0, retries), backoff, model
+        self.gate = PriorityGate(self.options.max_concurrent)
         self.executor = executor or LocalExecutor()
-        self.validate, self.include_done, self.root, self.base = validate, include_done, root, base
+        self.include_done, self.root, self.base = include_done, root, base
         # A prepared run's attempts are exactly the ones it prepared (done tasks included or not).
         keys = ([p.key for p in work.attempts] if isinstance(work, PreparedRun) else
                 [(t, a) for t, a in self.assignments.attempts
@@ -109,19 +111,17 @@ class Coordinator(RunControl):
         self.error: BaseException | None = None
         self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
         self._resumed = False
-        self.options = {"max_concurrent": max_concurrent, "timeout": self.timeout,
-                        "retries": self.retries, "model": model, "validate": validate,
-                        "check_timeout": self.check_timeout, "backoff": backoff}  # fmt: skip
 
     @classmethod
-    def load(cls, repo: str | Path, run_id: str, **options: Any) -> Coordinator:
+    def load(cls, repo: RepoLike, run_id: str, **options: Any) -> Coordinator:
         """A recorded run with its results; attempts whose coordinator died are *interrupted*.
 
-        ``options`` (``timeout``, ``max_concurrent``…) override the ones the run was started with.
+        ``options`` (``timeout``, ``max_concurrent``…) change the ones the run was started with;
+        ``None`` keeps the saved value (``timeout="none"`` removes the limit).
         """
         from .runs import load_run
 
-        return load_run(repo, run_id, **options)
+        return load_run(repo, run_id, cls=cls, **options)
 
     def resume(self, retry_failed: bool = False) -> Coordinator:
         """Run again only what did not finish (and, with ``retry_failed``, what failed), in the
@@ -129,13 +129,15 @@ class Coordinator(RunControl):
         if self._future is not None and not self._future.done():
             raise NborchError("the run is still going — wait for it (or cancel it) before resume()")
         if self.id is not None:
-            from ..worktrees import WorktreeManager
-            from .runs import live_coordinator
+            from ..workspace.manager import WorktreeManager
+            from .runs import live_coordinator, mark_interrupted
 
-            other = live_coordinator(WorktreeManager(self.repo), self.id)
+            manager = WorktreeManager(self.repo)
+            other = live_coordinator(manager, self.id)
             if other is not None:
                 raise NborchError(f"run {self.id} is still being run by process {other}; resume "
                                   "it once that process has ended")  # fmt: skip
+            mark_interrupted(manager, self.id)  # the record says what happened before the resume
         again = {S.PENDING, S.BLOCKED, S.RUNNING, S.INTERRUPTED}
         if retry_failed:
             again |= {S.FAILED, S.TIMEOUT, S.CANCELLED}
@@ -176,7 +178,7 @@ class Coordinator(RunControl):
                     prepare, self.repo, self.assignments, root=self.root, base=self.base,
                     include_done=self.include_done)  # fmt: skip
             self.workspace = Workspace(self.repo, self.prepared)
-            self.recorder = Recorder(self.workspace.manager, self.prepared, self.options)
+            self.recorder = Recorder(self.workspace.manager, self.prepared, self.options.to_dict())
             self.recorder.begin(self.executions.values())
             if self._resumed:  # keep what an earlier try left in the worktrees
                 for pa in self.prepared.attempts:
@@ -307,7 +309,8 @@ class Coordinator(RunControl):
             return await self._wait_manual(pa, cancel)
         job = build_job(pa.spec, run_id=self.id or "", task_id=pa.attempt.task_id,
                         worktree=pa.attempt.path, attempt_dir=pa.attempt.attempt_dir,
-                        prompt_path=pa.prompt_path, timeout=self.timeout, model=self.model)  # fmt: skip
+                        prompt_path=pa.prompt_path, timeout=self.options.timeout,
+                        model=self.options.model)  # fmt: skip
         ex.log_path = str(job.log_path)
         while True:
             ex.tries += 1
@@ -319,9 +322,9 @@ class Coordinator(RunControl):
             ex.output_tokens += result.usage.output_tokens
             if result.usage.cost_usd is not None:
                 ex.cost_usd = (ex.cost_usd or 0.0) + result.usage.cost_usd
-            if state != S.FAILED or ex.tries > self.retries or not looks_transient(error):
+            if state != S.FAILED or ex.tries > self.options.retries or not looks_transient(error):
                 return state, error
-            delay = self.backoff * 2 ** (ex.tries - 1)
+            delay = self.options.backoff * 2 ** (ex.tries - 1)
             self.emit(RunEvent("log", self.id or "", ex.task, ex.agent,
                                text=f"transient failure, retry {ex.tries} in {delay:g}s: {error}"))
             try:
@@ -340,7 +343,7 @@ class Coordinator(RunControl):
     def _verdict(self, pa: PreparedAttempt, result: ExecutionResult) -> tuple[AttemptState, str]:
         proc, usage = result.process, result.usage
         if proc.state == "timeout":
-            return S.TIMEOUT, f"timed out after {format_duration(self.timeout)}"
+            return S.TIMEOUT, f"timed out after {format_duration(self.options.timeout)}"
         if proc.state == "cancelled":
             return S.CANCELLED, "cancelled"
         if proc.state == "failed-to-start":
@@ -364,12 +367,12 @@ class Coordinator(RunControl):
                            cancel: asyncio.Event) -> tuple[AttemptState, str]:  # fmt: skip
         done = self._manual_event(pa.key)
         assert self.recorder is not None
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        deadline = None if self.options.timeout is None else time.monotonic() + self.options.timeout
         while not done.is_set():
             if cancel.is_set():
                 return S.CANCELLED, "cancelled"
             if deadline is not None and time.monotonic() > deadline:
-                return S.TIMEOUT, f"not marked done within {format_duration(self.timeout)}"
+                return S.TIMEOUT, f"not marked done within {format_duration(self.options.timeout)}"
             if await asyncio.to_thread(self.recorder.manual_done, pa):
                 break  # `nborch done RUN TASK AGENT` from another process
             await asyncio.sleep(1.0)
@@ -385,9 +388,9 @@ class Coordinator(RunControl):
                                                ex.start_commit)  # fmt: skip
         ex.commit = commit
         ex.files_changed, ex.insertions, ex.deletions = stat
-        if state == S.COMPLETED and self.validate:
+        if state == S.COMPLETED and self.options.validate:
             checks = await run_checks(pa.task, self.plan, pa.attempt.path,
-                                      pa.attempt.attempt_dir / "checks", self.check_timeout)  # fmt: skip
+                                      pa.attempt.attempt_dir / "checks", self.options.check_timeout)  # fmt: skip
             ex.validation = verdict(checks)
             ex.validation_details = [c.to_dict() for c in checks]
         ex.last_line = said

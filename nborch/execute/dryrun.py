@@ -7,19 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import agents as registry
-from ..assign import Assignments
-from ..durations import parse_duration
 from ..names import slugify
-from ..worktrees import BRANCH_PREFIX, WorktreeManager
+from ..team.assign import Assignments
+from ..workspace.manager import BRANCH_PREFIX, WorktreeManager
 from .jobs import build_job
 
 RUN_ID = "RUN-ID"  # stands for the id a real run gets
 
 
 def dry_run(repo: str | Path, team: Assignments, *, root: str | Path | None = None,
-            base: str | None = None, model: str | None = None, timeout: Any = None,
+            base: str | None = None, model: str | None = None, timeout: float | None = None,
             include_done: bool = False) -> dict[str, Any]:  # fmt: skip
-    """The ``--dry-run --json`` document: ``{"run_id", "base", "attempts": [...]}``."""
+    """The ``--dry-run --json`` document: ``{"run_id", "base", "attempts": [...]}``; ``timeout``
+    in seconds (None: no limit)."""
     manager = WorktreeManager(repo, root)  # validates the repository; writes nothing
     base_ref = base or team.plan.base or "HEAD"
     base_commit = manager.git_at(manager.repo).out("rev-parse", "--verify", f"{base_ref}^{{commit}}")
@@ -38,7 +38,7 @@ def dry_run(repo: str | Path, team: Assignments, *, root: str | Path | None = No
         else:
             job = build_job(spec, run_id=RUN_ID, task_id=task_id, worktree=worktree,
                             attempt_dir=runs_dir / name, prompt_path=prompt,
-                            timeout=parse_duration(timeout), model=model,
+                            timeout=timeout, model=model,
                             prompt_text=f"<the prompt in {prompt}>")  # fmt: skip
             command = job.display_argv()
         attempts.append({

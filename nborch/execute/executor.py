@@ -20,10 +20,10 @@ import psutil
 
 from ..agents.parsers import parser_for
 from ..events import AgentEvent, Usage
-from . import tree
+from ..proc import tree
+from ..proc.runner import run_process
+from ..proc.spec import ProcessResult, ProcessSpec
 from .jobs import AttemptJob, seed_home
-from .process import run_process
-from .spec import ProcessResult, ProcessSpec
 
 OnEvent = Callable[[AgentEvent], None]
 PID_FILE = "agent.pid"  # next to the log while the agent runs: "<pid> <create time>"

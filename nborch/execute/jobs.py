@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..agents import AgentSpec
 from ..errors import AgentError
-from .env import build_env, secrets_of
+from ..proc.env import build_env, secrets_of
 
 # The per-attempt home/config folder some tools need seeded before they run headless.
 HOME_FILES: Mapping[str, Mapping[str, str]] = {

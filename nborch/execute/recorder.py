@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..events import AttemptState
-from ..prepare import PreparedAttempt, PreparedRun
 from ..procs import process_identity
 from ..store import Store
-from ..worktrees import WorktreeManager
+from ..workspace.manager import WorktreeManager
+from ..workspace.prepare import PreparedAttempt, PreparedRun
 from .results import AgentExecution
 
 SNAPSHOT = "run.pickle"
@@ -56,7 +56,7 @@ class Recorder:
         path = snapshot_path(self.manager, self.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        from .. import __version__
+        from ..version import __version__
 
         tmp.write_bytes(pickle.dumps({"format": SNAPSHOT_FORMAT, "nborch": __version__,
                                       "prepared": self.prepared}))  # fmt: skip

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 from .. import agents as registry
 from ..errors import NborchError
 from ..events import AttemptState
-from ..procs import coordinator_alive
-from ..worktrees import WorktreeManager
+from ..gitcmd import RepoLike
+from ..moved import SnapshotUnpickler
+from ..store import effective_status, run_alive
+from ..workspace.manager import WorktreeManager
+from .options import RunOptions
 from .recorder import SNAPSHOT_FORMAT, snapshot_path
 from .results import AgentExecution
 
@@ -37,21 +40,19 @@ def live_coordinator(manager: WorktreeManager, run_id: str) -> int | None:
         run = store.get_run(run_id)
     if run is None or run.status != "running" or run.coordinator_pid == os.getpid():
         return None
-    alive = coordinator_alive(run.coordinator_pid, run.coordinator_started)
-    return run.coordinator_pid if alive else None
+    return run.coordinator_pid if run_alive(run) else None
 
 
 def mark_interrupted(manager: WorktreeManager, run_id: str | None = None) -> int:
-    """Mark attempts of dead coordinators as interrupted; returns how many were."""
+    """Record attempts of dead coordinators as interrupted (what :func:`~nborch.store.effective_status`
+    shows without writing); returns how many were. Only a resume writes this."""
     changed = 0
     with manager.store() as store:
         for run in store.runs():
-            if run_id not in (None, run.id) or run.status != "running":
-                continue
-            if coordinator_alive(run.coordinator_pid, run.coordinator_started):
+            if run_id not in (None, run.id) or run_alive(run):
                 continue
             for rec in store.attempts(run.id):
-                if rec.status in (S.PENDING, S.BLOCKED, S.RUNNING):
+                if effective_status(rec, alive=False) != rec.status:
                     store.update_attempt(run.id, rec.task_id, rec.agent, status=S.INTERRUPTED.value,
                                          error="the coordinator stopped while this attempt "
                                                f"was {rec.status}")  # fmt: skip
@@ -66,12 +67,13 @@ def history(repo: str | Path):  # -> pandas.DataFrame
     import pandas as pd
 
     manager = WorktreeManager(repo)
-    mark_interrupted(manager)
     rows = []
     with manager.store() as store:
         for run in store.runs():
-            states = [a.status for a in store.attempts(run.id)]
-            rows.append((run.id, run.created_at, run.status, run.plan_title, run.base_commit[:10],
+            alive = run_alive(run)
+            states = [effective_status(a, alive) for a in store.attempts(run.id)]
+            rows.append((run.id, run.created_at, effective_status(run, alive), run.plan_title,
+                         run.base_commit[:10],
                          len(states), *(states.count(s) for s in ("completed", "failed", "timeout",
                          "cancelled", "interrupted", "running"))))  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
@@ -79,9 +81,10 @@ def history(repo: str | Path):  # -> pandas.DataFrame
     return frame.sort_values("created_at", ascending=False, ignore_index=True)
 
 
-def load_run(repo: str | Path, run_id: str, **options: Any) -> Coordinator:
-    """The run ``run_id`` as a (not started) coordinator holding its recorded results."""
-    from .coordinator import Coordinator
+def load_run(repo: RepoLike, run_id: str, cls: type[Coordinator], **options: Any) -> Coordinator:
+    """The run ``run_id`` as a (not started) coordinator holding its recorded results, with
+    the options it was saved with changed by ``options`` (``None`` keeps a saved value).
+    ``cls`` is the class to make (``Coordinator.load`` passes its own)."""
 
     manager = WorktreeManager(repo)
     path = snapshot_path(manager, run_id)
@@ -89,25 +92,25 @@ def load_run(repo: str | Path, run_id: str, **options: Any) -> Coordinator:
         known = [r.id for r in manager.runs()]
         raise NborchError(f"no executed run {run_id!r} in {manager.repo} (runs: "
                           f"{', '.join(known[-5:]) or 'none'}) — see nborch.history(repo)")  # fmt: skip
-    mark_interrupted(manager, run_id)
     prepared = read_snapshot(path, run_id)
     for pa in prepared.attempts:  # script agents given on the command line of the first run
         if pa.spec.name not in registry.names():
             registry.register(pa.spec)
-    saved = dict(prepared.options)
-    run = Coordinator(repo, prepared, **{**saved, **options})
+    run = cls(repo, prepared, RunOptions.saved(prepared.options).updated(**options))
     with manager.store() as store:
+        record = store.get_run(run_id)
+        alive = record is None or run_alive(record)
         for rec in store.attempts(run_id):
             ex = run.executions.get((rec.task_id, rec.agent))
             if ex is not None:
-                restore(ex, rec)
+                restore(ex, rec, alive)
     return run
 
 
 def read_snapshot(path: Path, run_id: str) -> Any:  # -> PreparedRun
     """The prepared run saved when ``run_id`` started (written by nborch itself, inside .git),
     or an error that says what to do when this nborch cannot read it."""
-    from .. import __version__
+    from ..version import __version__
 
     def unreadable(why: str) -> NborchError:
         return NborchError(f"the record of run {run_id} ({path}) cannot be read by nborch "
@@ -116,7 +119,8 @@ def read_snapshot(path: Path, run_id: str) -> Any:  # -> PreparedRun
                            "plan again")  # fmt: skip
 
     try:
-        data = pickle.loads(path.read_bytes())
+        with path.open("rb") as f:
+            data = SnapshotUnpickler(f).load()
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError,
             ValueError, IndexError) as err:  # fmt: skip
         raise unreadable(f"{type(err).__name__}: {err}") from err
@@ -128,9 +132,11 @@ def read_snapshot(path: Path, run_id: str) -> Any:  # -> PreparedRun
     return data  # format 0: the bare PreparedRun of the first versions
 
 
-def restore(ex: AgentExecution, rec: Any) -> None:
-    """Copy a stored attempt row into an execution record."""
-    ex.status = S(rec.status) if rec.status in S._value2member_map_ else S.PENDING
+def restore(ex: AgentExecution, rec: Any, alive: bool = True) -> None:
+    """Copy a stored attempt row into an execution record; ``alive``: whether the run's
+    coordinator is (see :func:`~nborch.store.run_alive`), else unfinished reads *interrupted*."""
+    status = effective_status(rec, alive)
+    ex.status = S(status) if status in S._value2member_map_ else S.PENDING
     ex.branch, ex.worktree = rec.branch, rec.path
     ex.started_at = _dt(rec.started_at)
     ex.ended_at = _dt(rec.ended_at)
@@ -138,6 +144,8 @@ def restore(ex: AgentExecution, rec: Any) -> None:
     ex.files_changed, ex.insertions, ex.deletions = rec.files_changed, rec.insertions, rec.deletions
     ex.input_tokens, ex.output_tokens, ex.cost_usd = rec.input_tokens, rec.output_tokens, rec.cost_usd
     ex.error, ex.validation, ex.log_path, ex.tries = rec.error, rec.validation, rec.log_path, rec.tries
+    if status != rec.status and not ex.error:
+        ex.error = f"the coordinator stopped while this attempt was {rec.status}"
     ex.validation_details = json.loads(rec.validation_json or "[]")
 
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..plan import DEFAULT_TEST_COMMAND, Plan, Task
-from ..testids import NamedTest, named_results, parse_junit
-from .env import checks_env, secrets_of
-from .process import run_process
-from .spec import ProcessSpec
+from ..plan.model import DEFAULT_TEST_COMMAND, Plan, Task
+from ..plan.testids import NamedTest, named_results, parse_junit
+from ..proc.env import checks_env, secrets_of
+from ..proc.runner import run_process
+from ..proc.spec import ProcessSpec
 
 _SHELL_SYNTAX = set("|&;<>()$`*?~\n")
 
@@ -103,7 +103,7 @@ def argv_of(command: str) -> list[str]:
 
 def check_env(base: dict[str, str] | None = None, allow: Iterable[str] = ()) -> dict[str, str]:
     """The environment of a validation check or a test run: allow-listed like an agent's
-    (:func:`~nborch.execute.env.checks_env`: no credentials, unless ``allow`` — the plan's
+    (:func:`~nborch.proc.env.checks_env`: no credentials, unless ``allow`` — the plan's
     ``test_env`` — names them), with the folder of the Python running nborch first on ``PATH``."""
     env = checks_env(base, allow)
     here = str(Path(sys.executable).parent)

@@ -18,17 +18,14 @@ import traceback
 import zlib
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from . import wire_anthropic, wire_chat, wire_gemini, wire_responses
 from .conversation import decide
 from .script import Fault
-from .state import SECRET_HEADERS, RecordedRequest
+from .state import SECRET_HEADERS, RecordedRequest, State
 from .turn import Event, Turn
-
-if TYPE_CHECKING:
-    from .server import _HTTPServer
 
 __all__ = ["Handler"]
 
@@ -51,6 +48,12 @@ _ERRORS: dict[str | None, Callable[[int, str], dict[str, Any]]] = {
 }
 
 
+class StateServer(Protocol):
+    """The server a handler answers for: it holds the scenario and the records."""
+
+    state: State
+
+
 class _Refused(Exception):
     """A request the server cannot read: answered with ``status`` and ``message``."""
 
@@ -63,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
     """One connection; ``self.server.state`` holds the scenario and the records."""
 
     protocol_version = "HTTP/1.1"
-    server: _HTTPServer
+    server: StateServer  # type: ignore[assignment]
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the records are the log; stderr stays quiet in tests

@@ -1,0 +1,2 @@
+"""Who does what: classify each task (:mod:`.classify` with the rules of :mod:`.rules`) and assign
+agents to it (:mod:`.assign`), with a justification for every choice."""

@@ -1,0 +1,189 @@
+"""The run view drawn as HTML: pure functions over attempt records, every value escaped.
+
+Colours come from JupyterLab CSS variables (with fallbacks for other renderers), so dark themes
+work. A status is an icon and a word as well as a colour, so the table still reads where styles
+are stripped (GitHub, nbviewer). The HTML is compact — one scoped ``<style>`` block and short class
+names instead of a style per cell — so a saved 100-attempt run stays far below 200 KB.
+
+>>> from nborch.execute.results import AgentExecution
+>>> "✓ completed" in table_html([AgentExecution("1", "demo", status=AttemptState.COMPLETED)])
+True
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from ..durations import format_duration
+from ..events import AttemptState
+from ..execute.results import AgentExecution
+
+S = AttemptState
+CLASS = "nborch-run"
+COLUMNS = ("task", "agent", "status", "time", "tokens", "cost", "files", "checks",
+           "last line / error")  # fmt: skip
+
+# Colour names used as CSS classes (``nb-ok``…), each a JupyterLab variable with a fallback that
+# reads on light and dark backgrounds alike.
+COLOURS = {
+    "muted": "var(--jp-ui-font-color2,#888)",
+    "brand": "var(--jp-brand-color1,#1e88e5)",
+    "ok": "var(--jp-success-color1,#43a047)",
+    "warn": "var(--jp-warn-color1,#fb8c00)",
+    "error": "var(--jp-error-color1,#e53935)",
+}
+STATUS: dict[AttemptState, tuple[str, str]] = {
+    S.PENDING: ("○", "muted"),
+    S.BLOCKED: ("⋯", "muted"),
+    S.RUNNING: ("▶", "brand"),
+    S.COMPLETED: ("✓", "ok"),
+    S.FAILED: ("✗", "error"),
+    S.TIMEOUT: ("⏱", "warn"),
+    S.CANCELLED: ("⊘", "warn"),
+    S.INTERRUPTED: ("⚠", "warn"),
+}
+_CHECKS = {"passed": ("✓ passed", "ok"), "failed": ("✗ failed", "error"), "none": ("—", "muted")}
+
+_C = f".{CLASS}"
+CSS = (
+    f"{_C} table{{border-collapse:collapse;font-size:var(--jp-ui-font-size1,13px);"
+    "color:var(--jp-ui-font-color1,inherit)}"
+    f"{_C} caption{{text-align:left;font-weight:bold;padding:2px 0}}"
+    f"{_C} th,{_C} td{{padding:1px 8px;text-align:left;vertical-align:top;white-space:nowrap;"
+    "border-bottom:1px solid var(--jp-border-color2,#ddd)}"
+    f"{_C} td.n{{text-align:right}}"
+    f"{_C} pre{{margin:4px 0;padding:4px;max-height:18em;overflow:auto;white-space:pre-wrap;"
+    "line-height:1.3;word-break:break-all;font-size:var(--jp-code-font-size,12px);"
+    "background:var(--jp-layout-color2,transparent);color:var(--jp-ui-font-color1,inherit)}"
+    + "".join(f"{_C} .nb-{name}{{color:{value}}}" for name, value in COLOURS.items())
+)
+_NUMERIC = {"time", "tokens", "cost"}
+LAST_LINE_CHARS = 80
+LOG_LINE_CHARS = 240
+
+
+def esc(value: object) -> str:
+    """``value`` as escaped HTML text (quotes too, so it is safe in attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters, whitespace collapsed."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def agent_label(ex: AgentExecution) -> str:
+    """The agent's name, marked ``(demo)`` when it is a demo agent whose name does not say so."""
+    return f"{ex.agent} (demo)" if ex.is_demo and "demo" not in ex.agent else ex.agent
+
+
+def elapsed(ex: AgentExecution, now: datetime | None = None) -> float | None:
+    """Seconds the attempt ran, counted up to ``now`` while it is still running."""
+    if ex.started_at is None:
+        return None
+    end = ex.ended_at or now or datetime.now(UTC)
+    return max(0.0, (end - ex.started_at).total_seconds())
+
+
+def status_html(state: AttemptState, tag: str = "span") -> str:
+    """The status as icon and word in its colour: ``<span class="nb-ok">✓ completed</span>``."""
+    icon, colour = STATUS.get(state, ("?", "muted"))
+    return f'<{tag} class="nb-{colour}">{icon} {esc(state)}</{tag}>'
+
+
+def _td(text: object, colour: str = "", numeric: bool = False) -> str:
+    classes = " ".join(c for c in (f"nb-{colour}" if colour else "", "n" if numeric else "") if c)
+    attr = f' class="{classes}"' if classes else ""
+    return f"<td{attr}>{esc(text)}</td>"
+
+
+def diffstat(ex: AgentExecution) -> str:
+    """``'3 (+40/−2)'`` once the attempt's result is committed; ``''`` before."""
+    if ex.files_changed:
+        return f"{ex.files_changed} (+{ex.insertions}/−{ex.deletions})"
+    return "0" if ex.commit or ex.status.is_final else ""
+
+
+def row_html(ex: AgentExecution, now: datetime | None = None) -> str:
+    """One attempt as a table row; the time ticks while it runs."""
+    seconds = elapsed(ex, now)
+    tokens = ex.input_tokens + ex.output_tokens
+    check, check_colour = _CHECKS.get(ex.validation, ("", ""))
+    note, note_colour = (ex.error, "error") if ex.error else (ex.last_line, "")
+    return "".join((
+        "<tr>", _td(ex.task), _td(agent_label(ex)), status_html(ex.status, "td"),
+        _td(format_duration(seconds) if seconds is not None else "", numeric=True),
+        _td(f"{tokens:,}" if tokens else "", numeric=True),
+        _td(f"${ex.cost_usd:.4f}" if ex.cost_usd is not None else "", numeric=True),
+        _td(diffstat(ex)), _td(check, check_colour),
+        _td(clip(note, LAST_LINE_CHARS), note_colour), "</tr>",
+    ))  # fmt: skip
+
+
+def counts_text(executions: Sequence[AgentExecution]) -> str:
+    """``'3/5 done · 1 running · 1 failed'``: how far the run is."""
+    done = sum(ex.status.is_final for ex in executions)
+    by_state: dict[str, int] = {}
+    for ex in executions:
+        if ex.status not in (S.COMPLETED, S.PENDING):
+            by_state[str(ex.status)] = by_state.get(str(ex.status), 0) + 1
+    parts = [f"{done}/{len(executions)} done", *(f"{n} {s}" for s, n in by_state.items())]
+    return " · ".join(parts)
+
+
+def table_html(
+    executions: Sequence[AgentExecution],
+    caption: str = "",
+    now: datetime | None = None,
+    max_rows: int = 200,
+) -> str:
+    """The progress table: one row per attempt (past ``max_rows``, a count of the rest)."""
+    now = now or datetime.now(UTC)
+    head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
+    body = "".join(row_html(ex, now) for ex in executions[:max_rows])
+    if len(executions) > max_rows:
+        more = len(executions) - max_rows
+        body += f'<tr><td colspan="{len(COLUMNS)}">… {more} more attempts</td></tr>'
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return (f'<div class="{CLASS}"><style>{CSS}</style><table>{cap}<thead><tr>{head}</tr>'
+            f"</thead><tbody>{body}</tbody></table></div>")  # fmt: skip
+
+
+def detail_html(ex: AgentExecution | None, log: str = "", now: datetime | None = None,
+                lines: int = 30) -> str:  # fmt: skip
+    """One attempt in detail: status, time, tokens, diffstat, branch, error and its log tail."""
+    if ex is None:
+        return f'<div class="{CLASS}"><i>no attempt picked</i></div>'
+    seconds = elapsed(ex, now)
+    facts = [format_duration(seconds) if seconds is not None else "not started"]
+    if ex.input_tokens or ex.output_tokens:
+        facts.append(f"{ex.input_tokens:,} in / {ex.output_tokens:,} out tokens")
+    if ex.cost_usd is not None:
+        facts.append(f"${ex.cost_usd:.4f}")
+    if ex.tries > 1:
+        facts.append(f"{ex.tries} tries")
+    head = (f"<b>{esc(ex.task)} · {esc(agent_label(ex))}</b> {status_html(ex.status)} · "
+            + " · ".join(esc(f) for f in facts))  # fmt: skip
+    change = []
+    if ex.files_changed or ex.commit:
+        change.append(f"{ex.files_changed} files changed, +{ex.insertions} −{ex.deletions}")
+    elif not ex.status.is_final:
+        change.append("diffstat when the attempt ends")
+    if ex.commit:
+        change.append(f"commit {ex.commit[:10]}")
+    if ex.branch:
+        change.append(f"branch {ex.branch}")
+    if ex.validation:
+        change.append(f"checks {ex.validation}")
+    parts = [f"<div>{head}</div>"]
+    if change:
+        parts.append(f"<div>{' · '.join(esc(c) for c in change)}</div>")
+    if ex.error:
+        parts.append(f'<div class="nb-error">{esc(clip(ex.error, 2000))}</div>')
+    tail = [ln if len(ln) <= LOG_LINE_CHARS else ln[: LOG_LINE_CHARS - 1] + "…"
+            for ln in log.splitlines()[-lines:]]  # fmt: skip
+    parts.append(f"<pre>{esc(chr(10).join(tail))}</pre>" if tail else "<pre>(no log yet)</pre>")
+    return f'<div class="{CLASS}"><style>{CSS}</style>{"".join(parts)}</div>'
