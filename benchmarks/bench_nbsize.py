@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nborch
 from nborch.events import AttemptState as S
-from nborch.widgets import show
+from nborch.view.live import show
 
 text = "# Big\\n" + "".join(f"## Task {{i}}: Step {{i}}\\n" for i in range(1, {tasks} + 1))
 team = nborch.assign(nborch.parse_plan(text), agents=["demo", "demo-hasty"], per_task=2)

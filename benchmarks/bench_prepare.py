@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nborch.worktrees import WorktreeManager
+from nborch.workspace.manager import WorktreeManager
 
 _ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 

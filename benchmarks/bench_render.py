@@ -36,7 +36,7 @@ from pathlib import Path
 import nborch
 from nborch import RunEvent
 from nborch.events import AttemptState as S
-from nborch.widgets import RunView, show
+from nborch.view.live import RunView, show
 
 
 def fake_run(tasks):

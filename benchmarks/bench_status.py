@@ -1,10 +1,10 @@
 """Figure: ``nborch status --json`` with 1,000 stored attempts, beyond interpreter start and import.
 
 Target: the median of ``python -m nborch status -r REPO --json`` minus the median of
-``python -c "import nborch.cli"`` (interpreter start plus the same imports) is <= 50 ms. Every
+``python -c "import nborch.cli.main"`` (interpreter start plus the same imports) is <= 50 ms. Every
 round runs, in an order that turns round by round, the baseline and status in three states of
 nborch's memory of ahead counts (``<git-common-dir>/nborch/ahead.txt``, see
-:mod:`nborch.worktree_heads`):
+:mod:`nborch.workspace.heads`):
 
 - *after run*: as a run leaves it, the first status after a run (the coordinator's
   ``commit_work`` notes every head it commits, or finds an agent committed; here the same
@@ -50,8 +50,8 @@ import time
 from pathlib import Path
 
 from nborch.store import AttemptRecord
-from nborch.worktree_heads import cache_path, remember
-from nborch.worktrees import WorktreeManager
+from nborch.workspace.heads import cache_path, remember
+from nborch.workspace.manager import WorktreeManager
 
 _ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 TARGET_MS = 50.0
@@ -167,7 +167,7 @@ def main() -> None:
                 cache.write_bytes(memory)
             return timed(status, tmp)
 
-        runs = {"baseline": lambda: timed([sys.executable, "-c", "import nborch.cli"], tmp),
+        runs = {"baseline": lambda: timed([sys.executable, "-c", "import nborch.cli.main"], tmp),
                 "after run": lambda: with_memory(after_run),
                 "no memory": lambda: with_memory(None),
                 "warm": lambda: timed(status, tmp)}  # fmt: skip
@@ -183,7 +183,7 @@ def main() -> None:
     print(f"{opts.attempts} attempts (run {run_id}; {opts.real} real worktrees, git status in "
           f"{checked} by default), {opts.rounds} rounds; medians, wall / CPU incl. git:")  # fmt: skip
     for key in runs:
-        label = "import nborch.cli" if key == "baseline" else f"nborch status --json ({key})"
+        label = "import nborch.cli.main" if key == "baseline" else f"nborch status --json ({key})"
         print(f"  {label:34s} {wall[key]:6.1f} ms / {cpu[key]:6.1f} ms  "
               f"(min wall {min(w for w, _ in ms[key]):.1f})")  # fmt: skip
     for key in list(runs)[1:]:

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from nborch.agents.spec import find_program
-from nborch.cli_rehearse import server_env
+from nborch.cli.rehearse import server_env
 from nborch.testing import Finish, ModelServer, Script, WriteFile
 
 FILE = "hello.txt"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nborch.cli_rehearse import rehearse
-from nborch.loader import load_plan
+from nborch.cli.rehearse import rehearse
+from nborch.plan.load import load_plan
 
 from .conftest import PLAN, need
 

@@ -40,7 +40,7 @@ import asyncio
 from pathlib import Path
 
 import nborch
-from nborch.dashboard import dashboard
+from nborch.view.dashboard import dashboard
 from nborch.demo import make_sample_repo
 
 repo = make_sample_repo("follow-repo")
@@ -197,7 +197,7 @@ def make_root(root: Path) -> str:
         else:
             os.environ["NBORCH_DEMO_SPEED"] = saved
         nborch.agents.reset()
-    runs = ("from nborch.dashboard import dashboard\n\ndashboard('demo-repo')",)
+    runs = ("from nborch.view.dashboard import dashboard\n\ndashboard('demo-repo')",)
     for name, cells in ((RUNS_NOTEBOOK, runs), (FOLLOW_NOTEBOOK, FOLLOW_CELLS)):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
