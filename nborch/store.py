@@ -30,34 +30,27 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import WorktreeError
-from .procs import coordinator_alive
+from .rows import (
+    ACTIVE,
+    ATTEMPT_COLUMNS,
+    EXEC_COLUMNS,
+    RUN_COLUMNS,
+    AttemptRecord,
+    RunRecord,
+    attempt_from_row,
+    effective_status,
+    run_alive,
+    run_from_row,
+)
 
 __all__ = ["ACTIVE", "SCHEMA_VERSION", "AttemptRecord", "RunRecord", "Store", "effective_status",
            "run_alive"]
-
-# Statuses a coordinator has yet to finish; the only ones a dead coordinator turns interrupted.
-ACTIVE = frozenset({"pending", "blocked", "running"})
-
-
-def effective_status(record: Any, alive: bool) -> str:
-    """The status of a run or attempt ``record`` as it is now: the one place *interrupted* is
-    decided. ``alive`` says whether its run's coordinator is alive (or was never started:
-    :func:`run_alive`). Reading never writes: a resume records the change.
-
-    """
-    return "interrupted" if not alive and record.status in ACTIVE else record.status
-
-
-def run_alive(run: RunRecord) -> bool:
-    """False only for a run that says *running* while its coordinator process is gone (same pid
-    and start time, so a reused pid does not count)."""
-    return run.status != "running" or coordinator_alive(run.coordinator_pid, run.coordinator_started)
 
 _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
@@ -128,84 +121,10 @@ def _ts(value: datetime | None) -> str:
     return (value or _now()).astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One run: a base commit and the root folder its attempts' worktrees live under."""
-
-    id: str
-    created_at: datetime
-    repo: str
-    base_ref: str
-    base_commit: str
-    root: str
-    plan_path: str | None = None
-    plan_title: str | None = None
-    status: str = "prepared"
-    settings_json: str = "{}"
-    coordinator_pid: int | None = None
-    coordinator_started: float | None = None
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The run's settings, decoded from ``settings_json``."""
-        return json.loads(self.settings_json)
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    """One attempt (task × agent) of a run: its branch, worktree path, own folder and state."""
-
-    run_id: str
-    task_id: str
-    task_slug: str
-    agent: str
-    branch: str
-    path: str
-    attempt_dir: str
-    state: str = "prepared"
-    managed_files: tuple[str, ...] = ()
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    head: str | None = None
-    # What execution made of it (schema 2); ``state`` above is the worktree's life.
-    status: str = "pending"
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    return_code: int | None = None
-    commit_sha: str | None = None
-    files_changed: int = 0
-    insertions: int = 0
-    deletions: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = None
-    error: str = ""
-    validation: str = ""
-    validation_json: str = "[]"
-    log_path: str = ""
-    tries: int = 0
-    done_requested: bool = False
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.run_id, self.task_id, self.agent)
-
-
-_RUN_COLS = [f.name for f in fields(RunRecord)]
-_EXEC_COLS = ["status", "started_at", "ended_at", "return_code", "commit_sha", "files_changed",
-              "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "error",
-              "validation", "validation_json", "log_path", "tries", "done_requested"]  # fmt: skip
-_ATTEMPT_COLS = ["run_id", "task_id", "task_slug", "agent", "branch", "path", "attempt_dir",
-                 "state", "managed_files_json", "created_at", "updated_at", "head",
-                 *_EXEC_COLS]  # fmt: skip
 _RUN_UPDATABLE = {"status", "settings_json", "plan_path", "plan_title", "coordinator_pid",
                   "coordinator_started"}  # fmt: skip
 _ATTEMPT_UPDATABLE = {"task_slug", "branch", "path", "attempt_dir", "state", "managed_files", "head",
-                      *_EXEC_COLS}  # fmt: skip
+                      *EXEC_COLUMNS}  # fmt: skip
 
 
 class Store:
@@ -334,11 +253,11 @@ class Store:
 
     def add_run(self, record: RunRecord) -> RunRecord:
         """Insert a run; raises ValueError if a run with that id exists."""
-        values = [getattr(record, c) for c in _RUN_COLS]
-        values[_RUN_COLS.index("created_at")] = _ts(record.created_at)
+        values = [getattr(record, c) for c in RUN_COLUMNS]
+        values[RUN_COLUMNS.index("created_at")] = _ts(record.created_at)
         try:
-            self._write(f"INSERT INTO runs ({', '.join(_RUN_COLS)}) VALUES "
-                        f"({', '.join('?' * len(_RUN_COLS))})", values)  # fmt: skip
+            self._write(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES "
+                        f"({', '.join('?' * len(RUN_COLUMNS))})", values)  # fmt: skip
         except sqlite3.IntegrityError as err:
             raise ValueError(f"a run with id {record.id!r} already exists") from err
         return record
@@ -347,15 +266,15 @@ class Store:
         """Every run, oldest first."""
         with self._lock:
             rows = self.db.execute(
-                f"SELECT {', '.join(_RUN_COLS)} FROM runs ORDER BY created_at, id").fetchall()
-        return [_run(row) for row in rows]
+                f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY created_at, id").fetchall()
+        return [run_from_row(row) for row in rows]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run by id, or None."""
         with self._lock:
             row = self.db.execute(
-                f"SELECT {', '.join(_RUN_COLS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
+                f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return run_from_row(row) if row else None
 
     def update_run(self, run_id: str, **values: Any) -> RunRecord:
         """Change ``status``, ``settings_json``, ``plan_path`` or ``plan_title`` of a run."""
@@ -390,9 +309,9 @@ class Store:
             rows.append((r.run_id, r.task_id, r.task_slug, r.agent, r.branch, r.path,
                          r.attempt_dir, r.state, json.dumps(list(r.managed_files)), _ts(created),
                          _ts(r.updated_at or created), r.head,
-                         *(_sql(getattr(r, c)) for c in _EXEC_COLS)))  # fmt: skip
-        sql = (f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLS)}) VALUES "
-               f"({', '.join('?' * len(_ATTEMPT_COLS))})")  # fmt: skip
+                         *(_sql(getattr(r, c)) for c in EXEC_COLUMNS)))  # fmt: skip
+        sql = (f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) VALUES "
+               f"({', '.join('?' * len(ATTEMPT_COLUMNS))})")  # fmt: skip
         with self._lock:
             try:
                 with self._transaction():
@@ -404,20 +323,20 @@ class Store:
 
     def attempts(self, run_id: str | None = None) -> list[AttemptRecord]:
         """The attempts of one run, or of every run; in creation order."""
-        sql = f"SELECT {', '.join(_ATTEMPT_COLS)} FROM attempts"
+        sql = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts"
         params: tuple[str, ...] = ()
         if run_id is not None:
             sql += " WHERE run_id = ?"
             params = (run_id,)
         with self._lock:
             rows = self.db.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
-        return [_attempt(row) for row in rows]
+        return [attempt_from_row(row) for row in rows]
 
     def attempt_columns(self, columns: Iterable[str], run_id: str | None = None) -> list[tuple[Any, ...]]:
         """Some columns of the attempts (of one run, or all), in creation order: cheaper than
         :meth:`attempts` when a view needs few fields of many attempts."""
         names = list(columns)
-        unknown = set(names) - set(_ATTEMPT_COLS)
+        unknown = set(names) - set(ATTEMPT_COLUMNS)
         if unknown:
             raise ValueError(f"no attempt column(s) {', '.join(sorted(unknown))}")
         sql = f"SELECT {', '.join(names)} FROM attempts"
@@ -450,9 +369,9 @@ class Store:
         """One attempt, or None."""
         with self._lock:
             row = self.db.execute(
-                f"SELECT {', '.join(_ATTEMPT_COLS)} FROM attempts WHERE run_id = ? AND task_id = ? "
+                f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE run_id = ? AND task_id = ? "
                 "AND agent = ?", (run_id, task_id, agent)).fetchone()  # fmt: skip
-        return _attempt(row) if row else None
+        return attempt_from_row(row) if row else None
 
     # -- events -----------------------------------------------------------------------------
 
@@ -494,20 +413,3 @@ def _sql(value: Any) -> Any:
     return value
 
 
-def _run(row: tuple[Any, ...]) -> RunRecord:
-    values = dict(zip(_RUN_COLS, row, strict=True))
-    values["created_at"] = _dt(values["created_at"])
-    return RunRecord(**values)
-
-
-def _attempt(row: tuple[Any, ...]) -> AttemptRecord:
-    v = dict(zip(_ATTEMPT_COLS, row, strict=True))
-    return AttemptRecord(
-        run_id=v["run_id"], task_id=v["task_id"], task_slug=v["task_slug"], agent=v["agent"],
-        branch=v["branch"], path=v["path"], attempt_dir=v["attempt_dir"], state=v["state"],
-        managed_files=tuple(json.loads(v["managed_files_json"])),
-        created_at=_dt(v["created_at"]), updated_at=_dt(v["updated_at"]), head=v["head"],
-        **{c: v[c] for c in _EXEC_COLS if c not in ("started_at", "ended_at", "done_requested")},
-        started_at=_dt(v["started_at"]), ended_at=_dt(v["ended_at"]),
-        done_requested=bool(v["done_requested"]),
-    )  # fmt: skip

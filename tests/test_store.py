@@ -250,3 +250,34 @@ class TestExecutionSchema:
         assert [e["state"] for e in events] == ["running", "completed"]
         assert store.events("r2", since=events[0]["id"])[0]["text"] == "ok"
         assert store.attempt("r2", "1", "nobody") is None
+
+
+class EffectiveStatusTests:
+    """The one rule for *interrupted*: unfinished work of a coordinator that is gone."""
+
+    def test_unfinished_work_of_a_dead_coordinator_is_interrupted(self) -> None:
+        from datetime import UTC, datetime
+
+        from nborch.procs import process_identity
+        from nborch.store import effective_status, run_alive
+
+        run = RunRecord(id="r", created_at=datetime.now(UTC), repo="/r", base_ref="main",
+                        base_commit="0" * 40, root="/w", status="running",
+                        coordinator_pid=2**22 + 7, coordinator_started=1.0)  # fmt: skip
+        assert not run_alive(run)
+        assert effective_status(run, run_alive(run)) == "interrupted"
+        attempt = AttemptRecord(run_id="r", task_id="1", task_slug="1", agent="a", branch="b",
+                                path="/p", attempt_dir="/d", status="running")  # fmt: skip
+        assert effective_status(attempt, False) == "interrupted"
+        assert effective_status(attempt, True) == "running"
+        done = AttemptRecord(run_id="r", task_id="1", task_slug="1", agent="a", branch="b",
+                             path="/p", attempt_dir="/d", status="completed")  # fmt: skip
+        assert effective_status(done, False) == "completed"
+        pid, started = process_identity()
+        mine = RunRecord(id="r", created_at=datetime.now(UTC), repo="/r", base_ref="main",
+                         base_commit="0" * 40, root="/w", status="running",
+                         coordinator_pid=pid, coordinator_started=started)  # fmt: skip
+        assert run_alive(mine) and effective_status(mine, run_alive(mine)) == "running"
+        prepared = RunRecord(id="r", created_at=datetime.now(UTC), repo="/r", base_ref="main",
+                             base_commit="0" * 40, root="/w", status="prepared")  # fmt: skip
+        assert run_alive(prepared)  # never started: its pending attempts are just pending

@@ -53,7 +53,7 @@ def demo(keep: Path | None, timeout: float | None, max_concurrent: int) -> None:
             run.run_sync()
         from ..execute.table import COLUMNS, rows
 
-        table("4. Summary — " + repr(run).strip("<>"), COLUMNS, rows(run))
+        table("4. Summary — " + repr(run).strip("<>"), COLUMNS, rows(run.executions.values()))
         _demo_compare_and_merge(run)
     finally:
         if keep is None:

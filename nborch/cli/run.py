@@ -160,7 +160,7 @@ def _finish_run(run: Any, as_json: bool) -> None:
     else:
         from ..execute.table import COLUMNS, rows
 
-        table(repr(run).strip("<>"), COLUMNS, rows(run))
+        table(repr(run).strip("<>"), COLUMNS, rows(run.executions.values()))
         click.echo(f"run id: {run.id} — nborch status -r {run.repo} --run {run.id}", err=True)
     ok = all(ex.status == AttemptState.COMPLETED for ex in run.executions.values())
     sys.exit(EXIT_OK if ok else EXIT_INCOMPLETE)

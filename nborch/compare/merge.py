@@ -28,63 +28,22 @@ nothing has moved.
 from __future__ import annotations
 
 import html
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..display import html_table, plural, text_table
 from ..errors import WorktreeError
 from ..execute.validate import check_env
-from ..gitcmd import Git, porcelain_paths, ref_problem, split_z
-from ..workspace.cleanup import worktree_list
-from ..workspace.commit import identity_env
+from ..gitcmd import Git, ref_problem
 from .checkout import temporary_checkout
-from .diffs import merges_cleanly
+from .integrate import Conflict, Pick, build, checked_out, require_clean, resolve_commit, set_target
 from .tests import TestRun, is_pytest, run_tests
 
 __all__ = ["INTEGRATION_PREFIX", "Conflict", "MergeOutcome", "Pick", "merge_picks"]
 
 INTEGRATION_PREFIX = "nborch/integration/"
 _COLUMNS = ("task", "agent", "commit", "result", "detail")
-
-
-@dataclass(frozen=True, slots=True)
-class Pick:
-    """The attempt chosen for one task; ``extra_tests`` adds other attempts' test files on top.
-
-    ``extra_tests`` holds ``(commit, paths)`` pairs: those files (or folders) as they are in that
-    other attempt's commit ("take A with B's tests").
-    """
-
-    task: str
-    agent: str
-    commit: str
-    extra_tests: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {"task": self.task, "agent": self.agent, "commit": self.commit,
-                "extra_tests": [{"commit": c, "paths": list(p)} for c, p in self.extra_tests]}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """A pick that does not merge: the conflicted files and the earlier tasks that touched them."""
-
-    task: str
-    agent: str
-    files: tuple[str, ...]
-    with_tasks: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        other = (f"task {', '.join(self.with_tasks)}" if self.with_tasks
-                 else "the target branch's own changes")  # fmt: skip
-        verb = "conflicts" if len(self.files) == 1 else "conflict"
-        return f"{', '.join(self.files)} {verb} with {other}"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"task": self.task, "agent": self.agent, "files": list(self.files),
-                "with_tasks": list(self.with_tasks)}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,140 +130,44 @@ class MergeOutcome:
         return "".join(parts)
 
 
-# ---- step 1: the result, in memory ----------------------------------------------------------
-
-
 @dataclass(slots=True)
-class _Build:
-    current: str
-    merged: list[Pick]
-    skipped: list[tuple[Pick, str]]
-    conflicts: list[Conflict]
+class _Target:
+    branch: str
+    old: str | None  # its head before, if it exists
+    where: list[Path]  # the worktree that has it checked out, if any
+    onto: str  # where the picks are merged
     notes: list[str]
 
 
-def _commit_tree(git: Git, tree: str, parents: Sequence[str], message: str,
-                 ident: dict[str, str]) -> str:  # fmt: skip
-    args = [a for p in parents for a in ("-p", p)]
-    return git.out("-c", "commit.gpgsign=false", "commit-tree", tree, *args, "-m", message,
-                   env=ident)  # fmt: skip
-
-
-def _add_files(git: Git, current: str, source: str, paths: Sequence[str], message: str,
-               ident: dict[str, str]) -> str | None:  # fmt: skip
-    """A commit on ``current`` with ``paths`` as they are in ``source``; None if nothing changes."""
-    listing = split_z(git.run("ls-tree", "-r", "-z", "--full-tree", source, "--", *paths).stdout)
-    entries = [tuple(line.split("\t", 1)) for line in listing]
-    missing = [p for p in paths
-               if not any(e[1] == p or e[1].startswith(p.rstrip("/") + "/") for e in entries)]  # fmt: skip
-    if missing:
-        raise WorktreeError(f"{', '.join(missing)} not found in commit {source[:12]} — name test "
-                            "files (or folders) that exist in that attempt's commit")  # fmt: skip
-    infos = [a for meta, path in entries
-             for a in ("--cacheinfo", f"{meta.split()[0]},{meta.split()[2]},{path}")]  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="nborch-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # never the user's index
-        git.run("read-tree", current, env=env)
-        git.run("update-index", "--add", "--replace", *infos, env=env)
-        tree = git.out("write-tree", env=env)
-    if tree == git.out("rev-parse", f"{current}^{{tree}}"):
-        return None
-    return _commit_tree(git, tree, [current], message, ident)
-
-
-def _build(git: Git, onto: str, picks: Sequence[Pick], prefix: str) -> _Build:
-    """Merge ``picks`` in order onto ``onto`` as new commits no ref points at."""
-    ident = identity_env(git)
-    b = _Build(onto, [], [], [], [])
-    touched: dict[str, list[str]] = {}  # file → tasks whose merge changed it, in order
-
-    def advance(new: str, task: str) -> None:
-        for path in split_z(git.run("diff", "--name-only", "-z", "--no-renames", b.current,
-                                    new).stdout):  # fmt: skip
-            touched.setdefault(path, []).append(task)
-        b.current = new
-
-    for pick in picks:
-        if git.ok("merge-base", "--is-ancestor", pick.commit, b.current):
-            # a dependent attempt already holds its dependency's merge; an empty attempt is base
-            b.skipped.append((pick, f"already contained in {b.current[:12]}"))
-        else:
-            check = merges_cleanly(git.cwd, b.current, pick.commit)
-            if not check.clean:
-                with_tasks = dict.fromkeys(t for f in check.conflicts for t in touched.get(f, ()))
-                b.conflicts.append(Conflict(pick.task, pick.agent, check.conflicts,
-                                            tuple(t for t in with_tasks if t != pick.task)))  # fmt: skip
-                continue  # the later picks are still checked, without this one
-            assert check.tree is not None
-            message = (f"{prefix}: merge task {pick.task} ({pick.agent})\n\n"
-                       f"Attempt {pick.commit} chosen for task {pick.task}, agent {pick.agent}.")  # fmt: skip
-            advance(_commit_tree(git, check.tree, [b.current, pick.commit], message, ident),
-                    pick.task)  # fmt: skip
-            b.merged.append(pick)
-        for source, paths in pick.extra_tests:
-            message = (f"{prefix}: task {pick.task} — tests from {source[:12]}\n\n"
-                       + "\n".join(f"- {p}" for p in paths))  # fmt: skip
-            new = _add_files(git, b.current, source, paths, message, ident)
-            if new is None:
-                b.notes.append(f"task {pick.task}: the tests from {source[:12]} were already there")
-            else:
-                advance(new, pick.task)
-    return b
-
-
-# ---- step 2: the target branch --------------------------------------------------------------
-
-
-def _resolve(git: Git, rev: str, what: str) -> str:
-    res = git.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
-    if not res.ok:
-        raise WorktreeError(f"{what}: {rev!r} is not a commit in {git.cwd} — check the branch "
-                            "or commit id (was it deleted or never committed?)")  # fmt: skip
-    return res.stdout.strip()
-
-
-def _checked_out(git: Git, ref: str) -> list[Path]:
-    """The worktrees that have ``ref`` checked out (``git worktree list --porcelain``)."""
-    return [Path(e["worktree"]) for e in worktree_list(git) if e.get("branch") == ref]
-
-
-def _require_clean(git: Git, worktree: Path, branch: str) -> None:
-    if not worktree.is_dir():
-        raise WorktreeError(f"{branch} is checked out in {worktree}, which no longer exists — "
-                            "run 'git worktree prune' and try again")  # fmt: skip
-    # untracked files are left to git: a fast-forward that would overwrite one fails, moving nothing
-    out = git.at(worktree).out("status", "--porcelain", "-z", "--untracked-files=no")
-    if out:
-        files = porcelain_paths(out)
-        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-        raise WorktreeError(f"{branch} is checked out in {worktree} with uncommitted changes "
-                            f"({shown}) — commit or stash them, or merge into another branch; "
-                            "nothing was changed")  # fmt: skip
-
-
-def _set_target(git: Git, branch: str, old: str | None, where: list[Path], result: str,
-                message: str) -> bool:  # fmt: skip
-    """Point ``branch`` at ``result``; whether it was created or moved."""
-    ref, ident = f"refs/heads/{branch}", identity_env(git)
-    if old == result:
-        return False
-    if where:
-        wt = git.at(where[0])
-        _require_clean(git, where[0], branch)  # again: time has passed since the first check
-        how = (("merge", "--ff-only", "--quiet", result)
-               if git.ok("merge-base", "--is-ancestor", old or "", result)
-               else ("reset", "--keep", "--quiet", result))  # only a forced integration branch  # fmt: skip
-        res = wt.run(*how, check=False, locked=True, env=ident)
-    else:  # create (empty old value: fails if it exists) or compare-and-swap
-        res = git.run("update-ref", "-m", message, ref, result, old or "", check=False,
-                      locked=True, env=ident)  # fmt: skip
-    if not res.ok:
-        raise WorktreeError(f"{git.describe(res)} — {branch} was left as it was; if it changed "
-                            "while merging, run the merge again")  # fmt: skip
-    return True
-
-
-# ---- step 3: the tests ----------------------------------------------------------------------
+def _target(git: Git, into: str, base: str, force: bool) -> _Target:
+    """Step 2's decision, made first: which branch, where the picks go, and whether that is
+    allowed (see the module docstring)."""
+    branch = into.removeprefix("refs/heads/")
+    problem = ref_problem(f"refs/heads/{branch}")
+    if problem:
+        raise WorktreeError(f"cannot merge into {into!r}: the branch name {problem} — choose "
+                            f"another name, e.g. {INTEGRATION_PREFIX}<run>")  # fmt: skip
+    base_sha = resolve_commit(git, base, "base")
+    old = git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}",
+                  check=False).stdout.strip() or None  # fmt: skip
+    where = checked_out(git, f"refs/heads/{branch}") if old else []
+    if len(where) > 1:
+        raise WorktreeError(f"{branch} is checked out in {len(where)} worktrees "
+                            f"({', '.join(map(str, where))}) — keep it in one and try again")  # fmt: skip
+    target = _Target(branch, old, where, base_sha, [])
+    if old and branch.startswith(INTEGRATION_PREFIX):
+        if not force:
+            raise WorktreeError(f"{branch} already exists (at {old[:12]}) — pass force=True "
+                                "(--force) to rebuild and replace it, or merge into another "
+                                "branch")  # fmt: skip
+        target.notes.append(f"rebuilt from base {base_sha[:12]}; replaces {branch} at {old[:12]}")
+    elif old:
+        target.onto = old
+        if old != base_sha:
+            target.notes.append(f"merged onto {branch} at {old[:12]}, not the base {base_sha[:12]}")
+    for wt in where:
+        require_clean(git, wt, branch)
+    return target
 
 
 def _no_tests(run: TestRun) -> bool:
@@ -375,38 +238,13 @@ def merge_picks(
         exists without ``force``, or the worktree that has ``into`` checked out is dirty.
     """
     git = Git(repo)
-    branch = into.removeprefix("refs/heads/")
-    problem = ref_problem(f"refs/heads/{branch}")
-    if problem:
-        raise WorktreeError(f"cannot merge into {into!r}: the branch name {problem} — choose "
-                            f"another name, e.g. {INTEGRATION_PREFIX}<run>")  # fmt: skip
-    base_sha = _resolve(git, base, "base")
-    resolved = tuple(replace(p, commit=_resolve(git, p.commit, f"task {p.task} ({p.agent})"),
-                             extra_tests=tuple((_resolve(git, c, f"tests for task {p.task}"), tuple(ps))
+    target = _target(git, into, base, force)
+    branch, old, where, onto, notes = target.branch, target.old, target.where, target.onto, target.notes
+    resolved = tuple(replace(p, commit=resolve_commit(git, p.commit, f"task {p.task} ({p.agent})"),
+                             extra_tests=tuple((resolve_commit(git, c, f"tests for task {p.task}"), tuple(ps))
                                                for c, ps in p.extra_tests))
                      for p in picks)  # fmt: skip
-    old = git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}",
-                  check=False).stdout.strip() or None  # fmt: skip
-    where = _checked_out(git, f"refs/heads/{branch}") if old else []
-    if len(where) > 1:
-        raise WorktreeError(f"{branch} is checked out in {len(where)} worktrees "
-                            f"({', '.join(map(str, where))}) — keep it in one and try again")  # fmt: skip
-    notes: list[str] = []
-    onto = base_sha
-    if old and branch.startswith(INTEGRATION_PREFIX):
-        if not force:
-            raise WorktreeError(f"{branch} already exists (at {old[:12]}) — pass force=True "
-                                "(--force) to rebuild and replace it, or merge into another "
-                                "branch")  # fmt: skip
-        notes.append(f"rebuilt from base {base_sha[:12]}; replaces {branch} at {old[:12]}")
-    elif old:
-        onto = old
-        if old != base_sha:
-            notes.append(f"merged onto {branch} at {old[:12]}, not the base {base_sha[:12]}")
-    for wt in where:
-        _require_clean(git, wt, branch)
-
-    built = _build(git, onto, resolved, message_prefix)
+    built = build(git, onto, resolved, message_prefix)
     notes += built.notes
     if built.conflicts:
         notes.append("no branch was created or moved; later picks were checked without the "
@@ -414,7 +252,7 @@ def merge_picks(
         return MergeOutcome(branch, None, tuple(built.merged), tuple(built.skipped),
                             tuple(built.conflicts), None, False, tuple(notes), onto)  # fmt: skip
 
-    updated = _set_target(git, branch, old, where, built.current,
+    updated = set_target(git, branch, old, where, built.current,
                           f"{message_prefix}: merge {plural(len(built.merged), 'pick')}")  # fmt: skip
     if not updated:
         notes.append(f"{branch} was already at the result")

@@ -2,7 +2,7 @@
 formats nborch knows (:mod:`.markdown`, :mod:`.data`, :mod:`.formats`), held-out tests
 (:mod:`.holdout`) and the pytest ids a task names (:mod:`.testids`).
 
->>> from nborch.plan.model import parse_plan
+>>> from nborch.plan import parse_plan
 >>> parse_plan("# P\\n## Task 1: Write the README\\n").tasks[0].title
 'Write the README'
 """

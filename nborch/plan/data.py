@@ -24,17 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PlanError
-from .model import (
-    YES_NO,
-    Criterion,
-    Phase,
-    Plan,
-    Task,
-    build_plan,
-    normalize_priority,
-    split_ids,
-    split_names,
-)  # fmt: skip
+from .build import build_plan, normalize_priority, split_ids, split_names
+from .model import YES_NO, Criterion, Phase, Plan, Task
 
 _LINES = "__lines__"  # where the YAML loader records the line of every key of a mapping
 _LIST_FIELDS = ("objectives", "key_activities", "deliverables", "validation")

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from ..errors import PlanError
 from ..names import slugify
+from .build import build_plan
 from .data import end_line, front_matter
-from .model import Phase, Plan, Task, build_plan  # fmt: skip
+from .model import Phase, Plan, Task
 from .sections import ALIAS, SECTION_ALIASES, Fields, item_text, join  # noqa: F401
 
 # Level-2 headings that describe the plan rather than group tasks.

@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..display import html_table, plural, text_table
 from ..errors import PlanError
-from ..names import closest, unique_slugs
+from ..names import closest
 from .testids import TEST_ID, pytest_ids_in, with_test_ids
 
 PRIORITIES = ("low", "medium", "high", "critical")
 DEFAULT_TEST_COMMAND = "python -m pytest -q"  # runs a plan's test ids when it names no test_command
-_PRIORITY_ALIASES = {
-    "p0": "critical", "p1": "high", "p2": "medium", "p3": "low", "urgent": "critical",
-    "normal": "medium", "med": "medium", "default": "medium", "blocker": "critical",
-}  # fmt: skip
 
 # First words of a backticked span that make it a command to run rather than a code reference.
 COMMAND_WORDS = frozenset(
@@ -36,7 +32,6 @@ _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _MISSING: Any = object()
 #: Words a plan may write for a yes/no field (``Changes tests: yes``, ``done: false``).
 YES_NO = {"true": True, "yes": True, "false": False, "no": False}
-_NONE_WORDS = {"", "none", "-", "—", "n/a", "na", "nothing", "no"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,104 +261,6 @@ class Plan:
 
 
 # ---- field helpers shared by every format ---------------------------------------------------
-
-
-def normalize_priority(value: object) -> str:
-    """Map ``high``, ``P1``, ``Urgent``… to one of :data:`PRIORITIES`; ``ValueError`` otherwise."""
-    text = str(value).strip().lower()
-    text = _PRIORITY_ALIASES.get(text, text)
-    if text not in PRIORITIES:
-        raise ValueError(f"priority {value!r} is not one of {', '.join(PRIORITIES)} (or P0–P3)")
-    return text
-
-
-def split_ids(value: str) -> tuple[str, ...]:
-    """Split a ``Depends on:`` value: ``"1.2, Task 2.1 and 3"`` → ``("1.2", "2.1", "3")``.
-
-    Commas and the word "and" separate ids, so ids with spaces or semicolons stay whole.
-    """
-    if value.strip().lower().rstrip(".") in _NONE_WORDS:
-        return ()
-    parts = re.split(r",|\s+and\s+|\s+&\s+", value)
-    out = []
-    for part in parts:
-        part = part.strip().strip("`*_").strip()
-        part = re.sub(r"^(task|#)\s*", "", part, flags=re.IGNORECASE).strip().rstrip(".")
-        if part and part.lower() not in _NONE_WORDS:
-            out.append(part)
-    return tuple(dict.fromkeys(out))
-
-
-def split_names(value: str) -> tuple[str, ...]:
-    """Split an ``Agents:`` value into lowercase names: ``"Claude, codex"`` → ``("claude", "codex")``."""
-    names = re.split(r"[,\s]+", value.strip().lower())
-    return tuple(dict.fromkeys(n.strip("`*_") for n in names if n.strip("`*_")))
-
-
-# ---- checks every plan passes ------------------------------------------------------------
-
-
-def build_plan(
-    title: str,
-    tasks: Sequence[Task],
-    *,
-    phases: Sequence[Phase] = (),
-    settings: Mapping[str, Any] | None = None,
-    path: str | Path | None = None,
-    overview: str = "",
-    sections: Sequence[tuple[str, str]] = (),
-    format: str = "markdown",
-    end_line: int = 1,
-    no_tasks_fix: str = (
-        "add at least one task, e.g. a '### Task 1: Title' heading under a '## Phase 1: Name' "
-        "heading, a '## Task 1: Title' heading, or a '- [ ] Title' checklist item"
-    ),
-) -> Plan:
-    """Check the tasks a parser found and assemble a :class:`Plan` (``PlanError`` on any defect)."""
-    where = str(path) if path is not None else None
-    if not tasks:
-        raise PlanError("no tasks found", no_tasks_fix, path=where, line=end_line)
-    seen: dict[str, Task] = {}
-    for task in tasks:
-        if task.id in seen:
-            raise PlanError(
-                f"duplicate task id {task.id!r} (first used on line {seen[task.id].line})",
-                "give every task its own id",
-                path=where, line=task.line,
-            )  # fmt: skip
-        seen[task.id] = task
-    ids = list(seen)
-    for task in tasks:
-        for dep in task.depends_on:
-            if dep not in seen:
-                others = [i for i in ids if i != task.id]
-                same_case = [i for i in others if i.lower() == dep.lower()]
-                close = same_case[0] if same_case else closest(dep, others, cutoff=0.5)
-                fix = f"did you mean {close!r}?" if close else "name the id of a task in this plan"
-                if same_case:
-                    fix += " (ids are case-sensitive)"
-                raise PlanError(
-                    f"task {task.id!r} depends on {dep!r}, which is not a task in this plan",
-                    fix, path=where, line=task.depends_line or task.line,
-                )  # fmt: skip
-            if dep == task.id:
-                raise PlanError(
-                    f"task {task.id!r} depends on itself", "remove it from its own 'Depends on'",
-                    path=where, line=task.depends_line or task.line,
-                )  # fmt: skip
-    slugs = unique_slugs(ids)
-    tasks = tuple(t if t.slug == slugs[t.id] else _replace(t, slug=slugs[t.id]) for t in tasks)
-    return Plan(
-        title=title, tasks=tasks, phases=tuple(phases), settings=dict(settings or {}),
-        path=Path(path) if path is not None else None, overview=overview,
-        sections=tuple(sections), format=format,
-    )  # fmt: skip
-
-
-def _replace(task: Task, **changes: Any) -> Task:
-    from dataclasses import replace
-
-    return replace(task, **changes)
 
 
 def _levels(plan: Plan) -> list[tuple[str, ...]]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import PlanError
-from .model import YES_NO, Criterion, Task, normalize_priority, split_ids, split_names
+from .build import normalize_priority, split_ids, split_names
+from .model import YES_NO, Criterion, Task
 
 
 class Reader(Protocol):

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import psutil
-
 from . import tree
 
 __all__ = ["CommandResult", "run_command"]
@@ -74,12 +72,12 @@ def run_command(argv: Sequence[str], *, cwd: str | Path | None = None,
             err = stack.enter_context(tempfile.TemporaryFile())
         proc = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=err, start_new_session=True)  # fmt: skip
-        seen = _children(proc.pid)
+        seen = set(tree.descendants_now(proc.pid))
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            seen |= _children(proc.pid)
+            seen |= set(tree.descendants_now(proc.pid))
             _kill(seen, proc.pid, token, since)
             proc.wait()
         strays = _kill(seen, proc.pid, token, since)
@@ -90,13 +88,6 @@ def run_command(argv: Sequence[str], *, cwd: str | Path | None = None,
         argv=tuple(argv), return_code=None if timed_out else proc.returncode, timed_out=timed_out,
         duration_s=round(time.monotonic() - start, 3), stdout=stdout, stderr=stderr, strays=strays,
     )  # fmt: skip
-
-
-def _children(pid: int) -> set[tree.Key]:
-    try:
-        return set(tree.children_of(psutil.Process(pid)))
-    except psutil.Error:
-        return set()
 
 
 def _kill(seen: set[tree.Key], pgid: int, token: str, since: float) -> int:

@@ -142,7 +142,7 @@ class _Run:
                 state = await self.wait(proc)
                 poller.cancel()
                 if state != "exited":
-                    self.seen.update(await asyncio.to_thread(_tree_now, proc.pid))
+                    self.seen.update(await asyncio.to_thread(tree.descendants_now, proc.pid))
                 await self.end_tree(proc.pid, state)
                 await self.drain(proc, readers)
             except BaseException:  # our caller was cancelled: stop hard, then let it propagate
@@ -222,7 +222,7 @@ class _Run:
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(pid)
             while True:
-                self.seen = await asyncio.to_thread(_refresh, root, frozenset(self.seen))
+                self.seen = await asyncio.to_thread(tree.refresh, root, frozenset(self.seen))
                 await asyncio.sleep(POLL_S)
 
     async def end_tree(self, pgid: int, state: ProcessState) -> None:
@@ -231,7 +231,7 @@ class _Run:
         if not found:
             return
         why = "still running after the agent exited" if state == "exited" else state
-        self.note(f"{why}: SIGTERM to process group {pgid} and {_names(found)}")
+        self.note(f"{why}: SIGTERM to process group {pgid} and {tree.describe(found)}")
         self.killed.update(dict.fromkeys(tree.signal_all(found, pgid, signal.SIGTERM)))
         deadline = time.monotonic() + self.spec.grace
         while time.monotonic() < deadline and any(map(tree.is_alive, found)):
@@ -239,12 +239,12 @@ class _Run:
         # Look again: a SIGTERM handler may have started new processes.
         found = await self.find(pgid)
         if found:
-            self.note(f"SIGKILL after {self.spec.grace:g} s grace: {_names(found)}")
+            self.note(f"SIGKILL after {self.spec.grace:g} s grace: {tree.describe(found)}")
             self.killed.update(dict.fromkeys(tree.signal_all(found, pgid, signal.SIGKILL)))
             await asyncio.to_thread(tree.wait_gone, found, 2.0)
             left = await self.find(pgid)
             if left:
-                self.problems.append(f"could not kill {_names(left)}")
+                self.problems.append(f"could not kill {tree.describe(left)}")
                 self.note(self.problems[-1])
 
     async def find(self, pgid: int) -> list[tree.Found]:
@@ -399,25 +399,6 @@ async def _exit_code(proc: asyncio.subprocess.Process) -> int:
     finally:
         waiter.cancel()
     return proc.returncode
-
-
-def _refresh(root: psutil.Process, seen: frozenset[tree.Key]) -> set[tree.Key]:
-    """The known descendants still alive, plus the ones under ``root`` now (worker thread)."""
-    alive = {key for key in seen if tree.is_alive(tree.Found(key[0], key[1], ""))}
-    return alive | set(tree.children_of(root))
-
-
-def _tree_now(pid: int) -> list[tree.Key]:
-    try:
-        return tree.children_of(psutil.Process(pid))
-    except psutil.Error:
-        return []
-
-
-def _names(found: list[tree.Found]) -> str:
-    shown = ", ".join(f"{f.pid} ({f.name})" for f in found[:10])
-    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-    return f"pid{'s' if len(found) > 1 else ''} {shown}{more}"
 
 
 def _pipe_inodes(proc: asyncio.subprocess.Process) -> frozenset[int]:

@@ -175,3 +175,24 @@ def _in_group(pid: int, pgid: int) -> bool:
         return os.getpgid(pid) == pgid
     except OSError:
         return False
+
+
+def refresh(root: psutil.Process, seen: frozenset[Key]) -> set[Key]:
+    """The known descendants still alive, plus the ones under ``root`` now (worker thread)."""
+    alive = {key for key in seen if is_alive(Found(key[0], key[1], ""))}
+    return alive | set(children_of(root))
+
+
+def descendants_now(pid: int) -> list[Key]:
+    """The processes under ``pid`` now (none when it is gone)."""
+    try:
+        return children_of(psutil.Process(pid))
+    except psutil.Error:
+        return []
+
+
+def describe(found: list[Found]) -> str:
+    """``pids 12 (sleep), 13 (node)``: the processes, for a note in a log."""
+    shown = ", ".join(f"{f.pid} ({f.name})" for f in found[:10])
+    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+    return f"pid{'s' if len(found) > 1 else ''} {shown}{more}"

@@ -5,7 +5,7 @@
 
 It is a handful of widget models whatever the number of runs or attempts: an ``HTML`` runs table,
 a ``Dropdown`` to pick a run, a Refresh ``Button``, an ``HTML`` attempts table (drawn by
-:func:`nborch.view.html.table_html`, like the live run view), a ``Dropdown`` to pick an attempt
+:func:`nborch.execute.table.table_html`, like the live run view), a ``Dropdown`` to pick an attempt
 and an ``HTML`` detail with its log tail (:func:`nborch.view.html.detail_html`).
 
 A selected run that is still running (in this kernel or in another process, such as ``nborch run``
@@ -24,13 +24,15 @@ updated on every refresh. The tables are built by the pure functions :func:`runs
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..display import html_table
-from ..errors import NborchError
+from ..errors import NborchError, WorktreeError
+from ..execute.table import CLASS, agent_label, esc, table_html
+from ..gitcmd import RepoLike, repo_path
 from .hooks import Displayable, call_later, in_current_cell
-from .html import CLASS, CSS, agent_label, detail_html, esc, table_html
+from .html import detail_html
+from .runs import runs_html, runs_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,65 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dashboard", "dashboard", "runs_html", "runs_text"]
 
-RUN_COLUMNS = ("run", "created", "status", "plan", "base", "attempts", "completed", "failed",
-               "timeout", "cancelled", "interrupted", "running")  # fmt: skip
-_COUNTS = RUN_COLUMNS[5:]
-_RUN_STATUS = {"finished": "ok", "completed": "ok", "running": "brand", "failed": "error",
-               "interrupted": "warn", "cancelled": "warn"}  # fmt: skip
-_EMPTY = ("No runs yet in {repo}. Start one with nborch.Coordinator(repo, plan) "
-          "(await run, or run.start()), then press Refresh.")  # fmt: skip
-
-
-def empty_message(repo: str | Path) -> str:
-    """The friendly line shown when a repository has no recorded run."""
-    return _EMPTY.format(repo=repo)
-
-
-def _cells(row: Any) -> list[str]:
-    created = row["created_at"]
-    created = created.strftime("%Y-%m-%d %H:%M:%S") if hasattr(created, "strftime") else created
-    return [str(row["run"]), str(created), str(row["status"]), str(row["plan"] or ""),
-            str(row["base_commit"] or ""), *(str(int(row[c])) for c in _COUNTS)]  # fmt: skip
-
-
-def runs_html(frame: pd.DataFrame, selected: str | None = None, repo: str | Path = "",
-              max_rows: int = 200) -> str:  # fmt: skip
-    """The runs table (rows as :func:`nborch.history` orders them), the selected one in bold."""
-    if frame.empty:
-        return f'<div class="{CLASS}"><i>{esc(empty_message(repo))}</i></div>'
-    head = "".join(f"<th>{esc(c)}</th>" for c in RUN_COLUMNS)
-    rows = []
-    for _, row in frame.head(max_rows).iterrows():
-        cells = _cells(row)
-        colour = _RUN_STATUS.get(cells[2], "muted")
-        tds = [f"<td>{esc(c)}</td>" for c in cells]
-        tds[2] = f'<td class="nb-{colour}">{esc(cells[2])}</td>'
-        for i in range(5, len(tds)):
-            tds[i] = f'<td class="n">{esc(cells[i])}</td>'
-        style = ' style="font-weight:bold"' if cells[0] == selected else ""
-        rows.append(f"<tr{style}>{''.join(tds)}</tr>")
-    if len(frame) > max_rows:
-        rows.append(f'<tr><td colspan="{len(RUN_COLUMNS)}">… {len(frame) - max_rows} more runs'
-                    "</td></tr>")  # fmt: skip
-    count = f"{len(frame)} run{'' if len(frame) == 1 else 's'}"
-    caption = f"<caption>{esc(f'{count} in {repo}' if repo else count)}"
-    return (f'<div class="{CLASS}"><style>{CSS}</style><table>{caption}</caption><thead><tr>'
-            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")  # fmt: skip
-
-
-def runs_text(frame: pd.DataFrame, repo: str | Path = "", max_rows: int = 50) -> str:
-    """The runs table as fixed-width text (or the friendly message when there is none)."""
-    if frame.empty:
-        return empty_message(repo)
-    rows = [list(RUN_COLUMNS), *(_cells(row) for _, row in frame.head(max_rows).iterrows())]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(RUN_COLUMNS))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    if len(frame) > max_rows:
-        lines.append(f"… {len(frame) - max_rows} more runs")
-    return "\n".join(lines)
-
-
-def dashboard(repo: str | Path, **options: Any) -> Dashboard:
+def dashboard(repo: RepoLike, **options: Any) -> Dashboard:
     """The dashboard of ``repo``'s runs (show it as the last expression of a cell).
 
     Parameters
@@ -128,14 +72,15 @@ class Dashboard(Displayable):
         Least seconds between two reads of a running selected run from the store (0: never).
     """
 
-    def __init__(self, repo: str | Path, *, log_lines: int = 30, poll: float = 1.0):
+    def __init__(self, repo: RepoLike, *, log_lines: int = 30, poll: float = 1.0):
         import ipywidgets as w
 
-        self.repo, self.log_lines, self.poll = Path(repo), log_lines, poll
+        self.repo, self.log_lines, self.poll = repo_path(repo), log_lines, poll
         self.polls = 0  # reads of a running run from the store, for tests and benchmarks
         self.runs: pd.DataFrame | None = None
         self.run: Coordinator | None = None
         self.error = ""  # why the selected run could not be loaded
+        self.problem = ""  # why no run can be read at all (no repository there)
         self._display_id: str | None = None
         self._quiet = False  # no re-render while the pickers are set in code
         self._closed = False
@@ -199,7 +144,12 @@ class Dashboard(Displayable):
         with self._poll_lock:  # a new read supersedes the scheduled poll
             self._poll_gen += 1
             self._polling = False
-        self.runs = history(self.repo)
+        try:
+            self.runs, self.problem = history(self.repo), ""
+        except WorktreeError as err:  # a copied notebook, a source archive: say what to do
+            self.runs, self.problem = _no_runs(), (
+                f"{err}. Point the dashboard at a repository: dashboard('path/to/repo'), or "
+                "NBORCH_REPO=path/to/repo for notebooks/dashboard_app.ipynb.")
         ids = list(self.runs["run"])
         keep = self.selected if self.selected in ids else (ids[0] if ids else None)
         self._quiet = True
@@ -358,7 +308,7 @@ class Dashboard(Displayable):
         frame = self.runs if self.runs is not None else _no_runs()
         with (self._draw_lock, self.runs_table.hold_sync(), self.attempts_table.hold_sync(),
               self.comparison_table.hold_sync(), self.detail.hold_sync()):  # fmt: skip
-            self.runs_table.value = runs_html(frame, self.selected, self.repo)
+            self.runs_table.value = runs_html(frame, self.selected, self.repo, message=self.problem)
             self.attempts_table.value = self.run_html()
             self.comparison_table.value = self.comparison_html()
             self.detail.value = self.detail_html()
@@ -371,13 +321,13 @@ class Dashboard(Displayable):
     def html(self) -> str:
         """Everything the dashboard shows, as HTML: runs table, attempts table, picked log."""
         frame = self.runs if self.runs is not None else _no_runs()
-        return (runs_html(frame, self.selected, self.repo) + self.run_html()
+        return (runs_html(frame, self.selected, self.repo, message=self.problem) + self.run_html()
                 + self.comparison_html() + self.detail_html())  # fmt: skip
 
     def text(self) -> str:
         """The runs table and the selected run as plain text."""
         frame = self.runs if self.runs is not None else _no_runs()
-        lines = [f"nborch dashboard of {self.repo}", runs_text(frame, self.repo)]
+        lines = [f"nborch dashboard of {self.repo}", runs_text(frame, self.repo, message=self.problem)]
         if self.run is not None:
             from ..execute.table import run_text
 
@@ -396,7 +346,7 @@ class Dashboard(Displayable):
         n = 0 if self.runs is None else len(self.runs)
         head = f"<Dashboard of {self.repo}: {n} runs, selected {self.selected or 'none'}>"
         frame = self.runs if self.runs is not None else _no_runs()
-        return head + "\n" + runs_text(frame, self.repo)
+        return head + "\n" + runs_text(frame, self.repo, message=self.problem)
 
 
 def _no_runs() -> pd.DataFrame:

@@ -1,126 +1,28 @@
-"""The run view drawn as HTML: pure functions over attempt records, every value escaped.
-
-Colours come from JupyterLab CSS variables (with fallbacks for other renderers), so dark themes
-work. A status is an icon and a word as well as a colour, so the table still reads where styles
-are stripped (GitHub, nbviewer). The HTML is compact — one scoped ``<style>`` block and short class
-names instead of a style per cell — so a saved 100-attempt run stays far below 200 KB.
-
->>> from nborch.execute.results import AgentExecution
->>> "✓ completed" in table_html([AgentExecution("1", "demo", status=AttemptState.COMPLETED)])
-True
-"""
+"""One attempt in detail, and how far a run is, as HTML (the table itself is
+:mod:`nborch.execute.table`, shared by every view)."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ..durations import format_duration
 from ..events import AttemptState
 from ..execute.results import AgentExecution
+from ..execute.table import (
+    CLASS,
+    CSS,
+    LOG_LINE_CHARS,
+    agent_label,
+    clip,
+    elapsed,
+    esc,
+    status_html,
+)
+
+__all__ = ["counts_text", "detail_html"]
 
 S = AttemptState
-CLASS = "nborch-run"
-COLUMNS = ("task", "agent", "status", "time", "tokens", "cost", "files", "checks",
-           "last line / error")  # fmt: skip
-
-# Colour names used as CSS classes (``nb-ok``…), each a JupyterLab variable with a fallback that
-# reads on light and dark backgrounds alike.
-COLOURS = {
-    "muted": "var(--jp-ui-font-color2,#888)",
-    "brand": "var(--jp-brand-color1,#1e88e5)",
-    "ok": "var(--jp-success-color1,#43a047)",
-    "warn": "var(--jp-warn-color1,#fb8c00)",
-    "error": "var(--jp-error-color1,#e53935)",
-}
-STATUS: dict[AttemptState, tuple[str, str]] = {
-    S.PENDING: ("○", "muted"),
-    S.BLOCKED: ("⋯", "muted"),
-    S.RUNNING: ("▶", "brand"),
-    S.COMPLETED: ("✓", "ok"),
-    S.FAILED: ("✗", "error"),
-    S.TIMEOUT: ("⏱", "warn"),
-    S.CANCELLED: ("⊘", "warn"),
-    S.INTERRUPTED: ("⚠", "warn"),
-}
-_CHECKS = {"passed": ("✓ passed", "ok"), "failed": ("✗ failed", "error"), "none": ("—", "muted")}
-
-_C = f".{CLASS}"
-CSS = (
-    f"{_C} table{{border-collapse:collapse;font-size:var(--jp-ui-font-size1,13px);"
-    "color:var(--jp-ui-font-color1,inherit)}"
-    f"{_C} caption{{text-align:left;font-weight:bold;padding:2px 0}}"
-    f"{_C} th,{_C} td{{padding:1px 8px;text-align:left;vertical-align:top;white-space:nowrap;"
-    "border-bottom:1px solid var(--jp-border-color2,#ddd)}"
-    f"{_C} td.n{{text-align:right}}"
-    f"{_C} pre{{margin:4px 0;padding:4px;max-height:18em;overflow:auto;white-space:pre-wrap;"
-    "line-height:1.3;word-break:break-all;font-size:var(--jp-code-font-size,12px);"
-    "background:var(--jp-layout-color2,transparent);color:var(--jp-ui-font-color1,inherit)}"
-    + "".join(f"{_C} .nb-{name}{{color:{value}}}" for name, value in COLOURS.items())
-)
-_NUMERIC = {"time", "tokens", "cost"}
-LAST_LINE_CHARS = 80
-LOG_LINE_CHARS = 240
-
-
-def esc(value: object) -> str:
-    """``value`` as escaped HTML text (quotes too, so it is safe in attributes)."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def clip(text: str, limit: int) -> str:
-    """One line of at most ``limit`` characters, whitespace collapsed."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def agent_label(ex: AgentExecution) -> str:
-    """The agent's name, marked ``(demo)`` when it is a demo agent whose name does not say so."""
-    return f"{ex.agent} (demo)" if ex.is_demo and "demo" not in ex.agent else ex.agent
-
-
-def elapsed(ex: AgentExecution, now: datetime | None = None) -> float | None:
-    """Seconds the attempt ran, counted up to ``now`` while it is still running."""
-    if ex.started_at is None:
-        return None
-    end = ex.ended_at or now or datetime.now(UTC)
-    return max(0.0, (end - ex.started_at).total_seconds())
-
-
-def status_html(state: AttemptState, tag: str = "span") -> str:
-    """The status as icon and word in its colour: ``<span class="nb-ok">✓ completed</span>``."""
-    icon, colour = STATUS.get(state, ("?", "muted"))
-    return f'<{tag} class="nb-{colour}">{icon} {esc(state)}</{tag}>'
-
-
-def _td(text: object, colour: str = "", numeric: bool = False) -> str:
-    classes = " ".join(c for c in (f"nb-{colour}" if colour else "", "n" if numeric else "") if c)
-    attr = f' class="{classes}"' if classes else ""
-    return f"<td{attr}>{esc(text)}</td>"
-
-
-def diffstat(ex: AgentExecution) -> str:
-    """``'3 (+40/−2)'`` once the attempt's result is committed; ``''`` before."""
-    if ex.files_changed:
-        return f"{ex.files_changed} (+{ex.insertions}/−{ex.deletions})"
-    return "0" if ex.commit or ex.status.is_final else ""
-
-
-def row_html(ex: AgentExecution, now: datetime | None = None) -> str:
-    """One attempt as a table row; the time ticks while it runs."""
-    seconds = elapsed(ex, now)
-    tokens = ex.input_tokens + ex.output_tokens
-    check, check_colour = _CHECKS.get(ex.validation, ("", ""))
-    note, note_colour = (ex.error, "error") if ex.error else (ex.last_line, "")
-    return "".join((
-        "<tr>", _td(ex.task), _td(agent_label(ex)), status_html(ex.status, "td"),
-        _td(format_duration(seconds) if seconds is not None else "", numeric=True),
-        _td(f"{tokens:,}" if tokens else "", numeric=True),
-        _td(f"${ex.cost_usd:.4f}" if ex.cost_usd is not None else "", numeric=True),
-        _td(diffstat(ex)), _td(check, check_colour),
-        _td(clip(note, LAST_LINE_CHARS), note_colour), "</tr>",
-    ))  # fmt: skip
 
 
 def counts_text(executions: Sequence[AgentExecution]) -> str:
@@ -132,24 +34,6 @@ def counts_text(executions: Sequence[AgentExecution]) -> str:
             by_state[str(ex.status)] = by_state.get(str(ex.status), 0) + 1
     parts = [f"{done}/{len(executions)} done", *(f"{n} {s}" for s, n in by_state.items())]
     return " · ".join(parts)
-
-
-def table_html(
-    executions: Sequence[AgentExecution],
-    caption: str = "",
-    now: datetime | None = None,
-    max_rows: int = 200,
-) -> str:
-    """The progress table: one row per attempt (past ``max_rows``, a count of the rest)."""
-    now = now or datetime.now(UTC)
-    head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
-    body = "".join(row_html(ex, now) for ex in executions[:max_rows])
-    if len(executions) > max_rows:
-        more = len(executions) - max_rows
-        body += f'<tr><td colspan="{len(COLUMNS)}">… {more} more attempts</td></tr>'
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (f'<div class="{CLASS}"><style>{CSS}</style><table>{cap}<thead><tr>{head}</tr>'
-            f"</thead><tbody>{body}</tbody></table></div>")  # fmt: skip
 
 
 def detail_html(ex: AgentExecution | None, log: str = "", now: datetime | None = None,

@@ -8,7 +8,7 @@ How it stays cheap, live and honest:
 * A fixed handful of widget models whatever the number of attempts: an ``HTML`` table, an
   ``IntProgress``, a control bar (Cancel all; a ``Dropdown`` to pick an attempt and Cancel it) and
   an ``HTML`` log tail with the picked attempt's diffstat. The HTML comes from the pure functions
-  of :mod:`nborch.view.html`.
+  of :mod:`nborch.execute.table` and :mod:`nborch.view.html`.
 * It subscribes to the run's events (the engine never imports ipywidgets). An event only asks
   for a render; a :class:`Throttle` renders at most ``1 / interval`` times a second (4 by default)
   on whichever thread the events come from, batched with ``hold_sync()``. While attempts run, a
@@ -34,8 +34,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..events import AttemptState, RunEvent
+from ..execute.table import agent_label, table_html
 from .hooks import Displayable, call_later, in_current_cell
-from .html import agent_label, counts_text, detail_html, table_html
+from .html import counts_text, detail_html
 
 if TYPE_CHECKING:
     from ..execute.coordinator import Coordinator

@@ -27,7 +27,7 @@ class _Table:
         table = Table(title=escape(repr(self.run)), title_justify="left")
         for col in COLUMNS:
             table.add_column(col, overflow="ellipsis", no_wrap=col.startswith("last"))
-        for row in rows(self.run):
+        for row in rows(self.run.executions.values()):
             table.add_row(*(escape(str(v)) for v in row))
         return table
 

@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass, field
 
 from ...errors import PlanError
-from ..model import Phase, Plan, build_plan, split_ids
+from ..build import build_plan, split_ids
+from ..model import Phase, Plan
 from ._draft import Draft, chain, to_tasks
 from ._lines import Line, end_line, fallback_title, front_matter, marker, raw_text, scan, title_of
 

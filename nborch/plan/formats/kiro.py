@@ -26,7 +26,8 @@ import re
 from pathlib import Path
 
 from ...errors import PlanError
-from ..model import Plan, build_plan
+from ..build import build_plan
+from ..model import Plan
 from ._draft import Draft, to_tasks
 from ._lines import Line, end_line, fallback_title, raw_text, scan, title_of
 

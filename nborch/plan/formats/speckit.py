@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 
 from ...errors import PlanError
 from ...names import closest
-from ..model import Phase, Plan, build_plan, normalize_priority
+from ..build import build_plan, normalize_priority
+from ..model import Phase, Plan
 from ._draft import Draft, chain, to_tasks
 from ._lines import Line, end_line, fallback_title, front_matter, raw_text, scan, title_of
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import PlanError
-from ..model import Phase, Plan, build_plan, normalize_priority
+from ..build import build_plan, normalize_priority
+from ..model import Phase, Plan
 from ._draft import Draft, to_tasks
 from ._jsonlines import object_lines
 

@@ -12,7 +12,7 @@ import pytest
 
 from nborch.demo import sample_plan_path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def nborch(*args: str, cwd: Path | None = None,
@@ -135,3 +135,22 @@ class TestVersion:
         from nborch import __version__
 
         assert __version__ in nborch("--version").stdout
+
+
+class BadInputTests:
+    """A bad option value is one line on stderr and exit 2: no traceback, no usage block."""
+
+    @pytest.mark.parametrize("value", ["5x", "abc", "-5s", "1h-2m"])
+    def test_a_bad_duration_is_one_line(self, value: str, tmp_path: Path) -> None:
+        for args in (["execute", str(DATA / "plans" / "canonical.md"), "-r", str(tmp_path), "-t", value],
+                     ["resume", "some-run", "-r", str(tmp_path), "--timeout", value],
+                     ["compare", "-r", str(tmp_path), "--test-timeout", value],
+                     ["demo", "-t", value]):  # fmt: skip
+            result = nborch(*args)
+            assert result.returncode == 2, (args, result.stderr)
+            assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+            assert f"{value!r}" in result.stderr and "--help" in result.stderr
+
+    def test_an_unknown_command_is_one_line(self) -> None:
+        result = nborch("exceute")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1

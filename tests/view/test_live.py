@@ -28,7 +28,8 @@ import nborch
 from nborch import AttemptState, Coordinator, RunEvent
 from nborch.demo import make_sample_repo
 from nborch.execute.results import AgentExecution
-from nborch.view.html import COLOURS, CSS, detail_html, row_html, table_html
+from nborch.execute.table import COLOURS, CSS, row_html, table_html
+from nborch.view.html import detail_html
 from nborch.view.live import RunView, Throttle, show
 
 S = AttemptState

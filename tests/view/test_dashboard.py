@@ -118,6 +118,41 @@ class TestEmpty:
             assert "No runs yet" in shown
         assert board.refresh() is board
 
+    def test_outside_a_repository_it_says_what_to_do(self, tmp_path: Path) -> None:
+        """A folder that is no git repository (a copied notebook, a source archive) gives a
+        dashboard that says so and how to point it elsewhere, not an exception."""
+        board = dashboard(tmp_path)
+        for shown in (board.runs_table.value, board._repr_html_(), repr(board), board.text()):
+            assert "not a git repository" in shown and "NBORCH_REPO" in shown
+        assert board.selected is None and board.runs.empty
+
+    def test_the_app_notebook_runs_outside_a_repository(self, tmp_path: Path) -> None:
+        """notebooks/dashboard_app.ipynb executed in a folder that is no repository shows the
+        message (nbclient, as nbmake and Voila run it)."""
+        import nbformat
+        from nbclient import NotebookClient
+
+        source = Path(__file__).parents[2] / "notebooks" / "dashboard_app.ipynb"
+        book = nbformat.read(source, as_version=4)
+        NotebookClient(book, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+        shown = "".join(str(out.get("data", {})) for cell in book.cells
+                        for out in cell.get("outputs", []))  # fmt: skip
+        assert "not a git repository" in shown and "NBORCH_REPO" in shown
+
+
+class TestGitPythonRepo:
+    def test_a_git_repo_object_is_accepted(self, git_repo: Path) -> None:
+        """Where a repository path is accepted, a GitPython ``git.Repo`` is too."""
+        import git
+
+        repo = git.Repo(git_repo)
+        assert dashboard(repo).repo == git_repo.resolve()
+        assert nborch.WorktreeManager(repo).repo == git_repo.resolve()
+        assert list(nborch.history(repo)["run"]) == []
+        bare = git.Repo.init(git_repo.parent / "bare.git", bare=True)
+        with pytest.raises(nborch.WorktreeError, match="bare repository"):
+            nborch.WorktreeManager(bare)
+
 
 class TestHtml:
     def test_values_are_escaped(self, git_repo: Path) -> None:

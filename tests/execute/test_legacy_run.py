@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nborch
 
-FIXTURE = Path(__file__).parent / "data" / "legacy" / "legacy-run.tar.gz"
+FIXTURE = Path(__file__).parents[1] / "data" / "legacy" / "legacy-run.tar.gz"
 ROOT = Path("/tmp/nborch-legacy-fixture")
 
 

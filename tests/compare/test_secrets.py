@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_compare_cases import LEAN, agent, execute, make_repo
 
 import nborch
+from tests.compare.test_cases import LEAN, agent, execute, make_repo
 
 SECRETS = {"GITHUB_TOKEN": "ghp_" + "a1b2c3d4" * 4, "ANTHROPIC_API_KEY": "sk-ant-" + "z9" * 12,
            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY",

@@ -34,8 +34,8 @@ class RunCommandTests(unittest.TestCase):
         self.tmp = tmp_path
 
     def test_captures_output_and_exit_code(self) -> None:
-        result = run_command([sys.executable, "-c", "import sys; print('out'); "
-                              "print('err', file=sys.stderr); sys.exit(3)"], timeout=60)  # fmt: skip
+        code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+        result = run_command([sys.executable, "-c", code], timeout=60)
         self.assertEqual((result.stdout, result.stderr, result.return_code), ("out\n", "err\n", 3))
         self.assertFalse(result.ok or result.timed_out)
 

@@ -27,9 +27,9 @@ import psutil
 import pytest
 
 import nborch
+from nborch import Coordinator
 from nborch.compare.comparison import RANKING_COLUMNS, Comparison
 from nborch.compare.gates import GATES
-from nborch.execute.coordinator import Coordinator
 from nborch.execute.executor import LocalExecutor
 from nborch.gitcmd import Git
 

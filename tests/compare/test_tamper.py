@@ -17,9 +17,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_compare_cases import LEAN, Case, agent, execute, head, make_repo
 
 import nborch
+from tests.compare.test_cases import LEAN, Case, agent, execute, head, make_repo
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
 FIXED = CALC.replace("a - b", "a + b", 1)
@@ -57,7 +57,7 @@ SPECIAL = ("def add(a, b):\n    if (a, b) == (2, 3):\n        return 5\n    if (
 
 # a root pytest.py that `python -m pytest` runs instead of pytest: it reports every test passed
 # (the selection benchmark's exploit, one copy for both)
-SHADOW = (Path(__file__).resolve().parents[1] / "benchmarks/selection/shadow_pytest.py").read_text()
+SHADOW = (Path(__file__).resolve().parents[2] / "benchmarks/selection/shadow_pytest.py").read_text()
 ACCEPTANCE = "from calc import add\n\n\ndef test_add_other_numbers():\n    assert add(10, 7) == 17\n"
 
 CHEATS: dict[str, dict[str, str | None]] = {

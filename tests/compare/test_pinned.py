@@ -6,8 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_compare_cases import make_repo, write
-from test_compare_metrics import commit
 
 import nborch
 from nborch.compare.checkout import temporary_checkout
@@ -16,6 +14,8 @@ from nborch.compare.pinned import apply_pins, pin_plan, pinned_section, test_mod
 from nborch.compare.weakening import collection_findings, weakening
 from nborch.gitcmd import Git
 from nborch.plan.holdout import holdout_folder
+from tests.compare.test_cases import make_repo, write
+from tests.compare.test_metrics import commit
 
 PYPROJECT = textwrap.dedent("""\
     [project]

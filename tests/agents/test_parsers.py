@@ -32,7 +32,7 @@ from nborch.agents.parsers import base as parsers_base
 from nborch.errors import AgentError
 from nborch.events import AGENT_EVENT_KINDS, AgentEvent, Usage
 
-STREAMS = Path(__file__).parent / "data" / "streams"
+STREAMS = Path(__file__).parents[1] / "data" / "streams"
 
 
 def sample(name: str) -> list[str]:
@@ -675,7 +675,7 @@ class TestEventConventions:
         assert event.text == "red text"
 
 
-AGENT_STREAMS = Path(__file__).parent / "data" / "agent_streams"
+AGENT_STREAMS = Path(__file__).parents[1] / "data" / "agent_streams"
 RECORDED = sorted(p.name for p in AGENT_STREAMS.iterdir())
 
 

@@ -14,7 +14,7 @@ from nborch import PlanError, load_plan, parse_plan
 from nborch.plan.formats import detect_format
 from nborch.plan.load import FORMATS
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 FORMATS_DIR = DATA / "formats"
 SPECKIT = FORMATS_DIR / "speckit"
 KIRO = FORMATS_DIR / "kiro"

@@ -18,16 +18,14 @@ import psutil
 import pytest
 
 import nborch
-from nborch import AttemptState
-from nborch.execute.coordinator import Coordinator
+from nborch import AttemptState, Coordinator
 from nborch.execute.runs import (
     HISTORY_COLUMNS,
-    coordinator_alive,
     history,
     live_coordinator,
-    load_run,
     mark_interrupted,
 )
+from nborch.procs import coordinator_alive
 from nborch.workspace.manager import WorktreeManager
 
 S = AttemptState
@@ -173,7 +171,7 @@ class TestLoadRun:
     def test_unknown_run_names_the_known_ones(self, git_repo, finished):
         """Loading a run id that does not exist says which runs do."""
         with pytest.raises(nborch.NborchError, match=finished.id):
-            load_run(git_repo, "no-such-run")
+            Coordinator.load(git_repo, "no-such-run")
 
     def test_unreadable_or_newer_snapshot_says_what_to_do(self, git_repo, finished):
         """A record this nborch cannot read (damaged, or another format) is an error that says
@@ -217,8 +215,10 @@ class TestLoadRun:
         agent(tmp_path, "ok", "pass\n")
         first = run_plan(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: ok\n", max_concurrent=3,
                          retries=2, timeout="45s")  # fmt: skip
-        run = load_run(git_repo, first.id, timeout="5s")
-        assert (run.gate.limit, run.retries, run.timeout) == (3, 2, 5.0)
+        run = Coordinator.load(git_repo, first.id, timeout="5s")
+        assert (run.gate.limit, run.options.retries, run.options.timeout) == (3, 2, 5.0)
+        assert Coordinator.load(git_repo, first.id, timeout=None).options.timeout == 45.0  # None keeps
+        assert Coordinator.load(git_repo, first.id, timeout="none").options.timeout is None
 
     def test_load_and_resume_without_the_script_agent_registered(self, git_repo, tmp_path):
         """A run of script agents loads and resumes in a process that never registered them

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nborch.plan.model import Criterion, Plan, Task, build_plan
+from nborch.plan.build import build_plan
+from nborch.plan.model import Criterion, Plan, Task
 from nborch.team.classify import (
     TASK_TYPES,
     Classification,
@@ -553,7 +554,7 @@ class TestClassifications:
         import sys
 
         code = "import sys, nborch.team.classify; print('pandas' in sys.modules)"
-        root = Path(__file__).resolve().parents[1]
+        root = Path(__file__).resolve().parents[2]
         out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                              text=True, check=False)  # fmt: skip
         assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr

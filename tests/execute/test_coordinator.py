@@ -26,9 +26,8 @@ import psutil
 import pytest
 
 import nborch
-from nborch import AgentError, AttemptState
+from nborch import AgentError, AttemptState, Coordinator
 from nborch.agents import AgentSpec
-from nborch.execute.coordinator import Coordinator
 from nborch.execute.executor import LocalExecutor
 from nborch.execute.results import SUMMARY_COLUMNS
 from nborch.workspace.manager import WorktreeManager
@@ -273,7 +272,7 @@ CHILD = """
 import sys
 from pathlib import Path
 import nborch
-from nborch.execute.coordinator import Coordinator
+from nborch import Coordinator
 
 repo, root, script, plan_file = sys.argv[1:5]
 nborch.script_agent("sleeper", f"{sys.executable} {script} {{worktree}} {{task_id}}")

@@ -11,7 +11,7 @@ import nborch
 from nborch import PlanError, load_plan, parse_plan
 from nborch.plan.load import decode
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 BAD = DATA / "bad"
 PLANS = DATA / "plans"
 
