@@ -11,11 +11,12 @@ engine: ``compare()`` (:mod:`nborch.compare`) and the live view a notebook shows
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .compare.comparison import Comparison, compare_run
-from .compare.gather import CompareOptions
 from .execute.coordinator import Coordinator
+
+if TYPE_CHECKING:
+    from .compare.comparison import Comparison
 
 __all__ = ["Run"]
 
@@ -25,6 +26,10 @@ class Run(Coordinator):
 
     def compare(self, **options: Any) -> Comparison:
         """Compare this run's attempts with evidence; options as for :func:`nborch.compare`."""
+        # The comparison engine loads on first use, keeping `import nborch` fast.
+        from .compare.comparison import compare_run
+        from .compare.gather import CompareOptions
+
         judge, progress = options.pop("judge", None), options.pop("progress", None)
         save = options.pop("save", True)
         return compare_run(self, CompareOptions(**options), judge, progress, save)

@@ -18,18 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..display import html_table, plural, text_table
 from ..errors import NborchError
 from .diffs import overlap
 from .gates import GATES
-from .gather import CompareOptions, Gathered, gather
+from .gather import CompareOptions, Gathered, RecordedRun, gather
 from .merge import MergeOutcome, Pick, merge_picks
 from .rank import Judge, Ranked, Recommendation, rank_task, recommend
-
-if TYPE_CHECKING:
-    from ..execute.coordinator import Coordinator
 
 __all__ = ["COMPARISON_FILE", "RANKING_COLUMNS", "Comparison", "compare", "load_comparison",
            "saved_rows"]
@@ -46,7 +43,7 @@ RANKING_COLUMNS = ("task", "agent", "rank", "score", "eligible", *GATES, *SIGNAL
 class Comparison:
     """The comparison of one run's attempts; build it with :func:`compare` or ``run.compare()``."""
 
-    def __init__(self, run: Coordinator, gathered: Gathered, judge: Judge | None = None) -> None:
+    def __init__(self, run: RecordedRun, gathered: Gathered, judge: Judge | None = None) -> None:
         self.run_id: str = run.prepared.run.id
         self.repo = Path(run.repo)
         self.base = gathered.base
@@ -368,12 +365,12 @@ def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
                                            coverage, env), judge, progress, save)  # fmt: skip
 
 
-def compare_run(run: Coordinator, options: CompareOptions | None = None, judge: Judge | None = None,
+def compare_run(run: RecordedRun, options: CompareOptions | None = None, judge: Judge | None = None,
                 progress: Callable[[str], None] | None = None, save: bool = True) -> Comparison:  # fmt: skip
     """:func:`compare` for a run object already in hand (``run.compare()``)."""
     if run.prepared is None:
         raise NborchError("this run has not been executed yet — run it first (run.run_sync())")
-    if run._future is not None and not run._future.done():
+    if run.running:
         raise NborchError(f"run {run.prepared.run.id} is still running — compare it when it ends "
                           "(await run, or run.wait())")  # fmt: skip
     from ..execute.runs import live_coordinator

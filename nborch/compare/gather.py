@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..display import plural
 from ..execute.validate import check_env, test_env_of
@@ -34,12 +34,23 @@ from .verdict import judge_record
 from .weakening import changed_tests, is_config_file, is_conftest, is_test_file, weakening
 
 if TYPE_CHECKING:
-    from ..execute.coordinator import Coordinator
     from ..execute.results import AgentExecution
     from ..plan.model import Plan
-    from ..workspace.prepare import PreparedAttempt
+    from ..workspace.prepare import PreparedAttempt, PreparedRun
 
-__all__ = ["CompareOptions", "Gathered", "gather", "start_commit", "test_command_for"]
+__all__ = ["CompareOptions", "Gathered", "RecordedRun", "gather", "start_commit", "test_command_for"]
+
+
+class RecordedRun(Protocol):
+    """What the comparison needs of a run: a :class:`~nborch.Run` fits, loaded or just ended."""
+
+    repo: Path
+    plan: Plan
+    prepared: PreparedRun | None
+    executions: Mapping[tuple[str, str], AgentExecution]
+
+    @property
+    def running(self) -> bool: ...
 
 Progress = Callable[[str], None]
 DEPENDENCY_MERGE = "nborch: build on task"  # the subject of the coordinator's dependency merges
@@ -84,7 +95,7 @@ class Gathered:
     env: Mapping[str, str] = field(default_factory=dict)  # the extra variables the tests ran with
 
 
-def test_command_for(run: Coordinator, override: str | None = None) -> tuple[str | None, str]:
+def test_command_for(run: RecordedRun, override: str | None = None) -> tuple[str | None, str]:
     """The test command to judge attempts with, and where it came from."""
     if override:
         return override, "given"
@@ -129,11 +140,11 @@ def _shadowing(diff: DiffStat) -> list[Finding]:
     return out
 
 
-def _order(run: Coordinator) -> list[PreparedAttempt]:
+def _order(run: RecordedRun) -> list[PreparedAttempt]:
     return list(run.prepared.attempts) if run.prepared is not None else []
 
 
-def gather(run: Coordinator, options: CompareOptions | None = None,
+def gather(run: RecordedRun, options: CompareOptions | None = None,
            progress: Progress | None = None) -> Gathered:  # fmt: skip
     """Measure every attempt of a finished (or interrupted) run.
 
@@ -276,7 +287,7 @@ def _common_dir(git: Git) -> Path:
     return (common if common.is_absolute() else Path(git.cwd) / common).resolve()
 
 
-def _cross(run: Coordinator, command: str, opts: CompareOptions,
+def _cross(run: RecordedRun, command: str, opts: CompareOptions,
            attempts: Sequence[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
            say: Progress) -> dict[str, CrossMatrix]:  # fmt: skip
     by_task: dict[str, list[dict[str, Any]]] = {}

@@ -35,6 +35,7 @@ from ..execute.validate import check_env
 from ..plan.testids import Outcome, is_pytest, parse_junit
 from ..proc.command import run_command
 from ..proc.env import Redactor, secrets_of
+from ..proc.lines import tail_of
 
 __all__ = [
     "BaseCache",
@@ -161,10 +162,9 @@ def _redact_file(path: Path, redactor: Redactor) -> None:
 
 def _tail(path: Path) -> str:
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        return tail_of(path, _TAIL_LINES)
     except OSError:
         return ""
-    return "\n".join(lines[-_TAIL_LINES:])
 
 
 def _which(program: str, cwd: Path, env: Mapping[str, str]) -> str | None:

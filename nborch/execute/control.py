@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import NborchError
 from ..events import AttemptState, RunEvent
+from ..proc.lines import tail_of
 from .loop import LoopThread
 from .results import AgentExecution, counts, summary_frame
 
@@ -97,6 +98,11 @@ class RunControl:
     def done(self) -> bool:
         return self._future is not None and self._future.done()
 
+    @property
+    def running(self) -> bool:
+        """Started in this process and not ended yet."""
+        return self._future is not None and not self._future.done()
+
     def cancel(self, task: str | None = None, agent: str | None = None) -> int:
         """Cancel matching attempts (all by default); running ones commit their WIP. Returns
         how many were asked to stop."""
@@ -164,18 +170,3 @@ class RunControl:
     def executions_note(self, text: str) -> None:
         if self.recorder is not None:
             self.recorder.note(text)
-
-
-
-def tail_of(path: Path, lines: int, block: int = 64 * 1024) -> str:
-    """The last ``lines`` lines of a file, read backwards from its end (logs can be huge)."""
-    with path.open("rb") as fh:
-        fh.seek(0, 2)
-        end = pos = fh.tell()
-        data = b""
-        while pos > 0 and data.count(b"\n") <= lines:
-            pos = max(0, pos - block)
-            fh.seek(pos)
-            data = fh.read(end - pos)
-    text = data.decode("utf-8", errors="replace").rstrip("\n")
-    return "\n".join(text.split("\n")[-lines:]) if lines > 0 else ""

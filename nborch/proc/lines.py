@@ -12,7 +12,9 @@ read chunk, even for a gigabyte without a newline.
 
 from __future__ import annotations
 
+import os
 from collections import deque
+from pathlib import Path
 
 
 class LineSplitter:
@@ -112,3 +114,26 @@ class Tail:
 
     def lines(self) -> tuple[str, ...]:
         return tuple(self._lines)
+
+
+def tail_of(path: str | Path, lines: int, max_bytes: int | None = None, block: int = 64 * 1024) -> str:
+    """The last ``lines`` lines of a file, read backwards from its end (logs can be huge), and
+    never more than ``max_bytes`` of it when given (a line cut there is dropped).
+
+    The one reader of log tails: the run's ``logs()``, the live view and the comparison's test
+    runs. Raises ``OSError`` when the file cannot be read.
+    """
+    if lines <= 0:
+        return ""
+    with open(path, "rb") as fh:
+        end = pos = fh.seek(0, os.SEEK_END)
+        floor = 0 if max_bytes is None else max(0, end - max_bytes)
+        data = b""
+        while pos > floor and data.count(b"\n") <= lines:
+            pos = max(floor, pos - block)
+            fh.seek(pos)
+            data = fh.read(end - pos)
+    text = data.decode("utf-8", errors="replace").rstrip("\n").split("\n")
+    if pos > 0 and len(text) > 1:
+        text = text[1:]  # the first line was cut by where the reading started
+    return "\n".join(text[-lines:])

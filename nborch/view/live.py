@@ -25,7 +25,6 @@ Clicks reach the kernel only between cells: after ``run.start()`` they work at o
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 import weakref
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import AttemptState, RunEvent
 from ..execute.table import agent_label, table_html
+from ..proc.lines import tail_of
 from .hooks import Displayable, call_later, in_current_cell
 from .html import counts_text, detail_html
 
@@ -108,18 +108,11 @@ class Throttle:
 
 
 def _tail(path: str, lines: int, max_bytes: int = 65536) -> str | None:
-    """The last ``lines`` lines of a log file, reading at most ``max_bytes`` from its end."""
+    """The last ``lines`` lines of a log, reading at most ``max_bytes``; None if unreadable."""
     try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read(max_bytes)
+        return tail_of(path, lines, max_bytes=max_bytes)
     except OSError:
         return None
-    text = data.decode("utf-8", errors="replace").splitlines()
-    if size > max_bytes and text:
-        text = text[1:]  # the first line was cut by the seek
-    return "\n".join(text[-lines:])
 
 
 class RunView(Displayable):
