@@ -1,8 +1,9 @@
 """Cleaning up attempts without losing work, and finding what no run knows (orphans).
 
 :meth:`nborch.workspace.manager.WorktreeManager.cleanup` and ``orphans`` call into here. An attempt that a
-live coordinator is still running (or about to run) is never touched. Uncommitted work is committed
-as WIP before a worktree goes; a branch with unmerged commits stays unless forced, and then its head
+live coordinator is still running (or about to run) is never touched. Uncommitted work — and files
+the agent made that ``.gitignore`` hides, caches aside — is committed as WIP before a worktree goes
+(too many or too large such files keep the worktree, with the reason); a branch with unmerged commits stays unless forced, and then its head
 is saved under ``refs/nborch/archive/`` first.
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import WorktreeError
 from ..store import AttemptRecord, RunRecord
-from .commit import commit_work
+from .commit import commit_work, ignored_work
 from .create import rmdir_empty
 from .records import (
     ACTIVE_STATUSES,
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["LIVE_REASON", "cleanup", "orphans", "worktree_list"]
 
 LIVE_REASON = "running in a live run (cancel it first)"
+
+# Ignored files an agent made are committed (git add -f) before its worktree goes, up to this much.
+MAX_IGNORED_FILES = 1000
+MAX_IGNORED_BYTES = 50 * 10**6
 
 
 def cleanup(manager: Repo, run_id: str | None = None, dry_run: bool = False,
@@ -75,20 +80,29 @@ def _cleanup_one(manager: Repo, rec: AttemptRecord, run: RunRecord,
     if exists and (reason := _off_branch(manager, att, head)):
         report.kept.append((path, reason))
         return None
-    if exists and dirty_paths(git, att.path, att.managed_files):
+    ignored = ignored_work(git, att) if exists else []
+    if ignored and (why := _too_big(att.path, ignored)):
+        report.kept.append((path, why))
+        return None
+    dirty = exists and dirty_paths(git, att.path, att.managed_files)
+    if dirty or ignored:
         if dry:
             wip = True
-            report.committed.append((path, "(uncommitted changes)"))
+            if dirty:
+                report.committed.append((path, "(uncommitted changes)"))
         else:
+            what = "uncommitted work" + (" and ignored files" if ignored else "")
             try:
-                sha = commit_work(manager, att, f"uncommitted work of {att.agent} on task "
-                                               f"{att.task_id}, saved by nborch cleanup", wip=True)  # fmt: skip
+                sha = commit_work(manager, att, f"{what} of {att.agent} on task {att.task_id}, "
+                                                "saved by nborch cleanup", wip=True, ignored=ignored)  # fmt: skip
             except WorktreeError as err:
                 report.kept.append((path, f"could not save uncommitted changes, so nothing was removed: {err}"))
                 return None
             if sha:
                 report.committed.append((path, sha))
                 head = sha
+        if ignored:
+            report.ignored.append((path, tuple(ignored)))
     if exists or path in registered:
         if not dry:
             r = git.run("worktree", "remove", "--force", path, locked=True, check=False)
@@ -119,6 +133,18 @@ def _cleanup_one(manager: Repo, rec: AttemptRecord, run: RunRecord,
             git.run("update-ref", "-d", f"refs/heads/{att.branch}", head)
     report.archived.append(ref)
     return "archived"
+
+
+def _too_big(root: Path, files: list[str]) -> str | None:
+    """Why ignored files are too many or too large to commit (the worktree then stays), or None."""
+    size = sum((root / f).lstat().st_size for f in files if (root / f).is_file())
+    if len(files) <= MAX_IGNORED_FILES and size <= MAX_IGNORED_BYTES:
+        return None
+    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    return (f"kept: {len(files)} files .gitignore hides ({size / 1e6:.1f} MB: {shown}) were made "
+            f"here and are too many or too large to save in a commit (limits {MAX_IGNORED_FILES} "
+            f"files, {MAX_IGNORED_BYTES // 10**6} MB) — move what you need, delete the rest, and "
+            "run cleanup again")  # fmt: skip
 
 
 def _off_branch(manager: Repo, att: Attempt, head: str | None) -> str | None:

@@ -20,9 +20,15 @@ from .records import Attempt
 if TYPE_CHECKING:
     from .repo import Repo
 
-__all__ = ["FALLBACK_IDENTITY", "commit_work", "identity_env", "record_managed"]
+__all__ = ["FALLBACK_IDENTITY", "REGENERABLE", "clean_message", "commit_work", "identity_env", "ignored_work",
+           "record_managed"]
 
 FALLBACK_IDENTITY = ("nborch", "nborch@localhost")
+# Ignored folders and files any run of the tools makes again: never worth a commit.
+REGENERABLE = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
+                         "node_modules", ".venv", "venv", ".tox", ".nox", ".coverage", ".eggs",
+                         ".ipynb_checkpoints", ".DS_Store"})  # fmt: skip
+REGENERABLE_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 
 
 def record_managed(manager: Repo, attempt: Attempt,
@@ -49,12 +55,28 @@ def record_managed(manager: Repo, attempt: Attempt,
     return updated
 
 
-def commit_work(manager: Repo, attempt: Attempt, message: str,
-                wip: bool = False) -> str | None:  # fmt: skip
+def ignored_work(git: Git, attempt: Attempt) -> list[str]:
+    """Files in the worktree that ``.gitignore`` hides and the agent made (a fresh worktree has
+    none): a ``report.csv``, ``build/out.txt``. Caches the tools rebuild (:data:`REGENERABLE`)
+    and nborch's own files do not count."""
+    out = git.at(attempt.path).run("ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                                   check=False).stdout  # fmt: skip
+    managed = set(attempt.managed_files)
+    return [p for p in out.split("\0") if p and p not in managed and not _regenerable(p)]
+
+
+def _regenerable(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return any(p in REGENERABLE or p.endswith(REGENERABLE_SUFFIXES) for p in parts)
+
+
+def commit_work(manager: Repo, attempt: Attempt, message: str, wip: bool = False,
+                ignored: Iterable[str] = ()) -> str | None:  # fmt: skip
     """Commit everything the agent changed in the worktree, leaving nborch's files out.
 
     Files in ``attempt.managed_files`` are reset to the base commit's version in the index
-    (added ones are unstaged), so the branch tip never carries nborch's config files.
+    (added ones are unstaged), so the branch tip never carries nborch's config files. ``ignored``
+    files (see :func:`ignored_work`) are added although ``.gitignore`` matches them.
 
     Returns
     -------
@@ -66,6 +88,9 @@ def commit_work(manager: Repo, attempt: Attempt, message: str,
                             "manager.orphans()")  # fmt: skip
     wt = manager.git.at(attempt.path)
     wt.run("add", "-A")
+    ignored = list(ignored)
+    for start in range(0, len(ignored), 500):  # argv stays far below the system's limit
+        wt.run("add", "-f", "--", *(f":(literal){p}" for p in ignored[start : start + 500]))
     if attempt.managed_files:
         wt.run("reset", "-q", attempt.base_commit, "--",
                *(f":(literal){p}" for p in attempt.managed_files))  # fmt: skip
@@ -75,6 +100,7 @@ def commit_work(manager: Repo, attempt: Attempt, message: str,
         return None
     if staged.returncode != 1:
         raise WorktreeError(wt.describe(staged))
+    message = clean_message(message)
     if wip and not message.startswith("WIP"):
         message = f"WIP: {message}"
     wt.run("-c", "commit.gpgsign=false", "-c", "gc.auto=0", "commit", "--quiet", "--no-verify",
@@ -85,6 +111,13 @@ def commit_work(manager: Repo, attempt: Attempt, message: str,
     with manager.store() as store, suppress(KeyError):
         store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent, head=sha)
     return sha
+
+
+def clean_message(message: str) -> str:
+    """A commit message git accepts: control characters (a NUL from a plan's title, an escape
+    sequence) are written as ``\\xNN`` instead; lines and tabs stay."""
+    return "".join(ch if ch in "\n\t" or (ch >= " " and ch != "\x7f") else f"\\x{ord(ch):02x}"
+                   for ch in message)  # fmt: skip
 
 
 def identity_env(git: Git) -> dict[str, str]:

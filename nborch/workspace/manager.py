@@ -188,7 +188,8 @@ class WorktreeManager(Repo):
 
     # -- commit ---------------------------------------------------------------------------
 
-    def commit_work(self, attempt: Attempt, message: str, wip: bool = False) -> str | None:
+    def commit_work(self, attempt: Attempt, message: str, wip: bool = False,
+                    ignored: Iterable[str] = ()) -> str | None:  # fmt: skip
         """Commit everything the agent changed in the worktree, leaving nborch's files out.
 
         Files in ``attempt.managed_files`` are reset to the base commit's version in the index
@@ -199,7 +200,7 @@ class WorktreeManager(Repo):
         str | None
             The new commit's sha, or None when there was nothing to commit.
         """
-        return worktree_commit.commit_work(self, attempt, message, wip=wip)
+        return worktree_commit.commit_work(self, attempt, message, wip=wip, ignored=ignored)
 
     # -- status ---------------------------------------------------------------------------
 

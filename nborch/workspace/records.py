@@ -118,7 +118,9 @@ class CleanupReport:
     ``removed``: worktree paths removed (or de-registered when the folder was already gone);
     ``kept``: (path, reason) for every attempt whose branch or worktree stays; ``archived``: refs
     under ``refs/nborch/archive/`` holding the heads of force-deleted branches; ``committed``:
-    (path, sha) of the WIP commits made to save uncommitted work first.
+    (path, sha) of the WIP commits made to save uncommitted work first; ``ignored``: (path,
+    files) the agent made that ``.gitignore`` matches, saved in such a commit (``git add -f``)
+    before the worktree went.
     """
 
     removed: list[str] = field(default_factory=list)
@@ -126,16 +128,20 @@ class CleanupReport:
     archived: list[str] = field(default_factory=list)
     committed: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = False
+    ignored: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The ``nborch cleanup --json`` document."""
         return {"removed": list(self.removed),
                 "kept": [{"path": p, "reason": r} for p, r in self.kept],
-                "archived": list(self.archived)}  # fmt: skip
+                "archived": list(self.archived),
+                "committed": [{"path": p, "commit": c} for p, c in self.committed],
+                "ignored_saved": [{"path": p, "files": list(f)} for p, f in self.ignored]}  # fmt: skip
 
     def _rows(self) -> list[tuple[str, str, str]]:
         verb = "would " if self.dry_run else ""
         return ([(f"{verb}commit WIP", p, sha) for p, sha in self.committed]
+                + [(f"{verb}save ignored files", p, _preview(f)) for p, f in self.ignored]
                 + [(f"{verb}remove", p, "") for p in self.removed]
                 + [(f"{verb}keep", p, r) for p, r in self.kept]
                 + [(f"{verb}archive", ref, "") for ref in self.archived])  # fmt: skip
@@ -214,3 +220,8 @@ def record_of(a: Attempt, state: str) -> AttemptRecord:
     """An :class:`Attempt` as a store row in worktree state ``state``."""
     return AttemptRecord(a.run_id, a.task_id, a.task_slug, a.agent, a.branch, str(a.path),
                          str(a.attempt_dir), state, a.managed_files)  # fmt: skip
+
+
+def _preview(files: tuple[str, ...], n: int = 3) -> str:
+    shown = ", ".join(files[:n])
+    return shown + (f" and {len(files) - n} more" if len(files) > n else "")

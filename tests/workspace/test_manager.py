@@ -63,6 +63,11 @@ def manager(git_repo: Path, tmp_path: Path) -> WorktreeManager:
     return WorktreeManager(git_repo, root=tmp_path / "wt")
 
 
+def core(report: dict) -> dict:
+    """The keys of ``cleanup --json`` that every report has something to say in."""
+    return {k: report[k] for k in ("removed", "kept", "archived")}
+
+
 def set_status(manager: WorktreeManager, run_id: str, statuses: dict[str, str]) -> None:
     """Write execution statuses (by task id) into a run's attempt rows, as a coordinator would."""
     with manager.store() as store:
@@ -623,7 +628,7 @@ class TestCleanup:
         run = manager.new_run()
         (a,) = manager.create(run, [("t", "claude")])
         report = manager.cleanup()
-        assert report.to_json() == {"removed": [str(a.path)], "kept": [], "archived": []}
+        assert core(report.to_json()) == {"removed": [str(a.path)], "kept": [], "archived": []}
         assert not a.path.exists() and not (manager.root / run.id).exists()
         assert nborch_branches(git_repo) == []
         assert manager.run(run.id).status == "cleaned"
@@ -641,6 +646,55 @@ class TestCleanup:
         assert git(git_repo, "log", "-1", "--format=%s", a.branch).startswith("WIP: ")
         assert report.committed[0][1] == git(git_repo, "rev-parse", a.branch).strip()
 
+    def test_ignored_files_the_agent_made_are_saved_before_the_worktree_goes(
+            self, manager: WorktreeManager, git_repo: Path) -> None:  # fmt: skip
+        """report.csv and build/out.txt that .gitignore hides are committed (git add -f) on the
+        branch; caches are not; the dry run says what would happen and changes nothing."""
+        (git_repo / ".gitignore").write_text("*.csv\nbuild/\n__pycache__/\n")
+        commit_file(git_repo, ".gitignore", "*.csv\nbuild/\n__pycache__/\n", "ignore")
+        (a,) = manager.create(manager.new_run(), [("t", "claude")])
+        (a.path / "report.csv").write_text("a,b\n1,2\n")
+        (a.path / "build").mkdir()
+        (a.path / "build" / "out.txt").write_text("built")
+        (a.path / "__pycache__").mkdir()
+        (a.path / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+        dry = manager.cleanup(dry_run=True)
+        assert dry.ignored == [(str(a.path), ("build/out.txt", "report.csv"))]
+        assert (a.path / "report.csv").exists() and "save ignored files" in str(dry)
+        assert "1 commit(s) not merged" in dry.kept[0][1]
+        report = manager.cleanup()
+        assert not a.path.exists()
+        assert git(git_repo, "show", f"{a.branch}:report.csv") == "a,b\n1,2\n"
+        assert git(git_repo, "show", f"{a.branch}:build/out.txt") == "built"
+        assert "__pycache__" not in git(git_repo, "ls-tree", "-r", "--name-only", a.branch)
+        assert report.to_json()["ignored_saved"] == [{"path": str(a.path),
+                                                      "files": ["build/out.txt", "report.csv"]}]  # fmt: skip
+        assert "ignored files" in git(git_repo, "log", "-1", "--format=%s", a.branch)
+
+    def test_too_many_ignored_files_keep_the_worktree(self, manager: WorktreeManager,
+                                                      git_repo: Path, monkeypatch) -> None:  # fmt: skip
+        """Beyond the limits nothing is committed or removed, and the reason says what to do."""
+        from nborch.workspace import cleanup as cleanup_module
+
+        monkeypatch.setattr(cleanup_module, "MAX_IGNORED_FILES", 2)
+        commit_file(git_repo, ".gitignore", "out/\n", "ignore")
+        (a,) = manager.create(manager.new_run(), [("t", "claude")])
+        (a.path / "out").mkdir()
+        for i in range(3):
+            (a.path / "out" / f"{i}.bin").write_text(str(i))
+        report = manager.cleanup(force=True)
+        assert report.kept and "3 files .gitignore hides" in report.kept[0][1]
+        assert (a.path / "out" / "2.bin").exists() and report.removed == []
+
+    def test_a_nul_in_the_message_does_not_lose_the_commit(self, manager: WorktreeManager,
+                                                           git_repo: Path) -> None:  # fmt: skip
+        """A title with a NUL (a Taskmaster "A\\u0000B") still commits the work."""
+        (a,) = manager.create(manager.new_run(), [("t", "claude")])
+        (a.path / "work.txt").write_text("done")
+        sha = manager.commit_work(a, "1 A\x00B\x1b[2J (claude, completed)")
+        assert sha and git(git_repo, "show", f"{a.branch}:work.txt") == "done"
+        assert git(git_repo, "log", "-1", "--format=%s", a.branch).strip() == "1 A\\x00B\\x1b[2J (claude, completed)"
+
     def test_unmerged_branch_kept_then_archived_with_force(self, manager: WorktreeManager,
                                                           git_repo: Path) -> None:  # fmt: skip
         """Unmerged commits keep the branch; force saves its head under refs/nborch/archive first."""
@@ -651,10 +705,10 @@ class TestCleanup:
         assert manager.cleanup().kept  # still kept on a second call, nothing else happens
         report = manager.cleanup(force=True)
         ref = f"refs/nborch/archive/{run.id}/t/claude"
-        assert report.to_json() == {"removed": [], "kept": [], "archived": [ref]}
+        assert core(report.to_json()) == {"removed": [], "kept": [], "archived": [ref]}
         assert git(git_repo, "rev-parse", ref).strip() == head
         assert nborch_branches(git_repo) == []
-        assert manager.cleanup().to_json() == {"removed": [], "kept": [], "archived": []}
+        assert core(manager.cleanup().to_json()) == {"removed": [], "kept": [], "archived": []}
 
     def test_merged_branch_is_deleted(self, manager: WorktreeManager, git_repo: Path) -> None:
         """A branch whose commits were merged into the base ref goes without force."""
@@ -770,7 +824,7 @@ class TestCleanup:
         report = CleanupReport(removed=["/w/a"], kept=[("/w/<b>", "branch kept")], archived=["r"])
         assert repr(report) == "<CleanupReport: 1 removed, 1 kept, 1 archived, 0 WIP commits>"
         assert "&lt;b&gt;" in report._repr_html_() and "<b>" not in report._repr_html_()
-        assert list(report.to_json()) == ["removed", "kept", "archived"]
+        assert list(report.to_json()) == ["removed", "kept", "archived", "committed", "ignored_saved"]
         assert report.to_json()["kept"] == [{"path": "/w/<b>", "reason": "branch kept"}]
 
 
