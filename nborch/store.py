@@ -292,6 +292,23 @@ class Store:
             raise KeyError(f"no run {run_id!r} in {self.path}")
         return record
 
+    def claim_run(self, run_id: str, pid: int, started: float) -> int | None:
+        """Make process ``(pid, started)`` the run's coordinator, atomically: of two processes
+        claiming one run at once, one wins. Returns the pid of another live coordinator instead
+        (and changes nothing); raises KeyError for an unknown run."""
+        with self._lock, self._transaction():
+            row = self.db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?",
+                                  (run_id,)).fetchone()  # fmt: skip
+            if row is None:
+                raise KeyError(f"no run {run_id!r} in {self.path}")
+            run = run_from_row(row)
+            mine = run.coordinator_pid == pid and abs((run.coordinator_started or 0) - started) < 1
+            if run.status == "running" and not mine and run_alive(run):
+                return run.coordinator_pid
+            self.db.execute("UPDATE runs SET status = 'running', coordinator_pid = ?, "
+                            "coordinator_started = ? WHERE id = ?", (pid, started, run_id))  # fmt: skip
+        return None
+
     def delete_run(self, run_id: str) -> None:
         """Forget a run and its attempts (the worktrees and branches are not touched)."""
         self._write("DELETE FROM runs WHERE id = ?", (run_id,))

@@ -281,3 +281,48 @@ class EffectiveStatusTests:
         prepared = RunRecord(id="r", created_at=datetime.now(UTC), repo="/r", base_ref="main",
                              base_commit="0" * 40, root="/w", status="prepared")  # fmt: skip
         assert run_alive(prepared)  # never started: its pending attempts are just pending
+
+
+def _claim(path: str, run_id: str, start_at: float, out: str) -> None:
+    import os
+    import time
+
+    import psutil
+
+    from nborch.store import Store
+
+    store = Store(path)
+    time.sleep(max(0.0, start_at - time.time()))
+    won = store.claim_run(run_id, os.getpid(), psutil.Process().create_time()) is None
+    with open(out, "a") as f:
+        f.write(f"{os.getpid()} {won}\n")
+    time.sleep(1.0)  # stay alive while the others try: a winner that exited would be dead
+
+
+class ClaimRunTests:
+    def test_one_of_many_processes_claiming_at_once_wins(self, tmp_path) -> None:
+        """claim_run is atomic across processes (BEGIN IMMEDIATE): of six claiming the same run
+        at the same instant, exactly one becomes its coordinator."""
+        import multiprocessing
+        import time
+        from datetime import UTC, datetime
+
+        path = tmp_path / "nborch.sqlite"
+        with Store(path) as store:
+            store.add_run(RunRecord(id="r", created_at=datetime.now(UTC), repo="/r", base_ref="main",
+                                    base_commit="0" * 40, root="/w", status="interrupted"))  # fmt: skip
+        out = tmp_path / "claims.txt"
+        start_at = time.time() + 1.5
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_claim, args=(str(path), "r", start_at, str(out)))
+                 for _ in range(6)]  # fmt: skip
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        results = [line.split() for line in out.read_text().splitlines()]
+        assert len(results) == 6
+        winners = [pid for pid, won in results if won == "True"]
+        assert len(winners) == 1
+        with Store(path) as store:
+            assert store.get_run("r").coordinator_pid == int(winners[0])

@@ -28,6 +28,7 @@ from ..errors import AgentError, NborchError
 from ..events import AgentEvent, AttemptState, RunEvent
 from ..gitcmd import RepoLike, repo_path
 from ..plan.model import Plan
+from ..procs import process_identity
 from ..team.assign import Assignments
 from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
 from .control import RunControl, Subscriber
@@ -130,14 +131,15 @@ class Coordinator(RunControl):
             raise NborchError("the run is still going — wait for it (or cancel it) before resume()")
         if self.id is not None:
             from ..workspace.manager import WorktreeManager
-            from .runs import live_coordinator, mark_interrupted
+            from .runs import mark_interrupted
 
             manager = WorktreeManager(self.repo)
-            other = live_coordinator(manager, self.id)
+            mark_interrupted(manager, self.id)  # the record says what happened before the resume
+            with manager.store() as store:  # one process resumes a run: the claim is atomic
+                other = store.claim_run(self.id, *process_identity())
             if other is not None:
                 raise NborchError(f"run {self.id} is still being run by process {other}; resume "
                                   "it once that process has ended")  # fmt: skip
-            mark_interrupted(manager, self.id)  # the record says what happened before the resume
         again = {S.PENDING, S.BLOCKED, S.RUNNING, S.INTERRUPTED}
         if retry_failed:
             again |= {S.FAILED, S.TIMEOUT, S.CANCELLED}
@@ -176,7 +178,7 @@ class Coordinator(RunControl):
             if self.prepared is None:
                 self.prepared = await asyncio.to_thread(
                     prepare, self.repo, self.assignments, root=self.root, base=self.base,
-                    include_done=self.include_done)  # fmt: skip
+                    include_done=self.include_done, live=True)  # fmt: skip
             self.workspace = Workspace(self.repo, self.prepared)
             self.recorder = Recorder(self.workspace.manager, self.prepared, self.options.to_dict())
             self.recorder.begin(self.executions.values())

@@ -30,6 +30,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING
 from ..display import html_table
 from ..errors import WorktreeError
 from ..names import slugify
+from ..procs import process_identity
 from ..store import RunRecord
 from . import (
     cleanup as worktree_cleanup,
@@ -101,8 +103,11 @@ class WorktreeManager(Repo):
     # -- runs -----------------------------------------------------------------------------
 
     def new_run(self, plan: Plan | None = None, base: str | None = None,
-                run_id: str | None = None) -> RunInfo:  # fmt: skip
+                run_id: str | None = None, live: bool = False) -> RunInfo:  # fmt: skip
         """Start a run: resolve its base commit once and record it.
+
+        ``live``: record it as run by this process from the start (a coordinator preparing it),
+        so a ``cleanup`` meanwhile leaves its new worktrees alone.
 
         Parameters
         ----------
@@ -150,6 +155,10 @@ class WorktreeManager(Repo):
                     base_commit=commit, root=str(self.root), settings_json=settings,
                     plan_path=str(plan.path) if plan is not None and plan.path else None,
                     plan_title=plan.title if plan is not None else None)  # fmt: skip
+                if live:
+                    pid, started = process_identity()
+                    record = replace(record, status="running", coordinator_pid=pid,
+                                     coordinator_started=started)  # fmt: skip
                 try:
                     if not taken:
                         store.add_run(record)

@@ -106,6 +106,7 @@ def prepare(
     run_id: str | None = None,
     context: Mapping[str, Any] | None = None,
     include_done: bool = False,
+    live: bool = False,
 ) -> PreparedRun:
     """Create the run, its worktrees, prompts and agent instruction files.
 
@@ -121,6 +122,9 @@ def prepare(
         Overrides for the project context shown in prompts (e.g. ``{"test_command": "make t"}``).
     include_done
         Also prepare tasks the plan marks done (skipped by default).
+    live
+        The caller will run the attempts (a coordinator): the run is recorded as running in this
+        process before any worktree exists, so a ``cleanup`` started meanwhile skips it.
     """
     from .prompts import ProjectContext, PromptRenderer, write_agent_files, write_prompt
 
@@ -134,7 +138,7 @@ def prepare(
     if not pairs:
         raise NborchError("every task of the plan is marked done, so there is nothing to prepare "
                           "— pass include_done=True (--include-done) to run them anyway")  # fmt: skip
-    run = manager.new_run(plan, base=base, run_id=run_id)
+    run = manager.new_run(plan, base=base, run_id=run_id, live=live)
     made = manager.create(run, pairs)
     warnings = list(run.warnings)
     try:
@@ -149,6 +153,9 @@ def prepare(
             attempt = manager.record_managed(attempt, files)
             prepared.append(PreparedAttempt(attempt, task, spec, Path(prompt), spec.available()))
     except BaseException:
+        if live:  # not live any more: let the cleanup below remove what was just made
+            with manager.store() as store:
+                store.update_run(run.id, status="prepared")
         manager.cleanup(run.id)  # nothing ran yet, so this removes only what was just made
         raise
     for name in sorted({p.spec.name for p in prepared if not p.available}):

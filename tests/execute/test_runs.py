@@ -6,6 +6,7 @@ row; the runs themselves are real (script agents, real git), with worktrees unde
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -245,3 +246,47 @@ class TestLoadRun:
         run = Coordinator.load(git_repo, first.id)
         assert {k: ex.status for k, ex in run.executions.items()} == {
             ("1", "ok"): S.COMPLETED, ("2", "ok"): S.COMPLETED}
+
+
+class ClaimTests:
+    """One process runs a run: a resume claims it atomically, a cleanup skips a run being prepared."""
+
+    def test_two_resumes_at_once_run_the_agent_once(self, git_repo, tmp_path):
+        """Two `nborch resume RUN` started together: one runs the interrupted attempt, the other
+        says who does and exits 2; the agent ran once."""
+        agent(tmp_path, "ok", "with open(here / 'ran.log', 'a') as f: f.write(task + '\\n')\n"
+                              "import time; time.sleep(2)\n(wt / f'{task}.txt').write_text(task)\n")  # fmt: skip
+        first = run_plan(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: ok\n")
+        (tmp_path / "agents" / "ran.log").unlink()
+        crash(git_repo, first.id, {"1": "running"})
+        procs = [subprocess.Popen([sys.executable, "-m", "nborch", "resume", first.id, "-r",
+                                   str(git_repo), "--json"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+        codes = sorted(code for _, _, code in results)
+        assert codes == [0, 2], results
+        loser = next(err for _, err, code in results if code == 2)
+        assert "still being run by process" in loser and loser.count("\n") == 1
+        assert (tmp_path / "agents" / "ran.log").read_text() == "1\n"
+
+    def test_a_cleanup_while_a_run_is_prepared_leaves_it_alone(self, git_repo, tmp_path, monkeypatch):
+        """`nborch cleanup` in another process, while the coordinator prepares (worktrees made,
+        prompts not yet written), removes nothing of it; the run then completes."""
+        from nborch.workspace.manager import WorktreeManager as Manager
+
+        agent(tmp_path, "ok", "(wt / f'{task}.txt').write_text(task)\n")
+        create, seen = Manager.create, []
+
+        def create_then_cleanup(self, run, attempts):
+            made = create(self, run, attempts)
+            seen.append(subprocess.run([sys.executable, "-m", "nborch", "cleanup", "-r",
+                                        str(git_repo), "--json"], capture_output=True, text=True,
+                                       timeout=120))  # fmt: skip
+            return made
+
+        monkeypatch.setattr(Manager, "create", create_then_cleanup)
+        run = run_plan(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: ok\n## Task 2: B\nAgents: ok\n")
+        (cleaned,) = seen
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert json.loads(cleaned.stdout)["removed"] == []
+        assert {str(ex.status) for ex in run.executions.values()} == {"completed"}
