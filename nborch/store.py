@@ -49,8 +49,16 @@ from .rows import (
     run_from_row,
 )
 
-__all__ = ["ACTIVE", "SCHEMA_VERSION", "AttemptRecord", "RunRecord", "Store", "effective_status",
-           "run_alive"]
+__all__ = [
+    "ACTIVE",
+    "SCHEMA_VERSION",
+    "AttemptRecord",
+    "RunRecord",
+    "Store",
+    "effective_status",
+    "is_locked",
+    "run_alive",
+]
 
 _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
@@ -198,6 +206,11 @@ class Store:
             raise WorktreeError(f"the store {self.path} is closed — open it again with Store.open")
         return self._db
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another process's lock before ``is_locked`` errors."""
+        with self._lock:
+            self.db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
     def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         with self._lock, self._transaction():
             return self.db.execute(sql, tuple(params))
@@ -229,6 +242,14 @@ class Store:
                 time.sleep(0.02)
 
     def _migrate(self) -> None:
+        # Opening a store another process is writing to must not wait for its lock: read the
+        # version first, and take the write lock only when there is something to migrate.
+        try:
+            row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        except sqlite3.OperationalError:
+            row = None  # a new file: no table yet
+        if row is not None and row[0] == SCHEMA_VERSION:
+            return
         with self._lock, self._transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -430,3 +451,6 @@ def _sql(value: Any) -> Any:
     return value
 
 
+def is_locked(err: BaseException) -> bool:
+    """Whether ``err`` is SQLite saying another process holds the database (try again later)."""
+    return isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err))

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterable, Mapping
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import NborchError
 from ..events import AttemptState
 from ..procs import process_identity
-from ..store import Store
+from ..store import Store, is_locked
 from ..workspace.manager import WorktreeManager
 from ..workspace.prepare import PreparedAttempt, PreparedRun
 from .results import AgentExecution
 
 SNAPSHOT = "run.pickle"
+BUSY_S = 2.0  # a write waits this long for another process's lock, then is kept for later
+FLUSH_S = 300.0  # at the end of a run, how long kept writes are retried before giving up
 SNAPSHOT_FORMAT = 1  # bump when PreparedRun's pickled shape changes incompatibly
 
 
@@ -39,13 +44,43 @@ class Recorder:
         self.prepared = replace(prepared, options=dict(options or {}))
         self.run_id = prepared.run.id
         self._store: Store | None = None
+        self._backlog: list[Callable[[Store], object]] = []  # writes a locked store refused
+        self.deferred = 0  # how many writes waited for a lock, for the run's notes and tests
 
     @property
     def store(self) -> Store:
         """One connection for the whole run (opening one per write costs more than the write)."""
         if self._store is None:
             self._store = self.manager.store()
+            self._store.set_busy_timeout(BUSY_S)
         return self._store
+
+    def write(self, fn: Callable[[Store], object]) -> None:
+        """Do ``fn(store)`` now, after any writes kept earlier; when another process holds the
+        store locked, keep it for later instead of failing the attempt it records."""
+        self._backlog.append(fn)
+        try:
+            while self._backlog:
+                self._backlog[0](self.store)
+                self._backlog.pop(0)
+        except sqlite3.OperationalError as err:
+            if not is_locked(err):
+                raise
+            self.deferred += 1
+
+    def flush(self, within: float = FLUSH_S) -> None:
+        """Write what a locked store refused, waiting up to ``within`` seconds for the lock."""
+        deadline = time.monotonic() + within
+        while self._backlog:
+            self.write(lambda store: None)
+            if self._backlog and time.monotonic() > deadline:
+                raise NborchError(f"the run store {self.manager.store_path} stayed locked by "
+                                  f"another process for {within:.0f} s: {len(self._backlog)} "
+                                  "result(s) of this run could not be recorded (its branches and "
+                                  "commits are intact) — find the process holding it (fuser "
+                                  "the file) and resume the run")  # fmt: skip
+            if self._backlog:
+                time.sleep(0.5)
 
     def close(self) -> None:
         if self._store is not None:
@@ -77,19 +112,22 @@ class Recorder:
             "validation": ex.validation, "validation_json": json.dumps(ex.validation_details),
             "log_path": ex.log_path, "tries": ex.tries,
         }  # fmt: skip
-        self.store.update_attempt(self.run_id, ex.task, ex.agent, **fields)
+        status, error = str(ex.status), ex.error
+        self.write(lambda store: store.update_attempt(self.run_id, ex.task, ex.agent, **fields))
         if event:
-            self.store.add_event(self.run_id, ex.task, ex.agent, "state", str(ex.status), ex.error)
+            self.write(lambda store: store.add_event(self.run_id, ex.task, ex.agent, "state",
+                                                     status, error))  # fmt: skip
 
     def note(self, text: str) -> None:
-        self.store.add_event(self.run_id, "", "", "note", "", text)
+        self.write(lambda store: store.add_event(self.run_id, "", "", "note", "", text))
 
     def end(self, executions: Iterable[AgentExecution]) -> None:
         states = [ex.status for ex in executions]
         status = "completed" if all(s == AttemptState.COMPLETED for s in states) else (
             "finished" if all(s.is_final for s in states) else "stopped")
         try:
-            self.store.update_run(self.run_id, status=status)
+            self.write(lambda store: store.update_run(self.run_id, status=status))
+            self.flush()
         finally:
             self.close()
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import WorktreeError
 from ..gitcmd import Git
+from ..store import is_locked
 from .heads import cache_path, remember
 from .records import Attempt
 
@@ -107,9 +109,15 @@ def commit_work(manager: Repo, attempt: Attempt, message: str, wip: bool = False
            "-m", message, env=identity_env(wt))  # fmt: skip
     sha = wt.out("rev-parse", "HEAD")
     remember(wt, cache_path(manager), attempt.base_commit, sha)  # the next status need not walk
-    # An attempt the store does not know (made by hand) still gets its commit.
-    with manager.store() as store, suppress(KeyError):
-        store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent, head=sha)
+    # An attempt the store does not know (made by hand) still gets its commit; the head noted in
+    # the store is a cache of git's, so a store another process holds locked just misses it.
+    try:
+        with manager.store() as store, suppress(KeyError):
+            store.set_busy_timeout(0.5)
+            store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent, head=sha)
+    except sqlite3.OperationalError as err:
+        if not is_locked(err):
+            raise
     return sha
 
 

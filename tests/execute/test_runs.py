@@ -290,3 +290,39 @@ class ClaimTests:
         assert cleaned.returncode == 0, cleaned.stderr
         assert json.loads(cleaned.stdout)["removed"] == []
         assert {str(ex.status) for ex in run.executions.values()} == {"completed"}
+
+
+class LockedStoreTests:
+    def test_a_store_locked_by_another_process_fails_no_finished_work(self, git_repo, tmp_path):
+        """While another connection holds the store's write lock for 5 s (longer than a write
+        waits), attempts still complete, their dependents run, and every result reaches the
+        store once the lock is gone."""
+        import sqlite3
+        import threading
+        import time
+
+        agent(tmp_path, "ok", "import time; time.sleep(0.5)\n(wt / f'{task}.txt').write_text(task)\n")
+        text = "# P\n## Task 1: A\nAgents: ok\n## Task 2: B\nDepends on: 1\nAgents: ok\n"
+        run = Coordinator(git_repo, nborch.parse_plan(text), root=tmp_path / "wt", timeout="60s")
+        held = threading.Event()
+
+        def hold_lock() -> None:
+            while str(run.executions[("1", "ok")].status) != "running":
+                time.sleep(0.02)
+            db = sqlite3.connect(WorktreeManager(git_repo).store_path, isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            held.set()
+            time.sleep(5)
+            db.execute("COMMIT")
+            db.close()
+
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        run.run_sync()
+        holder.join()
+        assert held.is_set()
+        assert {str(ex.status) for ex in run.executions.values()} == {"completed"}
+        assert run.recorder.deferred > 0  # the lock was really met
+        with WorktreeManager(git_repo).store() as store:
+            assert {a.status for a in store.attempts(run.id)} == {"completed"}
+            assert store.get_run(run.id).status == "completed"

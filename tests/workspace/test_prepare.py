@@ -96,7 +96,7 @@ class TestCli:
         assert len(git(repo, "worktree", "list").splitlines()) == 9  # dry run changed nothing
 
         done = json.loads(cli("cleanup", "-r", str(repo), "--json", cwd=tmp_path).stdout)
-        assert set(done) == {"removed", "kept", "archived"}
+        assert set(done) == {"removed", "kept", "archived", "committed", "ignored_saved"}
         assert len(git(repo, "worktree", "list").splitlines()) == 1
         assert git(repo, "branch", "--list", "nborch/*") == ""
 
