@@ -16,7 +16,7 @@ import nborch
 ROOT = Path(nborch.__file__).parent
 # Lower imports nothing higher; equal ranks are siblings and import neither way.
 RANKS = {
-    "kernel": 0, "testing": 1, "gitcmd": 1, "rows": 1, "store": 2, "plan": 3, "agents": 3, "team": 4,
+    "kernel": 0, "testing": 1, "gitcmd": 1, "store": 2, "plan": 3, "agents": 3, "team": 4,
     "workspace": 5, "proc": 5, "execute": 6, "compare": 7, "view": 8, "run": 9, "demo": 10,
     "cli": 11, "top": 12,
 }  # fmt: skip

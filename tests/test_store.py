@@ -209,13 +209,13 @@ class TestExecutionSchema:
         """A database written at schema 1 opens at schema 2 with its runs and attempts intact."""
         import sqlite3
 
-        from nborch import store as store_module
+        from nborch.store.schema import MIGRATIONS
 
         path = Store.path_for(git_repo / ".git")
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path)
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for statement in store_module._MIGRATIONS[0][1]:
+        for statement in MIGRATIONS[0][1]:
             db.execute(statement)
         db.execute("INSERT INTO schema_version VALUES (1)")
         db.execute("INSERT INTO runs (id, created_at, repo, base_ref, base_commit, root) VALUES "

@@ -1,7 +1,7 @@
 """What the run store holds, as records: pure data, and the rule that reads it now.
 
-:class:`RunRecord` and :class:`AttemptRecord` are rows of :mod:`nborch.store` (which holds all
-the SQL); :func:`effective_status` is the one place a run or an attempt is found *interrupted*.
+:class:`RunRecord` and :class:`AttemptRecord` are rows of the store (:mod:`.db`; the SQL is there
+and in :mod:`.schema`); :func:`effective_status` is the one place a run or an attempt is found *interrupted*.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from .procs import coordinator_alive
+from ..procs import coordinator_alive
 
 __all__ = ["ACTIVE", "ATTEMPT_COLUMNS", "EXEC_COLUMNS", "RUN_COLUMNS", "AttemptRecord", "RunRecord",
            "attempt_from_row", "effective_status", "parse_time", "run_alive", "run_from_row"]

@@ -1,26 +1,5 @@
-"""The run history: an SQLite file inside the repository's git dir, shared by every nborch process.
-
-The database lives at ``<git-common-dir>/nborch/nborch.sqlite``, so it goes where the repository
-goes, is shared by all of its worktrees, and is never part of a commit. It uses WAL mode and a
-busy timeout so several processes (a notebook and a CLI) can read and write it at once.
-
-Tables (schema version 2)::
-
-    schema_version(version)
-    runs(id PK, created_at, repo, base_ref, base_commit, plan_path, plan_title, root, status,
-         settings_json)
-    attempts(run_id → runs.id, task_id, task_slug, agent, branch, path, attempt_dir, state,
-             managed_files_json, created_at, updated_at, head; PK (run_id, task_id, agent))
-    -- version 2: execution
-    runs     + coordinator_pid, coordinator_started
-    attempts + status, started_at, ended_at, return_code, commit_sha, files_changed, insertions,
-               deletions, input_tokens, output_tokens, cost_usd, error, validation,
-               validation_json, log_path, tries, done_requested
-    events(id, run_id → runs.id, task_id, agent, time, kind, state, text)
-
-A schema change is one more entry in ``_MIGRATIONS``; opening a database applies the missing ones
-in one transaction. Records are frozen dataclasses; timestamps are timezone-aware UTC datetimes.
-"""
+"""The :class:`Store`: one SQLite connection with its lock, migrations applied on open, and every
+query nborch makes (the SQL of the tables is :mod:`.schema`)."""
 
 from __future__ import annotations
 
@@ -35,89 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import WorktreeError
+from ..errors import WorktreeError
 from .rows import (
-    ACTIVE,
     ATTEMPT_COLUMNS,
     EXEC_COLUMNS,
     RUN_COLUMNS,
     AttemptRecord,
     RunRecord,
     attempt_from_row,
-    effective_status,
     run_alive,
     run_from_row,
 )
+from .schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = [
-    "ACTIVE",
-    "SCHEMA_VERSION",
-    "AttemptRecord",
-    "RunRecord",
-    "Store",
-    "effective_status",
-    "is_locked",
-    "run_alive",
-]
+__all__ = ["BUSY_TIMEOUT_MS", "Store", "is_locked"]
 
-_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        """CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            created_at TEXT NOT NULL,
-            repo TEXT NOT NULL,
-            base_ref TEXT NOT NULL,
-            base_commit TEXT NOT NULL,
-            plan_path TEXT,
-            plan_title TEXT,
-            root TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'prepared',
-            settings_json TEXT NOT NULL DEFAULT '{}'
-        )""",
-        """CREATE TABLE attempts (
-            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            task_id TEXT NOT NULL,
-            task_slug TEXT NOT NULL,
-            agent TEXT NOT NULL,
-            branch TEXT NOT NULL,
-            path TEXT NOT NULL,
-            attempt_dir TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'prepared',
-            managed_files_json TEXT NOT NULL DEFAULT '[]',
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            head TEXT,
-            PRIMARY KEY (run_id, task_id, agent)
-        )""",
-        "CREATE INDEX attempts_branch ON attempts(branch)",
-    )),
-    # 2: execution — the coordinator's process, each attempt's outcome, and an event log.
-    (2, (
-        "ALTER TABLE runs ADD COLUMN coordinator_pid INTEGER",
-        "ALTER TABLE runs ADD COLUMN coordinator_started REAL",
-        *(f"ALTER TABLE attempts ADD COLUMN {col}" for col in (
-            "status TEXT NOT NULL DEFAULT 'pending'", "started_at TEXT", "ended_at TEXT",
-            "return_code INTEGER", "commit_sha TEXT", "files_changed INTEGER NOT NULL DEFAULT 0",
-            "insertions INTEGER NOT NULL DEFAULT 0", "deletions INTEGER NOT NULL DEFAULT 0",
-            "input_tokens INTEGER NOT NULL DEFAULT 0", "output_tokens INTEGER NOT NULL DEFAULT 0",
-            "cost_usd REAL", "error TEXT NOT NULL DEFAULT ''",
-            "validation TEXT NOT NULL DEFAULT ''", "validation_json TEXT NOT NULL DEFAULT '[]'",
-            "log_path TEXT NOT NULL DEFAULT ''", "tries INTEGER NOT NULL DEFAULT 0",
-            "done_requested INTEGER NOT NULL DEFAULT 0")),
-        """CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            task_id TEXT NOT NULL DEFAULT '',
-            agent TEXT NOT NULL DEFAULT '',
-            time TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT '',
-            text TEXT NOT NULL DEFAULT ''
-        )""",
-        "CREATE INDEX events_run ON events(run_id, id)",
-    )),
-)  # fmt: skip
-SCHEMA_VERSION = _MIGRATIONS[-1][0]
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -165,7 +76,7 @@ class Store:
     @classmethod
     def open(cls, repo_path: str | Path) -> Store:
         """Open (creating if needed) the store of the repository that contains ``repo_path``."""
-        from .gitcmd import Git
+        from ..gitcmd import Git
 
         git = Git(repo_path)
         result = git.run("rev-parse", "--git-common-dir", check=False)
@@ -259,7 +170,7 @@ class Store:
                     f"{self.path} was written by a newer nborch (schema {current}, this one knows "
                     f"{SCHEMA_VERSION}) — upgrade nborch"
                 )
-            for version, statements in _MIGRATIONS:
+            for version, statements in MIGRATIONS:
                 if version > current:
                     for statement in statements:
                         self.db.execute(statement)
