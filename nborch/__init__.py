@@ -10,7 +10,7 @@ from . import agents, widgets
 from .agents import AgentSpec, Capability, script_agent
 from .compare import compare  # the function shadows the subpackage's name, on purpose
 from .dashboard import dashboard
-from .errors import AgentError, AssignError, NborchError, PlanError, WorktreeError
+from .errors import AgentError, AssignError, NborchError, PlanError, StoreError, WorktreeError
 from .events import AgentEvent, AttemptState, RunEvent
 from .execute.runs import history
 from .plan import Criterion, Phase, Plan, Task, load_plan, parse_plan
@@ -50,6 +50,7 @@ __all__ = [
     "Rule",
     "Run",
     "RunEvent",
+    "StoreError",
     "Task",
     "WorktreeError",
     "WorktreeManager",

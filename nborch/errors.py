@@ -6,7 +6,8 @@ The tree::
     ├── PlanError (ValueError)       a plan file cannot be read; names file, line and the fix
     ├── AgentError (LookupError)     unknown agent, bad agent spec, agent not installed
     ├── AssignError (ValueError)     assignment is impossible as asked (e.g. per_task too large)
-    └── WorktreeError                a repository or worktree is not in the state nborch needs
+    ├── WorktreeError                a repository or worktree is not in the state nborch needs
+    └── StoreError                   the run store (.git/nborch/nborch.sqlite) cannot be used
 
 An agent that *runs* and fails is not an exception: it is a result with a status.
 """
@@ -54,3 +55,7 @@ class AssignError(NborchError, ValueError):
 
 class WorktreeError(NborchError):
     """A repository or worktree is not in the state nborch needs."""
+
+
+class StoreError(NborchError):
+    """The run store (``.git/nborch/nborch.sqlite``) cannot be read or written."""

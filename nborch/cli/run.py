@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..agents.config import load_repo_agents
+from ..errors import NborchError
 from .common import (
     DURATION,
     EXIT_INCOMPLETE,
@@ -71,6 +72,10 @@ def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
     manager = WorktreeManager(repo)
     records = manager.status_records(run_id, check=check)
     runs = _runs_rows(manager, run_id)
+    if run_id is not None and not runs:
+        known = [r["run"] for r in _runs_rows(manager, None)]
+        raise NborchError(f"no run {run_id!r} in {manager.repo} (runs: "
+                          f"{', '.join(known[-5:]) or 'none'}) — nborch history lists them")  # fmt: skip
     if as_json:
         import json
 
@@ -98,8 +103,7 @@ def _runs_rows(manager: Any, run_id: str | None) -> list[dict[str, Any]]:
     """Runs from the store; a run whose coordinator died reads ``interrupted``."""
     from ..store import effective_status, run_alive
 
-    with manager.store() as store:
-        runs = [r for r in store.runs() if run_id in (None, r.id)]
+    runs = [r for r in manager.records(run_id)[0]]  # reads only: no store file is made
     return [{"run": r.id, "created_at": r.created_at.isoformat(), "plan": r.plan_title,
              "base_commit": r.base_commit, "status": effective_status(r, run_alive(r))}
             for r in runs]  # fmt: skip

@@ -68,14 +68,17 @@ def history(repo: str | Path):  # -> pandas.DataFrame
 
     manager = WorktreeManager(repo)
     rows = []
-    with manager.store() as store:
-        for run in store.runs():
-            alive = run_alive(run)
-            states = [effective_status(a, alive) for a in store.attempts(run.id)]
-            rows.append((run.id, run.created_at, effective_status(run, alive), run.plan_title,
-                         run.base_commit[:10],
-                         len(states), *(states.count(s) for s in ("completed", "failed", "timeout",
-                         "cancelled", "interrupted", "running"))))  # fmt: skip
+    runs, attempts = manager.records()  # reads only: no store file is made
+    by_run: dict[str, list[Any]] = {}
+    for a in attempts:
+        by_run.setdefault(a.run_id, []).append(a)
+    for run in runs:
+        alive = run_alive(run)
+        states = [effective_status(a, alive) for a in by_run.get(run.id, [])]
+        rows.append((run.id, run.created_at, effective_status(run, alive), run.plan_title,
+                     run.base_commit[:10], len(states),
+                     *(states.count(s) for s in ("completed", "failed", "timeout", "cancelled",
+                                                 "interrupted", "running"))))  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame.sort_values("created_at", ascending=False, ignore_index=True)

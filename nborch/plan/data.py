@@ -65,8 +65,18 @@ def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
             return _Lines(super().construct_sequence(node, deep=True),
                           [item.start_mark.line + first_line for item in node.value])  # fmt: skip
 
+    loader = _LineLoader(text)
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        node = loader.get_single_node()
+        if node is not None and (size := _expanded_size(node)) > MAX_YAML_NODES:
+            raise PlanError(f"the YAML expands to {size:,} values through its aliases (*name); a "
+                            f"plan may have at most {MAX_YAML_NODES:,}", "write the values out "
+                            "instead of repeating aliases of aliases", path=where,
+                            line=first_line)  # fmt: skip
+        return loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise PlanError("the YAML is nested too deeply to read", "flatten the lists and mappings",
+                        path=where, line=first_line) from None  # fmt: skip
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + first_line) if mark else first_line
@@ -75,6 +85,36 @@ def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
     except yaml.YAMLError as exc:
         raise PlanError(f"invalid YAML: {exc}", "fix the YAML syntax", path=where,
                         line=first_line) from None  # fmt: skip
+    finally:
+        loader.dispose()
+
+
+MAX_YAML_NODES = 200_000  # values a YAML plan may expand to; a 5,000-task plan has ~100,000
+
+
+def _expanded_size(root: Any) -> int:
+    """How many values the node graph becomes once every alias is expanded (a node shared by
+    aliases counts once per use), computed without expanding anything."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # iterative post-order: deep documents do not exhaust the stack here
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if done:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: Any) -> list[Any]:
+    value = node.value
+    if not isinstance(value, list):
+        return []
+    return [n for pair in value for n in pair] if value and isinstance(value[0], tuple) else value
 
 
 class _Lines(list):
@@ -314,7 +354,13 @@ def parse_toml(text: str, where: str | None) -> Plan:
         raise PlanError("the plan is empty", "write a 'title' and a [[tasks]] table", path=where)
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise PlanError("the TOML is nested too deeply to read", "flatten its arrays and tables",
+                        path=where, line=1) from None  # fmt: skip
+    except ValueError as exc:
+        if not isinstance(exc, tomllib.TOMLDecodeError):  # Python's limit on an int's digits
+            raise PlanError(f"a number has too many digits ({exc})", "write ids and numbers "
+                            "of at most a few hundred digits", path=where, line=1) from None  # fmt: skip
         found = re.search(r"line (\d+)", str(exc))
         raise PlanError(f"invalid TOML: {exc}", "fix the TOML syntax on this line", path=where,
                         line=int(found.group(1)) if found else 1) from None  # fmt: skip

@@ -36,7 +36,7 @@ def load_plan(path: str | Path, format: str | None = None, split_subtasks: bool 
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = _read(path)
     except FileNotFoundError:
         raise PlanError("file not found", "check the path", path=path, line=None) from None
     except IsADirectoryError:
@@ -46,6 +46,32 @@ def load_plan(path: str | Path, format: str | None = None, split_subtasks: bool 
         raise PlanError(f"cannot read the file ({exc.strerror})", "check its permissions",
                         path=path, line=None) from None  # fmt: skip
     return parse_plan(decode(data, path), source=path, format=format, split_subtasks=split_subtasks)
+
+
+MAX_PLAN_BYTES = 50 * 1024 * 1024  # a 5,000-task plan is ~3 MB
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes: a regular file of at most :data:`MAX_PLAN_BYTES`, checked before reading
+    (a FIFO would block, ``/dev/zero`` never ends)."""
+    import stat
+
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                else "a folder" if stat.S_ISDIR(info.st_mode) else "special")  # fmt: skip
+        if kind == "a folder":
+            raise IsADirectoryError(path)
+        raise PlanError(f"this is not a regular file ({kind})", "name a .md, .yaml or .toml file",
+                        path=path, line=None)  # fmt: skip
+    with path.open("rb") as f:
+        data = f.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanError(f"the file is larger than {MAX_PLAN_BYTES // 2**20} MB; plans are text "
+                        "of a few MB at most", "name the plan file, not a data file", path=path,
+                        line=None)  # fmt: skip
+    return data
 
 
 def decode(data: bytes, path: str | Path | None = None) -> str:
@@ -94,6 +120,14 @@ def parse_plan(
         fix = ("write Taskmaster's {\"master\": {\"tasks\": [...]}}" if fmt == "taskmaster" else
                "write a title ('# My plan') and at least one task ('## Task 1: ...')")
         raise PlanError("the plan is empty", fix, path=where)
+    try:
+        return _parse(text, where, fmt, split_subtasks)
+    except RecursionError:  # each reader catches its own; this is the net under all of them
+        raise PlanError("the plan is nested too deeply to read", "flatten its nested lists",
+                        path=where) from None  # fmt: skip
+
+
+def _parse(text: str, where: str | None, fmt: str, split_subtasks: bool) -> Plan:
     if fmt in ("speckit", "kiro", "taskmaster", "handwritten"):
         from .formats import PARSERS
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorktreeError
+from ..errors import StoreError, WorktreeError
 from .rows import (
     ATTEMPT_COLUMNS,
     EXEC_COLUMNS,
@@ -57,18 +57,22 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-            check_same_thread=False,
-        )  # fmt: skip
+        self._db: sqlite3.Connection | None = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None, check_same_thread=False)  # fmt: skip
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._wal()
             self._db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and fast
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+        except (sqlite3.DatabaseError, OSError) as err:
+            self.close()
+            if is_locked(err):
+                raise
+            raise store_error(self.path, err) from None
         except BaseException:
             self.close()
             raise
@@ -123,8 +127,15 @@ class Store:
             self.db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
-        with self._lock, self._transaction():
-            return self.db.execute(sql, tuple(params))
+        try:
+            with self._lock, self._transaction():
+                return self.db.execute(sql, tuple(params))
+        except sqlite3.IntegrityError:
+            raise  # the callers say which record already exists
+        except sqlite3.DatabaseError as err:
+            if is_locked(err):
+                raise
+            raise store_error(self.path, err) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -365,3 +376,22 @@ def _sql(value: Any) -> Any:
 def is_locked(err: BaseException) -> bool:
     """Whether ``err`` is SQLite saying another process holds the database (try again later)."""
     return isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err))
+
+
+def store_error(path: Path, err: BaseException) -> StoreError:
+    """One line a person can act on, for a store that cannot be read or written."""
+    said = str(err) or type(err).__name__
+    if "not a database" in said or "malformed" in said:
+        why = "it is damaged (not an SQLite database, or truncated)"
+        fix = f"move it away (mv {path} {path}.bad) and nborch starts a new history"
+    elif "readonly" in said or "read-only" in said or isinstance(err, PermissionError):
+        why = "it cannot be written here (read-only file or folder)"
+        fix = "give yourself write access to it and its folder"
+    elif "full" in said or "No space" in said:
+        why = "the disk is full"
+        fix = "free some space and resume the run"
+    else:
+        why = said
+        fix = "check the file and its folder's permissions"
+    return StoreError(f"the run store {path} cannot be used: {why} ({said}) — your branches, "
+                      f"worktrees and commits are intact (git branch --list 'nborch/*'); {fix}")

@@ -154,3 +154,27 @@ class BadInputTests:
     def test_an_unknown_command_is_one_line(self) -> None:
         result = nborch("exceute")
         assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+class StoreFaultTests:
+    """A damaged store, an unknown run, a repository with no runs: one line, and reads never write."""
+
+    def test_a_damaged_store_is_one_line_naming_the_file(self, git_repo: Path) -> None:
+        store = git_repo / ".git" / "nborch" / "nborch.sqlite"
+        store.parent.mkdir()
+        for damage in (os.urandom(5000), b"SQLite format 3\x00" + b"\x00" * 50):  # junk, truncated
+            store.write_bytes(damage)
+            for command in ("status", "history"):
+                result = nborch(command, "-r", str(git_repo))
+                assert result.returncode == 2, result.stderr
+                assert result.stderr.count("\n") == 1 and str(store) in result.stderr
+                assert "branches" in result.stderr and "Traceback" not in result.stderr
+
+    def test_status_of_an_unknown_run_is_bad_input(self, git_repo: Path) -> None:
+        result = nborch("status", "-r", str(git_repo), "--run", "nosuchrun")
+        assert result.returncode == 2 and "no run 'nosuchrun'" in result.stderr
+
+    def test_read_only_commands_create_no_store(self, git_repo: Path) -> None:
+        for args in (["status"], ["status", "--json"], ["history"], ["history", "--json"]):
+            assert nborch(*args, "-r", str(git_repo)).returncode == 0
+        assert not (git_repo / ".git" / "nborch").exists()

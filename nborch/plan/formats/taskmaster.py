@@ -46,6 +46,12 @@ def parse_taskmaster(text: str, where: str | None = None, split_subtasks: bool =
     except json.JSONDecodeError as exc:
         raise PlanError(f"invalid JSON: {exc.msg}", "fix the JSON syntax on this line",
                         path=where, line=exc.lineno) from None  # fmt: skip
+    except RecursionError:
+        raise PlanError("the JSON is nested too deeply to read", "flatten its arrays and objects",
+                        path=where, line=1) from None  # fmt: skip
+    except ValueError as exc:  # Python's limit on an int's digits
+        raise PlanError(f"a number has too many digits ({exc})", "write ids and numbers of at "
+                        "most a few hundred digits", path=where, line=1) from None  # fmt: skip
     reader = _Reader(where, object_lines(text, data))
     tags = reader.tags(data)
     drafts: list[Draft] = []
