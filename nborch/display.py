@@ -8,6 +8,7 @@ separate text fallback is embedded; every object also has a ``__str__`` text tab
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
 _STYLE = (
@@ -22,6 +23,9 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def cell_text(value: object, limit: int = 80) -> str:
     """One table cell as a single short line of text."""
     if value is None:
@@ -30,8 +34,14 @@ def cell_text(value: object, limit: int = 80) -> str:
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, float):
         value = f"{value:.2f}"
-    text = " ".join(str(value).split())
+    text = printable(" ".join(str(value).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as ``\\x1b``-style escapes, so text from a plan
+    or an agent cannot retitle, clear or hide parts of a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]], limit: int = 40) -> str:

@@ -24,6 +24,7 @@ _PRIORITY_ALIASES = {
     "p0": "critical", "p1": "high", "p2": "medium", "p3": "low", "urgent": "critical",
     "normal": "medium", "med": "medium", "default": "medium", "blocker": "critical",
 }  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NONE_WORDS = {"", "none", "-", "—", "n/a", "na", "nothing", "no"}
 
 
@@ -84,6 +85,10 @@ def build_plan(
         raise PlanError("no tasks found", no_tasks_fix, path=where, line=end_line)
     seen: dict[str, Task] = {}
     for task in tasks:
+        if not task.id.strip() or _CONTROL.search(task.id):
+            what = "is empty" if not task.id.strip() else "has control characters"
+            raise PlanError(f"task id {task.id!r} {what}", "give the task an id of letters, digits "
+                            "and dots, e.g. 1.2", path=where, line=task.line)  # fmt: skip
         if task.id in seen:
             raise PlanError(
                 f"duplicate task id {task.id!r} (first used on line {seen[task.id].line})",

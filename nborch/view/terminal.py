@@ -7,6 +7,7 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
+from ..display import printable
 from ..events import RunEvent
 from ..execute.table import COLUMNS, rows
 
@@ -28,7 +29,7 @@ class _Table:
         for col in COLUMNS:
             table.add_column(col, overflow="ellipsis", no_wrap=col.startswith("last"))
         for row in rows(self.run.executions.values()):
-            table.add_row(*(escape(str(v)) for v in row))
+            table.add_row(*(escape(printable(str(v))) for v in row))
         return table
 
 
@@ -60,7 +61,7 @@ class TerminalProgress:
             return
         note = f" — {event.text}" if event.text else ""
         elapsed = time.monotonic() - self._t0
-        print(f"[{elapsed:7.1f}s] {event.task_id} {event.agent}: {event.state}{note}",
+        print(printable(f"[{elapsed:7.1f}s] {event.task_id} {event.agent}: {event.state}{note}"),
               file=self.stream, flush=True)  # fmt: skip
 
     def __exit__(self, *exc: object) -> None:

@@ -96,3 +96,19 @@ def _error(path: Path) -> BaseException:
     except BaseException as exc:
         return exc
     return AssertionError("no error")
+
+
+class ControlCharacterTests:
+    def test_ids_of_spaces_or_control_characters_are_refused_with_their_line(self) -> None:
+        with pytest.raises(PlanError, match=r"plan.yaml:3: task id '   ' is empty"):
+            parse_plan("title: P\ntasks:\n  - id: '   '\n    title: A\n", source="plan.yaml")
+        with pytest.raises(PlanError, match="control characters"):
+            parse_plan("# P\n## Task 1\x1b[8m: A\n")
+
+    def test_titles_reach_the_terminal_escaped(self, tmp_path: Path) -> None:
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: \x1b]0;pwned\x07Title \x1b[8mhidden\n")
+        out = subprocess.run([sys.executable, "-m", "nborch", "parse", str(plan)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0 and "\x1b]" not in out.stdout and "\x07" not in out.stdout
+        assert "\\x1b]0;pwned\\x07Title" in out.stdout
