@@ -100,8 +100,14 @@ class Repo:
         probe = Git(path).run("rev-parse", "--is-bare-repository", "--is-inside-work-tree",
                               "--git-common-dir", check=False)  # fmt: skip
         if not probe.ok:
-            raise WorktreeError(f"{path} is not a git repository ({probe.stderr.strip()}) — pass "
-                                "a repository, or run 'git init' there and commit your files")  # fmt: skip
+            said = probe.stderr.strip()
+            if "dubious ownership" in said:
+                raise WorktreeError(f"{path} is a git repository owned by another user, so git "
+                                    "refuses to work in it — if you trust it: git config --global "
+                                    f"--add safe.directory {path}")  # fmt: skip
+            first = said.splitlines()[0] if said else f"git exit status {probe.returncode}"
+            raise WorktreeError(f"{path} is not a git repository ({first}) — pass a repository, "
+                                "or run 'git init' there and commit your files")  # fmt: skip
         bare, inside, common = probe.stdout.splitlines()[:3]
         if bare == "true":
             raise WorktreeError(f"{path} is a bare repository: it has no working tree to branch "

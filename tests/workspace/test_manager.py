@@ -870,3 +870,26 @@ class TestDisplay:
         assert "1 runs, 1 attempts (1 with worktrees)" in repr(manager)
         html = manager._repr_html_()
         assert "&lt;t&gt;" in html and "<t>" not in html
+
+
+class OwnershipTests:
+    @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the repository to another user")
+    def test_dubious_ownership_says_how_to_trust_the_repository(self, git_repo: Path) -> None:
+        """A repository owned by another user: one line with git's safe.directory remedy."""
+        import pwd
+        import shutil
+
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(git_repo):
+            for name in (*dirs, *files):
+                os.lchown(os.path.join(root, name), nobody.pw_uid, nobody.pw_gid)
+        os.chown(git_repo, nobody.pw_uid, nobody.pw_gid)
+        home = git_repo.parent / "home"  # no ~/.gitconfig that trusts every folder
+        home.mkdir()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("HOME", str(home))
+            mp.delenv("GIT_CONFIG_GLOBAL", raising=False)
+            with pytest.raises(WorktreeError, match="safe.directory") as err:
+                WorktreeManager(git_repo)
+        assert "\n" not in str(err.value)
+        shutil.rmtree(home)
