@@ -52,17 +52,30 @@ class TerminalProgress:
             self._live = Live(_Table(self.run), console=Console(file=self.stream),
                               refresh_per_second=4, transient=False)  # fmt: skip
             self._live.start()
-        else:
-            self._unsubscribe = self.run.subscribe(self.on_event)
+        self._unsubscribe = self.run.subscribe(self.on_event)
         return self
 
     def on_event(self, event: RunEvent) -> None:
-        if event.kind != "state" or event.state is None:
+        if event.kind == "run" and event.text == "started":
+            self.warn()
+            return
+        if self.live or event.kind != "state" or event.state is None:
             return
         note = f" — {event.text}" if event.text else ""
         elapsed = time.monotonic() - self._t0
         print(printable(f"[{elapsed:7.1f}s] {event.task_id} {event.agent}: {event.state}{note}"),
               file=self.stream, flush=True)  # fmt: skip
+
+    def warn(self) -> None:
+        """What preparing the run found (uncommitted changes the attempts will not see, agents
+        not installed), once, as ``nborch prepare`` shows it."""
+        prepared = getattr(self.run, "prepared", None)
+        for warning in getattr(prepared, "warnings", ()):
+            line = printable(f"warning: {warning}")
+            if self._live is not None:
+                self._live.console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=self.stream, flush=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:

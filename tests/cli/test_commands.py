@@ -178,3 +178,16 @@ class StoreFaultTests:
         for args in (["status"], ["status", "--json"], ["history"], ["history", "--json"]):
             assert nborch(*args, "-r", str(git_repo)).returncode == 0
         assert not (git_repo / ".git" / "nborch").exists()
+
+
+class ExecuteWarningsTests:
+    def test_execute_says_what_prepare_would_warn_about(self, git_repo: Path, tmp_path: Path) -> None:
+        """Uncommitted changes the attempts will not see are said before the run, as prepare says."""
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n")
+        (git_repo / "app.py").write_text("def answer():\n    return 41\n")
+        result = nborch("execute", str(plan), "-r", str(git_repo), "--script", "fx=true",
+                        "--agents", "fx", "--root", str(tmp_path / "wt"), "-t", "60s")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "warning: 1 uncommitted change(s)" in result.stderr and "app.py" in result.stderr
+        assert result.stderr.index("warning:") < result.stderr.index("running")
