@@ -94,16 +94,16 @@ def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
            [(r["run"], r["created_at"][:19], r["status"], r["plan"], r["base_commit"][:10])
             for r in runs])  # fmt: skip
     table(f"{len(records)} attempts", ["run", "task", "agent", "status", "state", "ahead",
-                                        "dirty", "exists", "path"],
+                                        "dirty", "exists", "path", "problem"],
            [(r.run, r.task, r.agent, r.status, r.state, r.ahead, "-" if r.dirty is None else r.dirty,
-             "yes" if r.exists else "GONE", r.path) for r in records])  # fmt: skip
+             "yes" if r.exists else "GONE", r.path, r.problem) for r in records])  # fmt: skip
 
 
 def _runs_rows(manager: Any, run_id: str | None) -> list[dict[str, Any]]:
     """Runs from the store; a run whose coordinator died reads ``interrupted``."""
     from ..store import effective_status, run_alive
 
-    runs = [r for r in manager.records(run_id)[0]]  # reads only: no store file is made
+    runs = manager.run_records(run_id)  # reads only: no store file is made
     return [{"run": r.id, "created_at": r.created_at.isoformat(), "plan": r.plan_title,
              "base_commit": r.base_commit, "status": effective_status(r, run_alive(r))}
             for r in runs]  # fmt: skip

@@ -100,6 +100,7 @@ class WorktreeStatus:
     exists: bool
     state: str
     status: str = "pending"
+    problem: str = ""  # the worktree is not what nborch made: HEAD left its branch, .git gone
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready values (``last_change`` as ISO text)."""

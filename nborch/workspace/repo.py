@@ -139,6 +139,13 @@ class Repo:
         """Open this repository's run history (close it, or use ``with``)."""
         return Store(self.store_path)
 
+    def run_records(self, run_id: str | None = None) -> list[RunRecord]:
+        """The runs (one, or all) as stored, without their attempts; no store file is made."""
+        if not self.store_path.exists():
+            return []
+        with self.store() as store:
+            return store.runs() if run_id is None else [r for r in [store.get_run(run_id)] if r]
+
     def records(self, run_id: str | None = None) -> tuple[list[RunRecord], list[AttemptRecord]]:
         if not self.store_path.exists():
             return [], []

@@ -75,10 +75,14 @@ def status_records(manager: Repo, run_id: str | None = None,
         dirty_jobs = {i: pool.submit(dirty_paths, git, Path(r.path), json.loads(r.managed_files_json))
                       for i, r in enumerate(rows)
                       if exists[i] and (check or status[i] not in COMMITTED_STATUSES)}  # fmt: skip
+        # Two small reads per worktree: done while git answers the other questions.
+        problems_job = pool.submit(lambda: ["" if r.state in DONE_STATES else
+                                            worktree_problem(r.path, r.branch) for r in rows])  # fmt: skip
         tips = tips_job.result()
         ahead = ahead_of(git, {(base[r.run_id], tips[r.branch]) for r in rows if r.branch in tips},
                          cache_path(manager))  # fmt: skip
         dirty = {i: job.result() for i, job in dirty_jobs.items()}
+        problems = problems_job.result()
 
     def one(i: int, r: _Row) -> WorktreeStatus:
         head = tips.get(r.branch)
@@ -89,7 +93,8 @@ def status_records(manager: Repo, run_id: str | None = None,
         return WorktreeStatus(
             r.run_id, r.task_id, r.agent, r.branch, r.path, head, count,
             None if changed is None else len(changed),
-            datetime.fromtimestamp(last, UTC) if last else None, exists[i], r.state, status[i])  # fmt: skip
+            datetime.fromtimestamp(last, UTC) if last else None, exists[i], r.state, status[i],
+            problems[i])  # fmt: skip
 
     return [one(i, r) for i, r in enumerate(rows)]
 
@@ -113,6 +118,32 @@ def _rows(store: Store, run_id: str | None) -> list[_Row]:
 def live_runs(runs: Iterable[RunRecord]) -> set[str]:
     """Ids of the runs whose coordinator process is alive now (same pid and start time)."""
     return {r.id for r in runs if r.status == "running" and run_alive(r)}
+
+
+def worktree_problem(path: str, branch: str) -> str:
+    """What is wrong with an attempt's worktree that an agent may have done — it deleted or
+    replaced ``.git``, or switched away from the attempt's branch — or ``""``. Reads two small
+    files, no git call (status reads thousands of these)."""
+    dot_git = os.path.join(path, ".git")
+    try:
+        with open(dot_git) as f:
+            pointer = f.read().strip()
+    except IsADirectoryError:
+        return ".git was replaced by a repository of its own: this is no longer the attempt's worktree"
+    except OSError:
+        if not os.path.isdir(path):
+            return ""  # the folder is gone: `exists` says so
+        return ".git is missing: the folder is no longer a worktree (its commits are on the branch)"
+    gitdir = pointer.removeprefix("gitdir:").strip()
+    try:
+        with open(os.path.join(path, gitdir, "HEAD")) as f:  # join keeps an absolute gitdir
+            head = f.read().strip()
+    except OSError:
+        return f".git points at {gitdir}, which is gone: run `git worktree repair` in the repository"
+    if head == f"ref: refs/heads/{branch}":
+        return ""
+    now = head.removeprefix("ref: refs/heads/") if head.startswith("ref: ") else f"detached at {head[:8]}"
+    return f"HEAD left the attempt's branch: now on {now} (cleanup keeps its work; check out {branch} there)"
 
 
 def dirty_paths(git: Git, path: Path, managed: Sequence[str]) -> list[str]:

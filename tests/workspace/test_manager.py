@@ -484,7 +484,7 @@ class TestStatus:
         frame = manager.status()
         assert tuple(frame.columns) == STATUS_COLUMNS == (
             "run", "task", "agent", "branch", "path", "head", "ahead", "dirty", "last_change",
-            "exists", "state", "status")  # fmt: skip
+            "exists", "state", "status", "problem")  # fmt: skip
         assert frame["ahead"].tolist() == [0, 2] and frame["dirty"].tolist() == [2, 0]
         assert frame["status"].tolist() == ["pending", "pending"]
         assert str(frame["last_change"].dt.tz) == "UTC"  # a datetime column, in UTC
@@ -893,3 +893,22 @@ class OwnershipTests:
                 WorktreeManager(git_repo)
         assert "\n" not in str(err.value)
         shutil.rmtree(home)
+
+
+class WorktreeProblemTests:
+    """status flags an attempt whose agent switched branches or removed its .git."""
+
+    def test_head_moved_and_git_missing_are_flagged(self, manager: WorktreeManager,
+                                                    git_repo: Path) -> None:  # fmt: skip
+        run = manager.new_run()
+        a, b, _ = manager.create(run, [("t", "claude"), ("u", "claude"), ("v", "claude")])
+        git(a.path, "switch", "-q", "-c", "other")
+        (b.path / ".git").unlink()
+        problems = {s.task: s.problem for s in manager.status_records()}
+        assert problems["t"].startswith("HEAD left the attempt's branch: now on other")
+        assert problems["u"].startswith(".git is missing")
+        assert problems["v"] == ""
+        out = subprocess.run([sys.executable, "-m", "nborch", "status", "-r", str(git_repo),
+                              "--json"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+        flagged = {w["task"]: w["problem"] for w in json.loads(out)["worktrees"]}
+        assert flagged["t"] and flagged["u"] and not flagged["v"]
