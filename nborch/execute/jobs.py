@@ -6,13 +6,14 @@ A job is plain, picklable data, so an executor can run it here or ship it to ano
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..agents import AgentSpec
 from ..errors import AgentError
-from ..proc.env import build_env, secrets_of
+from ..proc.env import build_env, secrets_of_all
 
 # The per-attempt home/config folder some tools need seeded before they run headless.
 HOME_FILES: Mapping[str, Mapping[str, str]] = {
@@ -87,7 +88,7 @@ def build_job(
     return AttemptJob(
         run_id=run_id, task_id=task_id, agent=spec.name, argv=tuple(argv), cwd=worktree, env=env,
         log_path=log_path, parser=spec.parser, timeout=timeout,
-        redact=secrets_of(env), home=home, home_files=dict(HOME_FILES.get(spec.name, {})),
+        redact=secrets_of_all(env, os.environ if base_env is None else base_env), home=home, home_files=dict(HOME_FILES.get(spec.name, {})),
     )  # fmt: skip
 
 

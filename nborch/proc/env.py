@@ -127,6 +127,13 @@ def secrets_of(env: Mapping[str, str], allow: Iterable[str] | None = None) -> tu
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
+def secrets_of_all(*envs: Mapping[str, str]) -> tuple[str, ...]:
+    """:func:`secrets_of` of several environments together (an attempt's and nborch's own, which
+    an agent can read from ``/proc/<parent pid>/environ``): longest first, no duplicates."""
+    found = {value for env in envs for value in secrets_of(env)}
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
 def _json_secrets(text: str) -> set[str]:
     """Credential-looking values (by key name) anywhere in a JSON document; none if not JSON."""
     try:

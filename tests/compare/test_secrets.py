@@ -87,3 +87,40 @@ def test_no_key_in_any_test_environment_log_or_record(tmp_path: Path,
         assert not [t for t in texts if value in t]
     if Path("/proc/self/environ").exists():  # Linux: the compare process's keys were masked
         assert any("GITHUB_TOKEN=***" in t for t in texts)
+
+
+PEEKER = """\
+import os, pathlib, sys
+parent = pathlib.Path(f"/proc/{os.getppid()}/environ").read_bytes().decode(errors="replace")
+for item in parent.split("\\0"):
+    name, _, value = item.partition("=")
+    if name in ("AWS_SECRET_ACCESS_KEY", "DATABASE_PASSWORD"):
+        print(f"found {name}={value}", flush=True)
+        print(f"last {value}", file=sys.stderr, flush=True)
+sys.exit(3)
+"""
+
+
+def test_an_agent_reading_nborchs_environment_shows_no_key(tmp_path: Path) -> None:
+    """The agent never gets AWS_SECRET_ACCESS_KEY, but reads it from its parent's environ (nborch
+    started with it) and prints it: the log, the CLI's table and JSON, and the store show ``***``."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "X = 1\n", ".gitignore": "__pycache__/\n"})
+    script = tmp_path / "peek.py"
+    script.write_text(PEEKER)
+    plan = tmp_path / "plan.md"
+    plan.write_text("# P\n## Task 1: Peek\nAgents: peeker\n")
+    env = {**os.environ, **SECRETS, "COLUMNS": "250"}
+    runs = [subprocess.run([sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(repo),
+                            "--script", f"peeker={sys.executable} {script} {{worktree}}",
+                            "--root", str(tmp_path / "wt"), "-t", "60s", *extra],
+                           capture_output=True, text=True, env=env, timeout=120)
+            for extra in ([], ["--json"])]  # fmt: skip
+    assert [r.returncode for r in runs] == [1, 1], runs[0].stderr
+    logs = [p.read_text() for p in (repo / ".git" / "nborch" / "runs").rglob("agent.log")]
+    assert len(logs) == 2 and all("found AWS_SECRET_ACCESS_KEY=***" in log for log in logs), logs
+    shown = [*logs, runs[0].stdout, runs[0].stderr, runs[1].stdout, runs[1].stderr]
+    with nborch.WorktreeManager(repo).store() as store:
+        shown += [repr(store.attempts()), repr([store.events(r.id) for r in store.runs()])]
+    for text in shown:
+        for value in (SECRETS["AWS_SECRET_ACCESS_KEY"], SECRETS["DATABASE_PASSWORD"]):
+            assert value not in text
