@@ -181,9 +181,27 @@ def _drive(run: Any, as_json: bool, resume: bool = False) -> None:
             else:
                 run.run_sync()
     except KeyboardInterrupt:
-        click.echo("interrupted: running attempts were cancelled and their work committed as WIP",
-                   err=True)  # fmt: skip
+        click.echo(f"interrupted: {_stopped(run)}", err=True)
     _finish_run(run, as_json)
+
+
+def _stopped(run: Any) -> str:
+    """What a Ctrl-C did, as it happened: attempts stopped, and whose work was committed."""
+    from ..events import AttemptState
+
+    cancelled = [ex for ex in run.executions.values() if ex.status == AttemptState.CANCELLED]
+    if run.prepared is None:
+        return "stopped before any attempt started (nothing was prepared)"
+    if not cancelled:
+        return "no attempt was running; nothing was stopped"
+    saved = [ex for ex in cancelled if ex.commit]
+    said = f"{len(cancelled)} attempt(s) stopped; "
+    if not saved:
+        return said + "none had written anything to commit"
+    said += f"the work of {len(saved)} committed as WIP on {'its branch' if len(saved) == 1 else 'their branches'}"
+    if len(saved) < len(cancelled):
+        said += f"; {len(cancelled) - len(saved)} had written nothing"
+    return said
 
 
 @click.command()

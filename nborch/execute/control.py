@@ -82,7 +82,14 @@ class RunControl:
             return self.wait()
         except KeyboardInterrupt:
             self.cancel()
-            self.wait()
+            # Stopping is bounded (each agent gets a short grace, then SIGKILL) and commits
+            # what the agents wrote: more Ctrl-C cannot make it faster, only lose that work.
+            while True:
+                try:
+                    self.wait()
+                    break
+                except KeyboardInterrupt:
+                    self.cancel()
             raise
 
     def wait(self, timeout: float | None = None) -> RunControl:

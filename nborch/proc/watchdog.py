@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import IO
@@ -96,17 +97,23 @@ class Watchdog:
 
 
 def stop_all(watched: dict[int, tuple[float, str]], grace: float = GRACE_S) -> list[int]:
-    """SIGTERM every watched process tree, then SIGKILL what is left after ``grace``."""
-    stopped: list[int] = []
+    """SIGTERM every watched process tree at once, then SIGKILL what is left after one ``grace``
+    (all trees share it: ten agents take ``grace`` seconds to stop, not ten times that)."""
+    groups = []
     for pid, (start, token) in watched.items():
         found = tree.find([(pid, start)], pid, token, start)
-        if not found:
-            continue
-        stopped += tree.signal_all(found, pid, signal.SIGTERM)
-        left = tree.wait_gone(found, grace)
-        if left:
-            tree.signal_all(left, pid, signal.SIGKILL)
-            tree.wait_gone(left, 2.0)
+        if found:
+            groups.append((pid, found))
+    stopped = [p for pid, found in groups for p in tree.signal_all(found, pid, signal.SIGTERM)]
+    left = [(pid, alive) for pid, found in groups if (alive := tree.wait_gone(found, 0))]
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [(pid, alive) for pid, found in left if (alive := tree.wait_gone(found, 0))]
+    for pid, alive in left:
+        tree.signal_all(alive, pid, signal.SIGKILL)
+    for _, alive in left:
+        tree.wait_gone(alive, 2.0)
     return stopped
 
 

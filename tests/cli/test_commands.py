@@ -191,3 +191,54 @@ class ExecuteWarningsTests:
         assert result.returncode == 0, result.stderr
         assert "warning: 1 uncommitted change(s)" in result.stderr and "app.py" in result.stderr
         assert result.stderr.index("warning:") < result.stderr.index("running")
+
+
+SLOW_AGENT = """\
+import os, pathlib, sys, time
+pathlib.Path(sys.argv[1], "work.txt").write_text("written before the interrupt")
+pathlib.Path(sys.argv[2], f"{os.getpid()}.pid").write_text("")
+time.sleep(120)
+"""
+
+
+class InterruptTests:
+    def test_three_ctrl_c_stop_everything_and_say_only_what_was_done(self, git_repo: Path,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+        """Three SIGINTs in a row once the agents run: every agent is gone when the command
+        ends, each one's work is on its branch as WIP, and the message says exactly that."""
+        import signal
+        import time
+
+        import psutil
+
+        agent, pids = tmp_path / "slow.py", tmp_path / "pids"
+        agent.write_text(SLOW_AGENT)
+        pids.mkdir()
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n## Task 2: B\n## Task 3: C\n")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(git_repo),
+             "--script", f"slow={sys.executable} {agent} {{worktree}} {pids}", "--agents", "slow",
+             "--root", str(tmp_path / "wt"), "-t", "5m"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(list(pids.iterdir())) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(3):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        assert "interrupted: 3 attempt(s) stopped; the work of 3 committed as WIP" in err, err
+        assert "Traceback" not in err and "never retrieved" not in err and "Aborted" not in err
+        alive = [p.stem for p in pids.iterdir() if psutil.pid_exists(int(p.stem))
+                 and psutil.Process(int(p.stem)).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+        assert alive == []
+        branches = subprocess.run(["git", "branch", "--list", "nborch/*", "--format=%(refname)"],
+                                  cwd=git_repo, capture_output=True, text=True).stdout.split()  # fmt: skip
+        assert len(branches) == 3
+        for branch in branches:
+            shown = subprocess.run(["git", "show", f"{branch}:work.txt"], cwd=git_repo,
+                                   capture_output=True, text=True)  # fmt: skip
+            assert shown.stdout == "written before the interrupt"

@@ -528,3 +528,49 @@ class TestLineSplitter:
         tail.append("y" * 50)
         assert tail.lines() == ("y" * 50,)
         assert Tail(0).lines() == ()
+
+
+STUBBORN = """\
+import os, pathlib, signal, time
+here = pathlib.Path(__file__).parent / "procs"
+def running(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+def term(*_):
+    others = [int(f.stem) for f in here.glob("*.ready") if int(f.stem) != os.getpid()]
+    (here / f"{os.getpid()}.term").write_text(str(sum(map(running, others))))
+signal.signal(signal.SIGTERM, term)
+(here / f"{os.getpid()}.ready").write_text("")
+while True:
+    time.sleep(0.05)
+"""
+
+
+class WatchdogStopTests:
+    def test_every_tree_gets_sigterm_before_any_gets_sigkill(self, tmp_path: Path) -> None:
+        """stop_all signals all watched trees first and waits one grace for all of them: each
+        process, when its SIGTERM comes, still sees the three others running (one by one, the
+        later ones would find the earlier ones already killed)."""
+        import psutil
+
+        from nborch.proc.tree import TOKEN_ENV
+        from nborch.proc.watchdog import stop_all
+
+        script, procs_dir = tmp_path / "stubborn.py", tmp_path / "procs"
+        script.write_text(STUBBORN)
+        procs_dir.mkdir()
+        procs = [subprocess.Popen([sys.executable, str(script)], start_new_session=True,
+                                  env={**os.environ, TOKEN_ENV: f"token{i}"}) for i in range(4)]  # fmt: skip
+        deadline = time.monotonic() + 30
+        while len(list(procs_dir.glob("*.ready"))) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        watched = {p.pid: (psutil.Process(p.pid).create_time(), f"token{i}")
+                   for i, p in enumerate(procs)}  # fmt: skip
+        stop_all(watched, grace=1.0)
+        for p in procs:
+            p.wait(10)
+        seen = [int(f.read_text()) for f in procs_dir.glob("*.term")]
+        assert seen == [3, 3, 3, 3]
+        assert all(p.returncode == -9 for p in procs)  # SIGTERM was ignored, so SIGKILL ended them
