@@ -37,9 +37,11 @@ import os
 import re
 import secrets
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO
 
 import psutil
@@ -167,9 +169,22 @@ class _Run:
         # the exec, relative to the process's own working directory.
         found = None if os.sep in name else find_program(name, path)
         program = found or name
+        argv = [program, *spec.argv[1:]]
+        if use_reaper():
+            # Checked here, as the exec would have: the reaper can only report them as an exit.
+            if found is None and os.sep not in name:
+                raise self.start_error(f"program {name!r} was not found on PATH ({path})")
+            target = spec.cwd / name if found is None else Path(found)
+            if found is None and not target.exists():
+                raise self.start_error(f"program {name!r} was not found")
+            if not os.access(target, os.X_OK) or target.is_dir():
+                raise self.start_error(f"program {spec.argv[0]!r} is not executable")
+            argv = [sys.executable, "-I", "-S", str(REAPER), *argv]
+            if "LC_CTYPE" not in env:  # Python's start-up may add it (PEP 538): not the agent's
+                env = {**env, DROP_ENV: "LC_CTYPE"}
         try:
             return await asyncio.create_subprocess_exec(
-                program, *spec.argv[1:],
+                *argv,
                 cwd=spec.cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -399,6 +414,16 @@ async def _exit_code(proc: asyncio.subprocess.Process) -> int:
     finally:
         waiter.cancel()
     return proc.returncode
+
+
+REAPER = Path(__file__).with_name("reaper.py")
+DROP_ENV = "NBORCH_REAPER_DROP"  # variables the reaper removes before it starts the agent
+
+
+def use_reaper() -> bool:
+    """Whether agents run under :mod:`.reaper` (a child subreaper): on Linux, unless
+    ``NBORCH_SUBREAPER=0``."""
+    return sys.platform.startswith("linux") and os.environ.get("NBORCH_SUBREAPER", "1") != "0"
 
 
 def _pipe_inodes(proc: asyncio.subprocess.Process) -> frozenset[int]:

@@ -46,6 +46,13 @@ def script(tmp_path: Path, body: str, name: str = "agent.py") -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _runner_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the runner's own search for descendants, which is what works where
+    no subreaper can (see tests/proc/test_reaper.py for the subreaper on Linux)."""
+    monkeypatch.setenv("NBORCH_SUBREAPER", "0")
+
+
 def spec(tmp_path: Path, *argv: str, **kw) -> ProcessSpec:
     kw.setdefault("env", {"PATH": PATH})
     kw.setdefault("log_path", tmp_path / "logs" / "agent.log")
