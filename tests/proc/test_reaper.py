@@ -102,3 +102,48 @@ class ReaperTests:
         code = "import os, signal\nos.kill(os.getpid(), signal.SIGABRT)\n"
         result = asyncio.run(run_process(_spec(tmp_path, code, timeout=60)))
         assert result.return_code == -6
+
+
+HIDER = """\
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    os.execve(sys.executable, [sys.executable, "-c",
+              "import os, time; open({pid_file!r}, 'w').write(str(os.getpid())); time.sleep(600)"], {{}})
+time.sleep(600)
+"""
+
+
+class CoordinatorKilledTests:
+    def test_kill_9_of_the_coordinator_leaves_no_hidden_descendant(self, tmp_path: Path) -> None:
+        """The agent's child called setsid and execve with an empty environment while holding
+        the agent's stdout; the coordinator (`nborch execute`) is then killed with SIGKILL. The
+        watchdog stops the agent's reaper, which ends the hidden child too."""
+        import signal
+        import subprocess
+
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        for args in (["init", "-q", "-b", "main"], ["-c", "user.name=t", "-c", "user.email=t@t",
+                     "commit", "-q", "--allow-empty", "-m", "x"]):  # fmt: skip
+            subprocess.run(["git", *args], cwd=repo, check=True)
+        pid_file = tmp_path / "hidden.pid"
+        agent = tmp_path / "agent.py"
+        agent.write_text(HIDER.format(pid_file=str(pid_file)))
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n")
+        cli = subprocess.Popen([sys.executable, "-m", "nborch", "execute", str(plan), "-r",
+                                str(repo), "--script", f"hide={sys.executable} {agent}",
+                                "--root", str(tmp_path / "wt"), "-t", "5m"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hidden = int(pid_file.read_text())
+        cli.send_signal(signal.SIGKILL)
+        cli.wait(10)
+        deadline = time.monotonic() + 20
+        while _alive(hidden) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(hidden)
