@@ -39,6 +39,7 @@ import secrets
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +112,10 @@ class _Run:
         self.problems: list[str] = []
         self.pipes: frozenset[int] = frozenset()
         self.log: IO[str]
+        self.logged = 0  # characters written to the log by this run (its head, when capped)
+        self.held: deque[str] = deque()  # past the cap: the newest blocks, for the log's tail
+        self.held_size = 0
+        self.dropped = [0, 0]  # blocks' lines and characters cut from the middle
         self.since = time.time()
         self.started_at = datetime.now(UTC)
         self.t0 = time.monotonic()
@@ -328,8 +333,7 @@ class _Run:
             self.tail.extend([STDERR_PREFIX + t for t in texts[-self.spec.tail_lines :]])
         else:
             self.tail.extend(texts)
-        self.log.write(block + "\n")
-        self.log.flush()
+        self.write(block + "\n")
         if self.on_line is not None:
             for text in texts:
                 outcome = self.callback(self.on_line, stream, text)
@@ -370,13 +374,43 @@ class _Run:
 
     def note(self, text: str) -> None:
         line = NOTE_PREFIX + self.redactor(text)
-        self.log.write(line + "\n")
-        self.log.flush()
+        self.write(line + "\n")
         self.tail.append(line)
+
+    def write(self, text: str) -> None:
+        """Append to the log; past ``max_log_bytes`` keep only a bounded tail in memory."""
+        cap = self.spec.max_log_bytes
+        if cap is None or self.logged + len(text) <= cap:
+            self.log.write(text)
+            self.log.flush()
+            self.logged += len(text)
+            return
+        self.held.append(text)
+        self.held_size += len(text)
+        keep = cap // 10
+        while self.held_size > keep and len(self.held) > 1:
+            gone = self.held.popleft()
+            self.held_size -= len(gone)
+            self.dropped[0] += gone.count("\n")
+            self.dropped[1] += len(gone)
+
+    def write_tail(self) -> None:
+        """At the end: say what was cut from the middle of a capped log, then its tail."""
+        if not self.held:
+            return
+        if self.dropped[0]:
+            self.log.write(f"{NOTE_PREFIX}log cut: {self.dropped[0]:,} lines "
+                           f"({self.dropped[1] / 2**20:.1f} MiB) between the first "
+                           f"{self.logged / 2**20:.1f} MiB and the last {self.held_size / 2**20:.1f} "
+                           "MiB were not kept (ProcessSpec.max_log_bytes)\n")  # fmt: skip
+        self.log.writelines(self.held)
+        self.log.flush()
+        self.held.clear()
 
     def finish(
         self, state: ProcessState, code: int | None, error: str | None, pid: int | None = None
     ) -> ProcessResult:
+        self.write_tail()
         errors = list(self.callback_errors)
         if self.callback_error_count > len(errors):
             errors.append(f"… and {self.callback_error_count - len(errors)} more")

@@ -37,6 +37,10 @@ class ProcessSpec:
         Longer lines are cut (see :mod:`nborch.proc.runner`).
     redact:
         Secret values replaced by ``***`` in the log, the tail and what ``on_line`` gets.
+    max_log_bytes:
+        The log keeps its first ``max_log_bytes`` and its last ``max_log_bytes // 10``; what
+        came between is cut, and a line in the log says how much (sizes counted in characters).
+        None keeps everything.
     """
 
     argv: tuple[str, ...]
@@ -48,6 +52,7 @@ class ProcessSpec:
     tail_lines: int = 200
     max_line_bytes: int = 64 * 1024
     redact: tuple[str, ...] = ()
+    max_log_bytes: int | None = 100 * 2**20
 
     def __post_init__(self) -> None:
         if isinstance(self.argv, str | bytes):
@@ -71,6 +76,9 @@ class ProcessSpec:
             raise ValueError(f"tail_lines must be an int >= 0, got {self.tail_lines!r}")
         if not isinstance(self.max_line_bytes, int) or self.max_line_bytes < 80:
             raise ValueError(f"max_line_bytes must be an int >= 80, got {self.max_line_bytes!r}")
+        if self.max_log_bytes is not None and not (isinstance(self.max_log_bytes, int)
+                                                   and self.max_log_bytes >= 1024):  # fmt: skip
+            raise ValueError(f"max_log_bytes must be an int >= 1024 or None, got {self.max_log_bytes!r}")
         if isinstance(self.redact, str) or not all(isinstance(x, str) for x in self.redact):
             raise TypeError(f"redact must be a sequence of secret strings, got {self.redact!r}")
         object.__setattr__(self, "argv", argv)

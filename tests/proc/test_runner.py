@@ -581,3 +581,20 @@ class WatchdogStopTests:
         seen = [int(f.read_text()) for f in procs_dir.glob("*.term")]
         assert seen == [3, 3, 3, 3]
         assert all(p.returncode == -9 for p in procs)  # SIGTERM was ignored, so SIGKILL ended them
+
+
+class LogCapTests:
+    def test_a_flood_keeps_the_head_and_the_tail_and_says_what_was_cut(self, tmp_path: Path) -> None:
+        """3 MiB of output with a 1 MiB cap: the log holds the first MiB, a note, the last
+        ~100 KiB, and the run's tail still ends with the last line."""
+        code = "for i in range(60000):\n    print(f'line {i:06d} ' + 'x' * 40)\nprint('the end')\n"
+        sp = py(tmp_path, code, max_log_bytes=2**20)
+        result = run(sp)
+        log = sp.log_path.read_text()
+        assert result.ok and len(log) < 1.2 * 2**20
+        assert log.startswith("line 000000 ") and log.rstrip().endswith("the end")
+        assert "[nborch] log cut: " in log and "were not kept" in log
+        assert result.tail[-1] == "the end"
+        lines = log.splitlines()
+        cut_at = next(i for i, line in enumerate(lines) if line.startswith("[nborch] log cut"))
+        assert lines[cut_at + 1] > lines[cut_at - 1]  # the tail comes after the head, in order
