@@ -34,12 +34,19 @@ class PlanError(NborchError, ValueError):
     def __init__(
         self, problem: str, fix: str, *, path: str | Path | None = None, line: int | None = 1
     ):
-        self.problem = problem
-        self.fix = fix
+        self.problem = one_line(problem)
+        self.fix = one_line(fix)
         self.path = str(path) if path is not None else "<plan>"
         self.line = max(int(line), 1) if line is not None else None
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        super().__init__(f"{where}: {problem} — {fix}")
+        super().__init__(f"{one_line(where)}: {self.problem} — {self.fix}")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line: line breaks and tabs become spaces, other control characters
+    ``\\x1b``-style escapes (what a parser quotes from a plan reaches a terminal as text)."""
+    return "".join(ch if ch.isprintable() else " " if ch in "\n\r\t" else f"\\x{ord(ch):02x}"
+                   for ch in str(text).strip())  # fmt: skip
 
 
 class AgentError(NborchError, LookupError):

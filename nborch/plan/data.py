@@ -65,8 +65,9 @@ def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
             return _Lines(super().construct_sequence(node, deep=True),
                           [item.start_mark.line + first_line for item in node.value])  # fmt: skip
 
-    loader = _LineLoader(text)
+    loader = None
     try:
+        loader = _LineLoader(text)  # reading starts here: a character YAML refuses raises
         node = loader.get_single_node()
         if node is not None and (size := _expanded_size(node)) > MAX_YAML_NODES:
             raise PlanError(f"the YAML expands to {size:,} values through its aliases (*name); a "
@@ -86,7 +87,8 @@ def load_yaml(text: str, where: str | None, first_line: int = 1) -> Any:
         raise PlanError(f"invalid YAML: {exc}", "fix the YAML syntax", path=where,
                         line=first_line) from None  # fmt: skip
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 MAX_YAML_NODES = 200_000  # values a YAML plan may expand to; a 5,000-task plan has ~100,000
