@@ -91,12 +91,18 @@ def test_no_key_in_any_test_environment_log_or_record(tmp_path: Path,
 
 PEEKER = """\
 import os, pathlib, sys
-parent = pathlib.Path(f"/proc/{os.getppid()}/environ").read_bytes().decode(errors="replace")
-for item in parent.split("\\0"):
-    name, _, value = item.partition("=")
-    if name in ("AWS_SECRET_ACCESS_KEY", "DATABASE_PASSWORD"):
-        print(f"found {name}={value}", flush=True)
-        print(f"last {value}", file=sys.stderr, flush=True)
+pid = os.getppid()
+while pid > 1:  # every ancestor: nborch's reaper, then nborch itself
+    try:
+        parent = pathlib.Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+        pid = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        break
+    for item in parent.split("\\0"):
+        name, _, value = item.partition("=")
+        if name in ("AWS_SECRET_ACCESS_KEY", "DATABASE_PASSWORD"):
+            print(f"found {name}={value}", flush=True)
+            print(f"last {value}", file=sys.stderr, flush=True)
 sys.exit(3)
 """
 
