@@ -181,8 +181,9 @@ class TestProcesses:
         assert git(git_repo, "show", f"{ex.branch}:partial.txt") == "half done"
 
     def test_gigabyte_of_output_keeps_memory_bounded(self, git_repo, tmp_path):
-        """An agent that writes 1 GiB to stdout completes, the log has all of it, and the
-        coordinator's RSS grows by less than 100 MB."""
+        """An agent that writes 1 GiB to stdout completes, the log keeps its first 100 MiB and
+        its last 10 MiB with a line saying what was cut, and the coordinator's RSS grows by less
+        than 100 MB."""
         agent(tmp_path, "loud", """
             line = b"x" * 16383 + b"\\n"
             chunk = line * 64  # 1 MiB
@@ -207,7 +208,10 @@ class TestProcesses:
         log = Path(ex.log_path)
         try:
             assert ex.status == S.COMPLETED, ex.error
-            assert log.stat().st_size == 1024**3
+            assert 110 * 2**20 <= log.stat().st_size <= 110 * 2**20 + 2**17
+            with log.open("rb") as f:
+                f.seek(100 * 2**20 - 2**14)
+                assert b"[nborch] log cut: " in f.read(2**16)
             assert ex.files_changed == 1
             assert (peak - base) / 1e6 < 100
             assert len(ex.tail) <= 20
