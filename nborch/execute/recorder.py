@@ -65,8 +65,12 @@ class Recorder:
                 self._backlog.pop(0)
         except sqlite3.OperationalError as err:
             if not is_locked(err):
+                self._backlog.pop(0)  # not a lock: it would fail again; say so once
                 raise
             self.deferred += 1
+        except BaseException:
+            self._backlog.pop(0)
+            raise
 
     def flush(self, within: float = FLUSH_S) -> None:
         """Write what a locked store refused, waiting up to ``within`` seconds for the lock."""
