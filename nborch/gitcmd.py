@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import WorktreeError
 
-__all__ = ["Git", "GitResult", "RepoLike", "clean_env", "porcelain_paths", "ref_problem", "repo_path", "split_z"]
+__all__ = ["Git", "GitResult", "RepoLike", "clean_env", "porcelain_paths", "ref_problem", "repo_path", "split_z", "worktree_list"]
 
 # A repository as users hand it over: a path, or a GitPython ``git.Repo`` they already hold.
 RepoLike = str | os.PathLike[str] | Any
@@ -299,3 +299,15 @@ def porcelain_paths(out: str) -> list[str]:
         paths.append(entry[3:])
         i += 2 if {"R", "C"} & set(entry[:2]) else 1
     return paths
+
+
+def worktree_list(git: Git) -> list[dict[str, str]]:
+    """``git worktree list --porcelain`` as one dict per worktree (``worktree``, ``branch``, …)."""
+    entries: list[dict[str, str]] = []
+    for line in git.out("worktree", "list", "--porcelain", "-z").split("\0"):
+        if line.startswith("worktree "):
+            entries.append({"worktree": line[len("worktree "):]})
+        elif line and entries:
+            key, _, value = line.partition(" ")
+            entries[-1][key] = value
+    return entries

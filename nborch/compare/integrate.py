@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WorktreeError
-from ..gitcmd import Git, porcelain_paths, split_z
-from ..workspace.cleanup import worktree_list
+from ..gitcmd import Git, porcelain_paths, split_z, worktree_list
 from ..workspace.commit import identity_env
 from .diffs import merges_cleanly
 

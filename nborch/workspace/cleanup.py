@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import WorktreeError
+from ..gitcmd import worktree_list
 from ..store import AttemptRecord, RunRecord
 from .commit import commit_work, ignored_work
 from .create import rmdir_empty
@@ -29,10 +30,9 @@ from .records import (
 from .status import dirty_paths, live_runs
 
 if TYPE_CHECKING:
-    from ..gitcmd import Git
     from .repo import Repo
 
-__all__ = ["LIVE_REASON", "cleanup", "orphans", "worktree_list"]
+__all__ = ["LIVE_REASON", "cleanup", "orphans"]
 
 LIVE_REASON = "running in a live run (cancel it first)"
 
@@ -182,18 +182,6 @@ def _finish_runs(manager: Repo, runs: list[RunRecord]) -> None:
             if states and states <= {*DONE_STATES, "branch-kept"} and run.status != "cleaned":
                 store.update_run(run.id, status="cleaned")
             rmdir_empty(Path(run.root) / run.id)
-
-
-def worktree_list(git: Git) -> list[dict[str, str]]:
-    """``git worktree list --porcelain`` as one dict per worktree (``worktree``, ``branch``, …)."""
-    entries: list[dict[str, str]] = []
-    for line in git.out("worktree", "list", "--porcelain", "-z").split("\0"):
-        if line.startswith("worktree "):
-            entries.append({"worktree": line[len("worktree "):]})
-        elif line and entries:
-            key, _, value = line.partition(" ")
-            entries[-1][key] = value
-    return entries
 
 
 def orphans(manager: Repo, prune: bool = False) -> OrphanReport:

@@ -912,3 +912,18 @@ class WorktreeProblemTests:
                               "--json"], capture_output=True, text=True, check=True).stdout  # fmt: skip
         flagged = {w["task"]: w["problem"] for w in json.loads(out)["worktrees"]}
         assert flagged["t"] and flagged["u"] and not flagged["v"]
+
+    def test_a_replaced_git_and_a_worktree_reached_through_a_symlink(
+            self, manager: WorktreeManager, git_repo: Path, tmp_path: Path) -> None:  # fmt: skip
+        """An agent that ran `git init` in its worktree is flagged; a worktree git lists under
+        another spelling of its path (a symlinked root) is not."""
+        (a,) = manager.create(manager.new_run(), [("t", "claude")])
+        (a.path / ".git").unlink()
+        git(a.path, "init", "-q")
+        assert manager.status_records()[0].problem.startswith(".git was replaced")
+        link = tmp_path / "link-root"
+        link.symlink_to(manager.root)
+        linked = WorktreeManager(git_repo, root=link)
+        (b,) = linked.create(linked.new_run(), [("u", "claude")])
+        assert {s.task: s.problem for s in linked.status_records()}["u"] == ""
+        assert b.path.exists()
