@@ -76,8 +76,9 @@ def status_records(manager: Repo, run_id: str | None = None,
                       for i, r in enumerate(rows)
                       if exists[i] and (check or status[i] not in COMMITTED_STATUSES)}  # fmt: skip
         # Two small reads per worktree: done while git answers the other questions.
-        problems_job = pool.submit(lambda: ["" if r.state in DONE_STATES else
-                                            worktree_problem(r.path, r.branch) for r in rows])  # fmt: skip
+        problems_job = pool.submit(lambda: [
+            "" if r.state in DONE_STATES else worktree_problem(r.path, r.branch) if exists[i]
+            else _GIT_MISSING if os.path.isdir(r.path) else "" for i, r in enumerate(rows)])  # fmt: skip
         tips = tips_job.result()
         ahead = ahead_of(git, {(base[r.run_id], tips[r.branch]) for r in rows if r.branch in tips},
                          cache_path(manager))  # fmt: skip
@@ -120,6 +121,9 @@ def live_runs(runs: Iterable[RunRecord]) -> set[str]:
     return {r.id for r in runs if r.status == "running" and run_alive(r)}
 
 
+_GIT_MISSING = ".git is missing: the folder is no longer a worktree (its commits are on the branch)"
+
+
 def worktree_problem(path: str, branch: str) -> str:
     """What is wrong with an attempt's worktree that an agent may have done — it deleted or
     replaced ``.git``, or switched away from the attempt's branch — or ``""``. Reads two small
@@ -133,7 +137,7 @@ def worktree_problem(path: str, branch: str) -> str:
     except OSError:
         if not os.path.isdir(path):
             return ""  # the folder is gone: `exists` says so
-        return ".git is missing: the folder is no longer a worktree (its commits are on the branch)"
+        return _GIT_MISSING
     gitdir = pointer.removeprefix("gitdir:").strip()
     try:
         with open(os.path.join(path, gitdir, "HEAD")) as f:  # join keeps an absolute gitdir
