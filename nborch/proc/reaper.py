@@ -28,6 +28,19 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 DROP_ENV = "NBORCH_REAPER_DROP"
 
 
+def use_reaper() -> bool:
+    """Whether the runner starts agents under this script: on Linux, unless
+    ``NBORCH_SUBREAPER=0``."""
+    return sys.platform.startswith("linux") and os.environ.get("NBORCH_SUBREAPER", "1") != "0"
+
+
+def under_reaper(argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run ``argv`` with ``env`` under this script."""
+    if "LC_CTYPE" not in env:  # Python's start-up may add it (PEP 538): not the agent's
+        env = {**env, DROP_ENV: "LC_CTYPE"}
+    return [sys.executable, "-I", "-S", os.path.abspath(__file__), *argv], env
+
+
 def become_subreaper() -> bool:
     """Make orphans of this process's tree its children (Linux 3.4+); False where unsupported."""
     try:

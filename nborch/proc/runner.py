@@ -37,13 +37,10 @@ import os
 import re
 import secrets
 import signal
-import sys
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import psutil
 
@@ -51,6 +48,8 @@ from ..agents.spec import find_program
 from . import tree
 from .env import Redactor
 from .lines import LineSplitter, Tail
+from .logfile import CappedLog
+from .reaper import under_reaper, use_reaper
 from .spec import ProcessResult, ProcessSpec, ProcessState
 
 OnLine = Callable[[str, str], object | Awaitable[object]]
@@ -111,11 +110,7 @@ class _Run:
         self.killed: dict[int, None] = {}  # ordered set
         self.problems: list[str] = []
         self.pipes: frozenset[int] = frozenset()
-        self.log: IO[str]
-        self.logged = 0  # characters written to the log by this run (its head, when capped)
-        self.held: deque[str] = deque()  # past the cap: the newest blocks, for the log's tail
-        self.held_size = 0
-        self.dropped = [0, 0]  # blocks' lines and characters cut from the middle
+        self.log: CappedLog
         self.since = time.time()
         self.started_at = datetime.now(UTC)
         self.t0 = time.monotonic()
@@ -123,7 +118,8 @@ class _Run:
     async def run(self) -> ProcessResult:
         spec = self.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(spec.log_path, "a", encoding="utf-8") as self.log:
+        with open(spec.log_path, "a", encoding="utf-8") as file:
+            self.log = CappedLog(file, spec.max_log_bytes)
             if self.cancel is not None and self.cancel.is_set():
                 self.note("cancelled before the process started")
                 return self.finish("cancelled", None, "cancelled before the process started")
@@ -184,9 +180,7 @@ class _Run:
                 raise self.start_error(f"program {name!r} was not found")
             if not os.access(target, os.X_OK) or target.is_dir():
                 raise self.start_error(f"program {spec.argv[0]!r} is not executable")
-            argv = [sys.executable, "-I", "-S", str(REAPER), *argv]
-            if "LC_CTYPE" not in env:  # Python's start-up may add it (PEP 538): not the agent's
-                env = {**env, DROP_ENV: "LC_CTYPE"}
+            argv, env = under_reaper(argv, env)
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
@@ -378,39 +372,12 @@ class _Run:
         self.tail.append(line)
 
     def write(self, text: str) -> None:
-        """Append to the log; past ``max_log_bytes`` keep only a bounded tail in memory."""
-        cap = self.spec.max_log_bytes
-        if cap is None or self.logged + len(text) <= cap:
-            self.log.write(text)
-            self.log.flush()
-            self.logged += len(text)
-            return
-        self.held.append(text)
-        self.held_size += len(text)
-        keep = cap // 10
-        while self.held_size > keep and len(self.held) > 1:
-            gone = self.held.popleft()
-            self.held_size -= len(gone)
-            self.dropped[0] += gone.count("\n")
-            self.dropped[1] += len(gone)
-
-    def write_tail(self) -> None:
-        """At the end: say what was cut from the middle of a capped log, then its tail."""
-        if not self.held:
-            return
-        if self.dropped[0]:
-            self.log.write(f"{NOTE_PREFIX}log cut: {self.dropped[0]:,} lines "
-                           f"({self.dropped[1] / 2**20:.1f} MiB) between the first "
-                           f"{self.logged / 2**20:.1f} MiB and the last {self.held_size / 2**20:.1f} "
-                           "MiB were not kept (ProcessSpec.max_log_bytes)\n")  # fmt: skip
-        self.log.writelines(self.held)
-        self.log.flush()
-        self.held.clear()
+        self.log.write(text)
 
     def finish(
         self, state: ProcessState, code: int | None, error: str | None, pid: int | None = None
     ) -> ProcessResult:
-        self.write_tail()
+        self.log.close()
         errors = list(self.callback_errors)
         if self.callback_error_count > len(errors):
             errors.append(f"… and {self.callback_error_count - len(errors)} more")
@@ -448,16 +415,6 @@ async def _exit_code(proc: asyncio.subprocess.Process) -> int:
     finally:
         waiter.cancel()
     return proc.returncode
-
-
-REAPER = Path(__file__).with_name("reaper.py")
-DROP_ENV = "NBORCH_REAPER_DROP"  # variables the reaper removes before it starts the agent
-
-
-def use_reaper() -> bool:
-    """Whether agents run under :mod:`.reaper` (a child subreaper): on Linux, unless
-    ``NBORCH_SUBREAPER=0``."""
-    return sys.platform.startswith("linux") and os.environ.get("NBORCH_SUBREAPER", "1") != "0"
 
 
 def _pipe_inodes(proc: asyncio.subprocess.Process) -> frozenset[int]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nborch.proc.runner import run_process, use_reaper
+from nborch.proc.reaper import use_reaper
+from nborch.proc.runner import run_process
 from nborch.proc.spec import ProcessSpec
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
