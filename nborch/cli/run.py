@@ -177,7 +177,7 @@ def _drive(run: Any, as_json: bool, resume: bool = False) -> None:
         with TerminalProgress(run):
             if resume:
                 run.resume(retry_failed=resume == "failed")
-                run.wait()
+                run.wait_or_stop()
             else:
                 run.run_sync()
     except KeyboardInterrupt:

@@ -78,6 +78,10 @@ class RunControl:
             self.check_agents()
             thread = LoopThread.shared()
             self._loop, self._future = thread.loop, thread.submit(self._main())
+        return self.wait_or_stop()
+
+    def wait_or_stop(self) -> RunControl:
+        """Block until the run ends; Ctrl-C stops it gracefully (WIP committed), then raises."""
         try:
             return self.wait()
         except KeyboardInterrupt:

@@ -242,3 +242,49 @@ class InterruptTests:
             shown = subprocess.run(["git", "show", f"{branch}:work.txt"], cwd=git_repo,
                                    capture_output=True, text=True)  # fmt: skip
             assert shown.stdout == "written before the interrupt"
+
+    def test_ctrl_c_during_a_resume_stops_it_the_same_way(self, git_repo: Path, tmp_path: Path) -> None:
+        """A run killed with SIGKILL is resumed; three SIGINTs then stop the resumed agents and
+        commit their work, as for a first run."""
+        import signal
+        import time
+
+        import psutil
+
+        agent, pids = tmp_path / "slow.py", tmp_path / "pids"
+        agent.write_text(SLOW_AGENT)
+        pids.mkdir()
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n## Task 2: B\n")
+        first = subprocess.Popen(
+            [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(git_repo), "--json",
+             "--script", f"slow={sys.executable} {agent} {{worktree}} {pids}", "--agents", "slow",
+             "--root", str(tmp_path / "wt"), "-t", "5m"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+        def wait_for(n: int) -> None:
+            deadline = time.monotonic() + 60
+            while len(list(pids.iterdir())) < n and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+        wait_for(2)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        for p in pids.iterdir():
+            p.unlink()
+        run_id = json.loads(nborch("history", "-r", str(git_repo), "--json").stdout)["runs"][0]["run"]
+        resumed = subprocess.Popen(
+            [sys.executable, "-m", "nborch", "resume", run_id, "-r", str(git_repo)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+        wait_for(2)
+        for _ in range(3):
+            resumed.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        _, err = resumed.communicate(timeout=60)
+        assert resumed.returncode == 1, err
+        assert "interrupted: 2 attempt(s) stopped; the work of 2 committed as WIP" in err, err
+        assert "Traceback" not in err
+        alive = [p.stem for p in pids.iterdir() if psutil.pid_exists(int(p.stem))
+                 and psutil.Process(int(p.stem)).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+        assert alive == []
