@@ -8,7 +8,6 @@ separate text fallback is embedded; every object also has a ``__str__`` text tab
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterable, Sequence
 
 _STYLE = (
@@ -21,9 +20,6 @@ _CELL = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2,#ddd);te
 def plural(n: int, noun: str) -> str:
     """``plural(1, "task")`` → ``'1 task'``; ``plural(2, "task")`` → ``'2 tasks'``."""
     return f"{n} {noun}{'s' * (n != 1)}"
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def cell_text(value: object, limit: int = 80) -> str:
@@ -39,9 +35,18 @@ def cell_text(value: object, limit: int = 80) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters written as ``\\x1b``-style escapes, so text from a plan
-    or an agent cannot retitle, clear or hide parts of a terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """``text`` with what a terminal would act on written as ``\\x1b``-style escapes (control
+    characters, bidi overrides), so text from a plan or an agent cannot retitle, clear, hide or
+    reorder parts of a terminal; lines and tabs stay, other spaces become plain ones."""
+    if text.isprintable():  # the common case, at C speed
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " if ch.isspace() else _escape(ch)
+                   for ch in text)  # fmt: skip
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]], limit: int = 40) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .display import printable
+
 
 class NborchError(Exception):
     """Base of every error nborch raises on purpose."""
@@ -43,10 +45,9 @@ class PlanError(NborchError, ValueError):
 
 
 def one_line(text: str) -> str:
-    """``text`` as one line: line breaks and tabs become spaces, other control characters
-    ``\\x1b``-style escapes (what a parser quotes from a plan reaches a terminal as text)."""
-    return "".join(ch if ch.isprintable() else " " if ch in "\n\r\t" else f"\\x{ord(ch):02x}"
-                   for ch in str(text).strip())  # fmt: skip
+    """``text`` as one line for a terminal: breaks and tabs become spaces, the rest as
+    :func:`nborch.display.printable` writes it (what a parser quotes from a plan is text)."""
+    return printable(str(text).strip().replace("\r", " ").replace("\n", " ").replace("\t", " "))
 
 
 class AgentError(NborchError, LookupError):
