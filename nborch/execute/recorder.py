@@ -59,6 +59,10 @@ class Recorder:
         """Do ``fn(store)`` now, after any writes kept earlier; when another process holds the
         store locked, keep it for later instead of failing the attempt it records."""
         self._backlog.append(fn)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write the kept writes in order, stopping (and counting) at a lock."""
         try:
             while self._backlog:
                 self._backlog[0](self.store)
@@ -75,16 +79,16 @@ class Recorder:
     def flush(self, within: float = FLUSH_S) -> None:
         """Write what a locked store refused, waiting up to ``within`` seconds for the lock."""
         deadline = time.monotonic() + within
+        self._drain()
         while self._backlog:
-            self.write(lambda store: None)
-            if self._backlog and time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise NborchError(f"the run store {self.manager.store_path} stayed locked by "
                                   f"another process for {within:.0f} s: {len(self._backlog)} "
                                   "result(s) of this run could not be recorded (its branches and "
                                   "commits are intact) — find the process holding it (fuser "
                                   "the file) and resume the run")  # fmt: skip
-            if self._backlog:
-                time.sleep(0.5)
+            time.sleep(0.5)
+            self._drain()
 
     def close(self) -> None:
         if self._store is not None:

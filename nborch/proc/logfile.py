@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import deque
 from typing import IO
 
-__all__ = ["CappedLog"]
+__all__ = ["NOTE_PREFIX", "CappedLog"]
 
-NOTE_PREFIX = "[nborch] "
+NOTE_PREFIX = "[nborch] "  # the runner's own lines in a log start so
 
 
 class CappedLog:

@@ -48,14 +48,13 @@ from ..agents.spec import find_program
 from . import tree
 from .env import Redactor
 from .lines import LineSplitter, Tail
-from .logfile import CappedLog
+from .logfile import NOTE_PREFIX, CappedLog
 from .reaper import under_reaper, use_reaper
 from .spec import ProcessResult, ProcessSpec, ProcessState
 
 OnLine = Callable[[str, str], object | Awaitable[object]]
 
 STDERR_PREFIX = "[stderr] "
-NOTE_PREFIX = "[nborch] "
 CHUNK = 64 * 1024  # bytes per read; the pipe's own buffer is 64 KiB on Linux
 POLL_S = 0.5  # how often the process tree is walked for new descendants
 DRAIN_IDLE_S = 2.0  # after every writer is gone, stop reading pipes that stay silent this long

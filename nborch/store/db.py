@@ -240,11 +240,9 @@ class Store:
         claiming one run at once, one wins. Returns the pid of another live coordinator instead
         (and changes nothing); raises KeyError for an unknown run."""
         with self._lock, self._transaction():
-            row = self.db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?",
-                                  (run_id,)).fetchone()  # fmt: skip
-            if row is None:
+            run = self.get_run(run_id)  # inside the transaction: no other writer meanwhile
+            if run is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
-            run = run_from_row(row)
             mine = run.coordinator_pid == pid and abs((run.coordinator_started or 0) - started) < 1
             if run.status == "running" and not mine and run_alive(run):
                 return run.coordinator_pid

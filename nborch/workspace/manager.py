@@ -40,18 +40,10 @@ from ..errors import WorktreeError
 from ..names import slugify
 from ..procs import process_identity
 from ..store import RunRecord
-from . import (
-    cleanup as worktree_cleanup,
-)
-from . import (
-    commit as worktree_commit,
-)
-from . import (
-    create as worktree_create,
-)
-from . import (
-    status as worktree_status,
-)
+from . import cleanup as worktree_cleanup
+from . import commit as worktree_commit
+from . import create as worktree_create
+from . import status as worktree_status
 from .commit import FALLBACK_IDENTITY, identity_env
 from .records import (
     ARCHIVE_PREFIX,
@@ -75,23 +67,12 @@ __all__ = ["ARCHIVE_PREFIX", "BRANCH_PREFIX", "FALLBACK_IDENTITY", "STATUS_COLUM
            "CleanupReport", "OrphanReport", "RunInfo", "WorktreeManager", "WorktreeStatus",
            "default_root", "identity_env"]  # fmt: skip
 
+
 class WorktreeManager(Repo):
     """Creates, inspects and cleans up the worktrees of nborch runs in one repository.
 
-    Parameters
-    ----------
-    repo
-        A folder inside a non-bare git repository with at least one commit.
-    root
-        Where worktrees of new runs go; default :func:`default_root`. Existing runs keep the
-        root they were made with.
-    max_workers
-        Worktrees checked out in parallel.
-
-    Raises
-    ------
-    WorktreeError
-        If ``repo`` is missing, not a git repository, bare, or has no commit.
+    Takes the parameters of :class:`~nborch.workspace.repo.Repo` (``repo``, ``root``,
+    ``max_workers``) and raises as it does.
 
     Example
     -------
