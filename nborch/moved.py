@@ -25,7 +25,6 @@ MOVED = {
     "nborch.worktree_records": "nborch.workspace.records",
     "nborch.prepare": "nborch.workspace.prepare",
     "nborch.execute.spec": "nborch.proc.spec",
-    "nborch.execute.results": "nborch.execute.results",
 }
 MOVED_PREFIXES = {"nborch.formats": "nborch.plan.formats", "nborch.prompts": "nborch.workspace.prompts"}
 
