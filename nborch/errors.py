@@ -20,7 +20,10 @@ from .display import printable
 
 
 class NborchError(Exception):
-    """Base of every error nborch raises on purpose."""
+    """Base of every error nborch raises on purpose. ``disk_full`` is true when a full disk is the
+    cause (the same step may work once space is freed)."""
+
+    disk_full = False
 
 
 class PlanError(NborchError, ValueError):
@@ -67,3 +70,7 @@ class WorktreeError(NborchError):
 
 class StoreError(NborchError):
     """The run store (``.git/nborch/nborch.sqlite``) cannot be read or written."""
+
+    def __init__(self, message: str, *, disk_full: bool = False):
+        super().__init__(message)
+        self.disk_full = disk_full

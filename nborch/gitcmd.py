@@ -67,6 +67,7 @@ _LOCK_ERROR = re.compile(
     r"\.lock'?:? File exists|index\.lock|could not lock config file|Unable to create '[^']*\.lock'",
     re.IGNORECASE,
 )
+DISK_FULL = re.compile(r"No space left on device|Out of diskspace|Disk quota exceeded", re.IGNORECASE)
 _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.0, 1.5, 1.5, 2.0, 2.0)  # ≈ 11 s in all
 
 
@@ -225,11 +226,14 @@ class Git:
             except OSError as err:
                 raise WorktreeError(f"could not run 'git {' '.join(args)}' in {self.cwd}: {err}") from err
             result = GitResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)
-            if result.ok or delay is None or not _LOCK_ERROR.search(result.stderr):
+            if (result.ok or delay is None or not _LOCK_ERROR.search(result.stderr)
+                    or DISK_FULL.search(result.stderr)):  # a full disk stays full: do not wait
                 break
             time.sleep(delay)
         if check and not result.ok:
-            raise WorktreeError(self.describe(result))
+            err = WorktreeError(self.describe(result))
+            err.disk_full = bool(DISK_FULL.search(result.stderr))
+            raise err
         return result
 
     def out(self, *args: str, **kwargs) -> str:
@@ -244,7 +248,9 @@ class Git:
         """An error message naming the command, the folder and what git said."""
         said = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
         hint = ""
-        if _LOCK_ERROR.search(said):
+        if DISK_FULL.search(said):
+            hint = " — the disk is full: free some space and try again"
+        elif _LOCK_ERROR.search(said):
             hint = (" — another git process kept a lock file for over 10 s; if none is running, "
                     "delete the .lock file named above and try again")  # fmt: skip
         return f"'git {' '.join(result.args)}' failed in {self.cwd}: {said}{hint}"

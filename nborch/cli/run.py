@@ -160,13 +160,19 @@ def _finish_run(run: Any, as_json: bool) -> None:
     from ..events import AttemptState
 
     if as_json:
-        emit_json({"run_id": run.id, "attempts": [ex.to_json() for ex in run.executions.values()]})
+        emit_json({"run_id": run.id, "attempts": [ex.to_json() for ex in run.executions.values()],
+                   "unrecorded": run.unrecorded})  # fmt: skip
+        if run.unrecorded:
+            click.echo(f"warning: {run.unrecorded}", err=True)
     else:
         from ..execute.table import COLUMNS, rows
 
         table(repr(run).strip("<>"), COLUMNS, rows(run.executions.values()))
         click.echo(f"run id: {run.id} — nborch status -r {run.repo} --run {run.id}", err=True)
-    ok = all(ex.status == AttemptState.COMPLETED for ex in run.executions.values())
+    if run.unrecorded:
+        click.echo(f"warning: {run.unrecorded}", err=True)
+    ok = not run.unrecorded and all(ex.status == AttemptState.COMPLETED
+                                    for ex in run.executions.values())  # fmt: skip
     sys.exit(EXIT_OK if ok else EXIT_INCOMPLETE)
 
 

@@ -152,11 +152,20 @@ class RunControl:
             return "\n".join(ex.tail[-tail:])
         return tail_of(path, tail)
 
+    @property
+    def unrecorded(self) -> str:
+        """Why some results of the ended run are not in the store (a full disk, a lock held too
+        long), or "" when all are; the work itself is on the attempts' branches either way."""
+        recorder = getattr(self, "recorder", None)
+        return recorder.problem if recorder is not None else ""
+
     def __repr__(self) -> str:
         c = counts(list(self.executions.values()))
         finished = sum(n for s, n in c.items() if S(s).is_final)
         failed = sum(c.get(s, 0) for s in ("failed", "timeout", "cancelled", "interrupted"))
         what = f"{finished}/{len(self.executions)} done" + (f", {failed} not completed" if failed else "")
+        if self.unrecorded:
+            what += ", results not all recorded (see .unrecorded)"
         return f"<Run {self.id or '(not started)'}: {what}>"
 
     def _repr_html_(self) -> str:

@@ -386,8 +386,15 @@ class Coordinator(RunControl):
         ex.ended_at = datetime.now(UTC)  # the agent's time; committing and checking come after
         said, ex.last_line = ex.last_line, "committing and validating…"
         wip = state != S.COMPLETED
-        commit, stat = await asyncio.to_thread(self.workspace.commit, pa, state, wip,
-                                               ex.start_commit)  # fmt: skip
+        try:
+            commit, stat = await asyncio.to_thread(self.workspace.commit, pa, state, wip,
+                                                   ex.start_commit)  # fmt: skip
+        except NborchError as err:
+            if not err.disk_full:
+                raise
+            ex.last_line = said
+            self.set_state(ex, S.FAILED, disk_full_message(pa, err, error))
+            return
         ex.commit = commit
         ex.files_changed, ex.insertions, ex.deletions = stat
         if state == S.COMPLETED and self.options.validate:
@@ -397,3 +404,11 @@ class Coordinator(RunControl):
             ex.validation_details = [c.to_dict() for c in checks]
         ex.last_line = said
         self.set_state(ex, state, error)
+
+
+def disk_full_message(pa: PreparedAttempt, err: NborchError, error: str) -> str:
+    """Why an attempt failed when its work could not be committed for lack of disk space."""
+    before = f" (the agent itself: {error})" if error else ""
+    return (f"the disk is full: the attempt's work could not be committed{before} and is still "
+            f"in {pa.attempt.path} — free some space; `nborch cleanup` commits it as WIP on "
+            f"{pa.attempt.branch} before removing the worktree ({err})")

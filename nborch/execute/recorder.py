@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import NborchError
+from ..errors import NborchError, StoreError
 from ..events import AttemptState
 from ..procs import process_identity
 from ..store import Store, is_locked
@@ -27,6 +27,7 @@ from .results import AgentExecution
 SNAPSHOT = "run.pickle"
 BUSY_S = 2.0  # a write waits this long for another process's lock, then is kept for later
 FLUSH_S = 300.0  # at the end of a run, how long kept writes are retried before giving up
+FULL_FLUSH_S = 5.0  # … when the disk is full, where waiting rarely helps
 SNAPSHOT_FORMAT = 1  # bump when PreparedRun's pickled shape changes incompatibly
 
 
@@ -46,6 +47,8 @@ class Recorder:
         self._store: Store | None = None
         self._backlog: list[Callable[[Store], object]] = []  # writes a locked store refused
         self.deferred = 0  # how many writes waited for a lock, for the run's notes and tests
+        self.disk_full: StoreError | None = None  # the last write a full disk refused
+        self.problem = ""  # what the end of the run could not record, said once by the views
 
     @property
     def store(self) -> Store:
@@ -57,30 +60,42 @@ class Recorder:
 
     def write(self, fn: Callable[[Store], object]) -> None:
         """Do ``fn(store)`` now, after any writes kept earlier; when another process holds the
-        store locked, keep it for later instead of failing the attempt it records."""
+        store locked, or the disk is full, keep it for later instead of failing the attempt it
+        records (the attempt's own work is in git either way)."""
         self._backlog.append(fn)
         self._drain()
 
     def _drain(self) -> None:
-        """Write the kept writes in order, stopping (and counting) at a lock."""
+        """Write the kept writes in order, stopping (and counting) at a lock or a full disk."""
         try:
             while self._backlog:
                 self._backlog[0](self.store)
                 self._backlog.pop(0)
+            self.disk_full = None
         except sqlite3.OperationalError as err:
             if not is_locked(err):
                 self._backlog.pop(0)  # not a lock: it would fail again; say so once
                 raise
             self.deferred += 1
+        except StoreError as err:
+            if not err.disk_full:
+                self._backlog.pop(0)
+                raise
+            self.deferred += 1
+            self.disk_full = err
         except BaseException:
             self._backlog.pop(0)
             raise
 
     def flush(self, within: float = FLUSH_S) -> None:
-        """Write what a locked store refused, waiting up to ``within`` seconds for the lock."""
+        """Write what a locked store (or a full disk) refused, waiting up to ``within`` seconds
+        (:data:`FULL_FLUSH_S` for a full disk) for it to clear."""
         deadline = time.monotonic() + within
         self._drain()
         while self._backlog:
+            if self.disk_full is not None and time.monotonic() > deadline - within + FULL_FLUSH_S:
+                raise StoreError(f"{len(self._backlog)} result(s) of this run could not be "
+                                 f"recorded: {self.disk_full}", disk_full=True)  # fmt: skip
             if time.monotonic() > deadline:
                 raise NborchError(f"the run store {self.manager.store_path} stayed locked by "
                                   f"another process for {within:.0f} s: {len(self._backlog)} "
@@ -136,6 +151,8 @@ class Recorder:
         try:
             self.write(lambda store: store.update_run(self.run_id, status=status))
             self.flush()
+        except NborchError as err:  # the run itself ended: say what is missing, do not hide it
+            self.problem = str(err)
         finally:
             self.close()
 

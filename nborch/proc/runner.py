@@ -23,7 +23,7 @@ asyncio buffers before it pauses the pipe (128 KiB) and one unfinished line (at 
 
 Agent failures are results (``state``, ``return_code``, ``error``), never exceptions; a bad
 :class:`ProcessSpec` raises ``ValueError``/``TypeError``, and a log file that cannot be
-written raises ``OSError``. Cancelling the task that awaits :func:`run_process` is a hard stop:
+opened raises ``OSError`` (one that cannot be written, a full disk, is said in ``error``). Cancelling the task that awaits :func:`run_process` is a hard stop:
 the process tree is SIGKILLed at once and ``CancelledError`` propagates; use ``cancel`` for a
 graceful stop that returns a result.
 """
@@ -117,8 +117,7 @@ class _Run:
     async def run(self) -> ProcessResult:
         spec = self.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(spec.log_path, "a", encoding="utf-8") as file:
-            self.log = CappedLog(file, spec.max_log_bytes)
+        with contextlib.closing(CappedLog(spec.log_path, spec.max_log_bytes)) as self.log:
             if self.cancel is not None and self.cancel.is_set():
                 self.note("cancelled before the process started")
                 return self.finish("cancelled", None, "cancelled before the process started")
@@ -377,6 +376,8 @@ class _Run:
         self, state: ProcessState, code: int | None, error: str | None, pid: int | None = None
     ) -> ProcessResult:
         self.log.close()
+        if self.log.problem:
+            error = f"{error}; {self.log.problem}" if error else self.log.problem
         errors = list(self.callback_errors)
         if self.callback_error_count > len(errors):
             errors.append(f"… and {self.callback_error_count - len(errors)} more")

@@ -3,12 +3,14 @@ query nborch makes (the SQL of the tables is :mod:`.schema`)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 __all__ = ["BUSY_TIMEOUT_MS", "Store", "is_locked"]
 
 BUSY_TIMEOUT_MS = 15_000
+FULL_BELOW_BYTES = 1 << 20  # an SQLite I/O error with less free space than this is a full disk
 
 
 def _now() -> datetime:
@@ -376,18 +379,32 @@ def is_locked(err: BaseException) -> bool:
     return isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err))
 
 
+def disk_is_full(path: Path, err: BaseException) -> bool:
+    """Whether ``err`` comes from a full disk: SQLite says so ("database or disk is full"), the OS
+    says ENOSPC, or SQLite reports an I/O error where the disk has no space left (a WAL that
+    cannot grow is an I/O error to SQLite)."""
+    said = str(err)
+    if "disk is full" in said or getattr(err, "errno", None) == errno.ENOSPC:
+        return True
+    if "disk I/O error" in said:
+        with suppress(OSError):
+            return shutil.disk_usage(path.parent).free < FULL_BELOW_BYTES
+    return False
+
+
 def store_error(path: Path, err: BaseException) -> StoreError:
     """One line a person can act on, for a store that cannot be read or written."""
     said = str(err) or type(err).__name__
+    if disk_is_full(path, err):
+        return StoreError(f"the run store {path} cannot be written: the disk is full ({said}) — "
+                          "your branches, worktrees and commits are intact (git branch --list "
+                          "'nborch/*'); free some space and resume the run", disk_full=True)  # fmt: skip
     if "not a database" in said or "malformed" in said:
         why = "it is damaged (not an SQLite database, or truncated)"
         fix = f"move it away (mv {path} {path}.bad) and nborch starts a new history"
     elif "readonly" in said or "read-only" in said or isinstance(err, PermissionError):
         why = "it cannot be written here (read-only file or folder)"
         fix = "give yourself write access to it and its folder"
-    elif "full" in said or "No space" in said:
-        why = "the disk is full"
-        fix = "free some space and resume the run"
     else:
         why = said
         fix = "check the file and its folder's permissions"

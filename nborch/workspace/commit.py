@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from ..errors import WorktreeError
+from ..errors import StoreError, WorktreeError
 from ..gitcmd import Git
 from ..store import is_locked
 from .heads import cache_path, remember
@@ -117,6 +117,9 @@ def commit_work(manager: Repo, attempt: Attempt, message: str, wip: bool = False
             store.update_attempt(attempt.run_id, attempt.task_id, attempt.agent, head=sha)
     except sqlite3.OperationalError as err:
         if not is_locked(err):
+            raise
+    except StoreError as err:  # a full disk: the commit is made, only its cache note is missing
+        if not err.disk_full:
             raise
     return sha
 

@@ -598,3 +598,33 @@ class LogCapTests:
         lines = log.splitlines()
         cut_at = next(i for i, line in enumerate(lines) if line.startswith("[nborch] log cut"))
         assert lines[cut_at + 1] > lines[cut_at - 1]  # the tail comes after the head, in order
+
+    def test_a_log_on_a_full_disk_loses_lines_not_the_agent(self, tmp_path: Path) -> None:
+        """Every write to /dev/full fails with ENOSPC: the agent still runs to its end, its tail
+        is complete, and the result says how much of the log is missing and why."""
+        sp = py(tmp_path, "for i in range(1000):\n    print(f'line {i}')\n", log_path=Path("/dev/full"))
+        result = run(sp)
+        assert result.state == "exited" and result.return_code == 0
+        assert result.tail[-1] == "line 999"
+        assert result.error is not None and "log incomplete: " in result.error
+        assert "bytes not written (the disk is full)" in result.error
+
+
+class CappedLogTests:
+    def test_writes_after_a_failure_first_say_what_is_missing(self, tmp_path: Path) -> None:
+        """A write that fails is counted; the next one that succeeds is preceded by a note."""
+        from nborch.proc.logfile import CappedLog
+
+        path = tmp_path / "agent.log"
+        log = CappedLog(path, None)
+        log.write("first\n")
+        real, fd = log.fd, os.open("/dev/full", os.O_WRONLY)
+        log.fd = fd  # the same file descriptor slot, on a device that is always full
+        log.write("lost line\n")
+        log.fd = real
+        os.close(fd)
+        log.write("after\n")
+        log.close()
+        assert path.read_text().splitlines() == [
+            "first", "[nborch] 10 bytes of this log were not written: the disk is full", "after"]
+        assert log.problem == "log incomplete: 10 bytes not written (the disk is full)"
