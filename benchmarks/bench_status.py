@@ -22,9 +22,10 @@ What is real and what is not:
   fast-import`` and then unpacked into loose objects, as 1,000 ``git commit`` calls leave them
   (a walk over loose commits costs several times one over a pack);
 - ``--real`` of them (default 8) are real worktrees made by ``WorktreeManager.create``, some with
-  uncommitted files; the other folders are stubs, a folder holding a ``.git`` file as a worktree
-  does but no checkout (1,000 checkouts would only measure the disk), so status finds and stats
-  them as it would real ones;
+  uncommitted files; the others are stubs: the folder with its ``.git`` file and git's own
+  ``.git/worktrees/NAME`` folder (``HEAD``, ``gitdir``, ``commondir``) as ``git worktree add
+  --no-checkout`` leaves them, but no checkout (1,000 checkouts would only measure the disk), so
+  git lists them and status finds and reads them as it would real ones;
 - execution statuses are a realistic mix after a run: mostly completed/failed/timeout (their work
   was committed when they ended, so status runs no ``git status`` there), and among the real
   worktrees a few pending/interrupted ones whose files *are* counted.
@@ -113,9 +114,14 @@ def build(tmp: Path, attempts: int, real: int) -> tuple[Path, str]:
     for r in rows:  # what commit_work notes for each attempt it commits (see the docstring)
         head = git(repo, "rev-parse", r.branch).strip()
         remember(manager.git_at(repo), cache_path(manager), run.base_commit, head)
-    for r in rows:  # stub worktree folders (see the module docstring)
+    for r in rows:  # stub worktrees (see the module docstring): git knows them, no checkout
+        admin = manager.common_dir / "worktrees" / Path(r.path).name
+        admin.mkdir(parents=True)
+        (admin / "HEAD").write_text(f"ref: refs/heads/{r.branch}\n")
+        (admin / "gitdir").write_text(f"{r.path}/.git\n")
+        (admin / "commondir").write_text("../..\n")
         Path(r.path).mkdir(parents=True)
-        (Path(r.path) / ".git").write_text(f"gitdir: {manager.common_dir}/worktrees/stub\n")
+        (Path(r.path) / ".git").write_text(f"gitdir: {admin}\n")
     with manager.store() as store:
         store.add_attempts(rows)
         for i, a in enumerate(made):  # real worktrees: some work committed, some files not

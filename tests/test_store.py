@@ -48,7 +48,7 @@ class TestOpen:
         """The database is <git-common-dir>/nborch/nborch.sqlite, in WAL mode, at the latest schema."""
         assert store.path == git_repo / ".git" / "nborch" / "nborch.sqlite"
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
 
     def test_found_from_a_linked_worktree(self, git_repo: Path, tmp_path: Path) -> None:
         """Opening from a linked worktree or a subfolder finds the same database."""
@@ -206,7 +206,8 @@ class TestDurability:
 
 class TestExecutionSchema:
     def test_version_1_database_is_upgraded_keeping_its_rows(self, git_repo: Path) -> None:
-        """A database written at schema 1 opens at schema 2 with its runs and attempts intact."""
+        """A database written at schema 1 opens at the latest schema with its runs and attempts
+        intact, the new columns at their defaults."""
         import sqlite3
 
         from nborch.store.schema import MIGRATIONS
@@ -226,9 +227,10 @@ class TestExecutionSchema:
         db.commit()
         db.close()
         with Store(path) as store:
-            assert store.schema_version == 2
+            assert store.schema_version == 3
             (attempt,) = store.attempts("r1")
             assert attempt.status == "pending" and attempt.input_tokens == 0
+            assert attempt.problem == ""
             assert store.get_run("r1").coordinator_pid is None
 
     def test_execution_fields_and_events_round_trip(self, store: Store) -> None:

@@ -31,6 +31,7 @@ from ..plan.model import Plan
 from ..procs import process_identity
 from ..team.assign import Assignments
 from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
+from ..workspace.status import worktree_problem
 from .control import RunControl, Subscriber
 from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
 from .gitwork import Workspace
@@ -386,6 +387,8 @@ class Coordinator(RunControl):
         ex.ended_at = datetime.now(UTC)  # the agent's time; committing and checking come after
         said, ex.last_line = ex.last_line, "committing and validating…"
         wip = state != S.COMPLETED
+        # Looked at once here, before the commit, and stored: status need not read every worktree.
+        ex.problem = await asyncio.to_thread(worktree_problem, str(pa.attempt.path), pa.attempt.branch)
         try:
             commit, stat = await asyncio.to_thread(self.workspace.commit, pa, state, wip,
                                                    ex.start_commit)  # fmt: skip

@@ -133,7 +133,7 @@ class Recorder:
             "deletions": ex.deletions, "input_tokens": ex.input_tokens,
             "output_tokens": ex.output_tokens, "cost_usd": ex.cost_usd, "error": ex.error,
             "validation": ex.validation, "validation_json": json.dumps(ex.validation_details),
-            "log_path": ex.log_path, "tries": ex.tries,
+            "log_path": ex.log_path, "tries": ex.tries, "problem": ex.problem,
         }  # fmt: skip
         status, error = str(ex.status), ex.error
         self.write(lambda store: store.update_attempt(self.run_id, ex.task, ex.agent, **fields))

@@ -13,7 +13,7 @@ from ..events import AttemptState
 SUMMARY_COLUMNS = (
     "task", "agent", "status", "duration_s", "return_code", "branch", "commit", "files_changed",
     "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "log_path", "error",
-    "validation", "started_at", "ended_at", "is_demo",
+    "validation", "started_at", "ended_at", "is_demo", "problem",
 )  # fmt: skip
 
 
@@ -45,6 +45,7 @@ class AgentExecution:
     is_demo: bool = False
     last_line: str = ""
     start_commit: str | None = None  # where the agent began: the base plus merged dependencies
+    problem: str = ""  # what is wrong with its worktree (the agent left its branch, deleted .git)
 
     @property
     def duration_s(self) -> float | None:

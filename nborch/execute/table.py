@@ -133,7 +133,8 @@ def cells(ex: AgentExecution, now: datetime | None = None) -> tuple[Cell, ...]:
     tokens = ex.input_tokens + ex.output_tokens
     icon, colour = STATUS.get(ex.status, ("?", "muted"))
     check, check_colour = _CHECKS.get(ex.validation, ("", ""))
-    note, note_colour = (ex.error, "error") if ex.error else (ex.last_line, "")
+    note, note_colour = ((ex.error, "error") if ex.error else (ex.problem, "error") if ex.problem
+                         else (ex.last_line, ""))  # fmt: skip
     return (
         Cell(ex.task), Cell(agent_label(ex)), Cell(f"{icon} {ex.status}", colour),
         Cell(format_duration(seconds) if seconds is not None else "", numeric=True),

@@ -64,5 +64,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         )""",
         "CREATE INDEX events_run ON events(run_id, id)",
     )),
+    # 3: what the coordinator found wrong with a worktree when it sealed the attempt (the agent
+    # switched branches or deleted .git), so status need not look again in every worktree.
+    (3, (
+        "ALTER TABLE attempts ADD COLUMN problem TEXT NOT NULL DEFAULT ''",
+    )),
 )  # fmt: skip
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -9,7 +9,10 @@ it shows, then asks git a fixed handful of questions however many attempts there
 - a stat per attempt says whether its folder is there;
 - ``git status`` runs only in worktrees whose work no coordinator committed (attempts prepared or
   pending, blocked, running, interrupted), or in every one with ``check=True``; in parallel
-  threads, while the heads are read.
+  threads, while the heads are read;
+- whether the agent left its branch or deleted ``.git`` (:func:`worktree_problem`, two small
+  reads) is looked at in the same worktrees; for the others the coordinator looked when it
+  committed their work, and status shows what it stored (``check=True`` looks again everywhere).
 
 :meth:`nborch.workspace.manager.WorktreeManager.status_records` and ``status`` call into here.
 """
@@ -35,7 +38,7 @@ from .records import DONE_STATES, STATUS_COLUMNS, WorktreeStatus
 if TYPE_CHECKING:
     from .repo import Repo
 
-__all__ = ["dirty_paths", "live_runs", "status_frame", "status_records"]
+__all__ = ["dirty_paths", "live_runs", "status_frame", "status_records", "worktree_problem"]
 
 # Attempts whose end the coordinator sealed with a commit of everything they changed (WIP for the
 # unsuccessful): their worktrees hold nothing uncommitted unless someone edited them since.
@@ -53,6 +56,7 @@ class _Row(NamedTuple):
     state: str
     status: str
     managed_files_json: str
+    problem: str
 
 
 def status_records(manager: Repo, run_id: str | None = None,
@@ -72,13 +76,13 @@ def status_records(manager: Repo, run_id: str | None = None,
             {r.branch for r in rows if r.state not in DONE_STATES}))  # fmt: skip
         status = [effective_status(r, r.run_id not in dead) for r in rows]
         exists = [os.path.exists(os.path.join(r.path, ".git")) for r in rows]
+        look = [check or s not in COMMITTED_STATUSES for s in status]  # no coordinator sealed it
         dirty_jobs = {i: pool.submit(dirty_paths, git, Path(r.path), json.loads(r.managed_files_json))
-                      for i, r in enumerate(rows)
-                      if exists[i] and (check or status[i] not in COMMITTED_STATUSES)}  # fmt: skip
-        # Two small reads per worktree: done while git answers the other questions.
+                      for i, r in enumerate(rows) if exists[i] and look[i]}  # fmt: skip
+        # Two small reads per worktree looked at: done while git answers the other questions.
         problems_job = pool.submit(lambda: [
-            "" if r.state in DONE_STATES else worktree_problem(r.path, r.branch) if exists[i]
-            else _GIT_MISSING if os.path.isdir(r.path) else "" for i, r in enumerate(rows)])  # fmt: skip
+            "" if r.state in DONE_STATES else r.problem if not look[i]
+            else worktree_problem(r.path, r.branch) for i, r in enumerate(rows)])  # fmt: skip
         tips = tips_job.result()
         ahead = ahead_of(git, {(base[r.run_id], tips[r.branch]) for r in rows if r.branch in tips},
                          cache_path(manager))  # fmt: skip

@@ -797,6 +797,41 @@ class TestResults:
 # -- how it is driven ------------------------------------------------------------------------
 
 
+class WorktreeProblemTests:
+    """An agent that leaves its branch or deletes its .git is flagged when its work is sealed;
+    status then shows what the coordinator stored, and looks again only with --check."""
+
+    def test_the_coordinator_records_what_the_agent_did_to_its_worktree(self, git_repo, tmp_path):
+        import json
+
+        agent(tmp_path, "switcher", "subprocess.run(['git', 'switch', '-q', '-c', 'other'], cwd=wt, "
+                                    "check=True)\n(wt / 'a.txt').write_text('a')\n")  # fmt: skip
+        agent(tmp_path, "deleter", "(wt / '.git').unlink()\n")
+        agent(tmp_path, "fine", "(wt / 'b.txt').write_text('b')\n")
+        run = coordinator(git_repo, tmp_path, "# P\n## Task 1: T\nAgents: switcher, deleter, fine\n")
+        run.run_sync()
+        by_agent = {ex.agent: ex for ex in run.executions.values()}
+        assert by_agent["switcher"].problem.startswith("HEAD left the attempt's branch: now on other")
+        assert by_agent["deleter"].problem.startswith(".git is missing")
+        assert by_agent["fine"].problem == ""
+        assert "HEAD left the attempt's branch" in run.summary().set_index("agent").loc["switcher", "problem"]
+
+        def status(*extra: str) -> dict[str, str]:
+            out = subprocess.run([sys.executable, "-m", "nborch", "status", "-r", str(git_repo),
+                                  "--json", *extra], capture_output=True, text=True, check=True)  # fmt: skip
+            return {w["agent"]: w["problem"] for w in json.loads(out.stdout)["worktrees"]}
+
+        stored = status()
+        assert stored["switcher"].startswith("HEAD left") and stored["deleter"].startswith(".git is")
+        assert stored["fine"] == ""
+        fine = Path(by_agent["fine"].worktree)
+        git(fine, "switch", "-q", "-c", "by-hand")  # after the run: only --check looks again
+        assert status()["fine"] == ""
+        assert status("--check")["fine"].startswith("HEAD left the attempt's branch: now on by-hand")
+        assert nborch.Run.load(git_repo, run.id).executions[("1", "switcher")].problem == by_agent[
+            "switcher"].problem
+
+
 class TestDriving:
     """The same run works awaited in a loop, started in the background, or run synchronously."""
 
