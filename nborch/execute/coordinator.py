@@ -240,9 +240,11 @@ class Coordinator(RunControl):
                                if pa.task.depends_on else pa.attempt.base_commit)  # fmt: skip
             self.set_state(ex, S.RUNNING)
             state, error = await self._execute(pa, ex, cancel)
+            # The slot is held until the work is committed and checked: "running" attempts
+            # (agent, commit or checks) never outnumber max_concurrent.
+            await self._finish(pa, ex, state, error)
         finally:
             self.gate.release()
-        await self._finish(pa, ex, state, error)
 
     async def _take_slot(self, pa: PreparedAttempt, cancel: asyncio.Event) -> bool:
         """Wait for a free slot; False (holding none) if the attempt is cancelled first."""

@@ -553,6 +553,20 @@ class TestScheduling:
         assert most == 2
         assert run.gate.peak == 2 and run.gate.active == 0
 
+    def test_committing_and_checking_count_as_running(self, git_repo, tmp_path):
+        """An attempt holds its slot while its work is committed and its checks run, so the
+        attempts shown `running` never outnumber max_concurrent (quick agents, slow checks)."""
+        agent(tmp_path, "quick", "(wt / f'{task}.txt').write_text(task)\n")
+        text = "# P\n" + "".join(f"## Task {n}: T{n}\nAgents: quick\n\n**Validation criteria**\n\n"
+                                 "- `sh -c 'sleep 0.4'` passes.\n\n" for n in range(1, 6))  # fmt: skip
+        run = coordinator(git_repo, tmp_path, text, max_concurrent=2)
+        peak = []
+        run.subscribe(lambda ev: peak.append(sum(ex.status == S.RUNNING
+                                                 for ex in run.executions.values())))  # fmt: skip
+        run.run_sync()
+        assert {ex.validation for ex in run.executions.values()} == {"passed"}
+        assert max(peak) == 2
+
     def test_priority_decides_which_ready_task_starts_first(self, git_repo, tmp_path):
         """With max_concurrent=1, ready tasks start by priority (critical, high, medium, low),
         then in plan order — even when the low-priority task comes first in the plan."""
