@@ -364,8 +364,10 @@ class Coordinator(RunControl):
         return S.COMPLETED, ""
 
     def _on_agent(self, ex: AgentExecution, event: AgentEvent) -> None:
-        if event.text:
-            ex.last_line = event.text.splitlines()[0][:200] if event.text.strip() else ex.last_line
+        if event.text and event.text.strip():
+            # A log event may hold a batch of lines (the newest last); others lead with a summary.
+            line = event.text.rpartition("\n")[2] if event.kind == "log" else event.text.split("\n", 1)[0]
+            ex.last_line = line[:200] or ex.last_line
         self.emit(RunEvent("agent", self.id or "", ex.task, ex.agent, agent_event=event))
 
     async def _wait_manual(self, pa: PreparedAttempt,

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import psutil
 
-from ..agents.parsers import parser_for
+from ..agents.parsers import LOG_ONLY, log_block, parser_for
 from ..events import AgentEvent, Usage
 from ..proc import tree
 from ..proc.runner import run_process
@@ -69,23 +69,32 @@ class LocalExecutor:
         kept: list[AgentEvent] = []
         last_message: list[AgentEvent] = []
         errors = 0
+        plain = parse in LOG_ONLY
 
-        def on_line(stream: str, line: str) -> None:
+        def on_lines(stream: str, lines: list[str]) -> None:
+            if plain or stream == "stderr":  # only log lines: one event for the batch
+                event = log_block(lines, stream=stream)
+                if event is not None:
+                    on_event(event)
+                return
+            for line in lines:
+                for event in parse(line):
+                    keep(event)
+                    on_event(event)
+
+        def keep(event: AgentEvent) -> None:
             nonlocal errors
-            events = parse(line) if stream == "stdout" else [AgentEvent("log", line)]
-            for event in events:
-                if event.kind == "error":
-                    errors += 1
-                    if errors <= self.max_errors:
-                        kept.append(event)
-                elif event.kind in ("usage", "result") or event.cost_usd is not None:
+            if event.kind == "error":
+                errors += 1
+                if errors <= self.max_errors:
                     kept.append(event)
-                elif event.kind == "message" and event.text:
-                    if last_message:
-                        kept.remove(last_message.pop())
-                    last_message.append(event)
-                    kept.append(event)
-                on_event(event)
+            elif event.kind in ("usage", "result") or event.cost_usd is not None:
+                kept.append(event)
+            elif event.kind == "message" and event.text:
+                if last_message:
+                    kept.remove(last_message.pop())
+                last_message.append(event)
+                kept.append(event)
 
         seed_home(job)
         spec = ProcessSpec(argv=job.argv, cwd=job.cwd, env=job.env, log_path=job.log_path,
@@ -97,7 +106,7 @@ class LocalExecutor:
             pid_file.write_text(f"{pid} {psutil.Process(pid).create_time()!r}\n")
 
         try:
-            result = await run_process(spec, on_line=on_line, cancel=cancel, on_start=on_start)
+            result = await run_process(spec, on_lines=on_lines, cancel=cancel, on_start=on_start)
         finally:
             pid_file.unlink(missing_ok=True)
         fatal = tuple(dict.fromkeys(e.text for e in kept if e.kind == "error" and e.is_error))

@@ -53,6 +53,7 @@ from .reaper import under_reaper, use_reaper
 from .spec import ProcessResult, ProcessSpec, ProcessState
 
 OnLine = Callable[[str, str], object | Awaitable[object]]
+OnLines = Callable[[str, list[str]], object | Awaitable[object]]
 
 STDERR_PREFIX = "[stderr] "
 CHUNK = 64 * 1024  # bytes per read; the pipe's own buffer is 64 KiB on Linux
@@ -69,6 +70,7 @@ async def run_process(
     cancel: asyncio.Event | None = None,
     *,
     on_start: Callable[[int], object] | None = None,
+    on_lines: OnLines | None = None,
 ) -> ProcessResult:
     """Run ``spec`` to its end and return what happened; see the module docstring.
 
@@ -83,20 +85,25 @@ async def run_process(
     on_start:
         Called with the pid once the process runs (e.g. to store it for crash recovery);
         its exceptions are recorded like ``on_line``'s.
+    on_lines:
+        Called as ``on_lines(stream, lines)`` with every batch of lines read together (a list,
+        in order): the same lines as ``on_line`` gets, for callers whose work per line is worth
+        batching (a flood of output is then a few hundred calls, not millions).
     """
     if os.name != "posix":
         raise NotImplementedError("run_process needs POSIX process groups (Linux or macOS)")
     if not isinstance(spec, ProcessSpec):
         raise TypeError(f"spec must be a ProcessSpec, got {type(spec).__name__}")
-    return await _Run(spec, on_line, cancel, on_start).run()
+    return await _Run(spec, on_line, cancel, on_start, on_lines).run()
 
 
 class _Run:
     """The state of one run; a fresh one per call."""
 
-    def __init__(self, spec: ProcessSpec, on_line, cancel, on_start) -> None:
+    def __init__(self, spec: ProcessSpec, on_line, cancel, on_start, on_lines=None) -> None:
         self.spec = spec
         self.on_line = on_line
+        self.on_lines = on_lines
         self.cancel = cancel
         self.on_start = on_start
         self.redactor = Redactor(spec.redact)
@@ -326,6 +333,10 @@ class _Run:
         else:
             self.tail.extend(texts)
         self.write(block + "\n")
+        if self.on_lines is not None:
+            outcome = self.callback(self.on_lines, stream, texts)
+            if inspect.isawaitable(outcome):
+                await self.finish_callback(self.on_lines, outcome)
         if self.on_line is not None:
             for text in texts:
                 outcome = self.callback(self.on_line, stream, text)

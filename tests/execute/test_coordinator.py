@@ -811,6 +811,27 @@ class TestResults:
 # -- how it is driven ------------------------------------------------------------------------
 
 
+class OutputBatchTests:
+    def test_a_flood_of_plain_output_arrives_as_few_events_with_every_line(self, git_repo, tmp_path):
+        """20,000 lines from a plain script agent reach subscribers as a few batched `log`
+        events (one per read, not one per line) that still hold every line, in order, with
+        blank lines left out; the stderr lines too; the last line is the attempt's last line."""
+        agent(tmp_path, "flood", "for i in range(20000):\n    print(f'line {i}')\n    if i % 1000 == 0:\n"
+                                 "        print()\nprint('on stderr', file=sys.stderr)\n")  # fmt: skip
+        run = coordinator(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: flood\n")
+        events = []
+        run.subscribe(lambda ev: events.append(ev.agent_event) if ev.kind == "agent" else None)
+        run.run_sync()
+        logs = [e for e in events if e.kind == "log"]
+        out = [e for e in logs if e.data["stream"] == "stdout"]
+        assert "\n".join(e.text for e in out).split("\n") == [f"line {i}" for i in range(20000)]
+        assert [e.text for e in logs if e.data["stream"] == "stderr"] == ["on stderr"]
+        assert len(logs) < 200 and sum(e.data["lines"] for e in logs) == 20001
+        ex = run.executions[("1", "flood")]
+        assert ex.status == S.COMPLETED and ex.last_line in ("line 19999", "on stderr")
+        assert Path(ex.log_path).read_text().count("\n") == 20000 + 20 + 1  # lines, blanks, stderr
+
+
 class WorktreeProblemTests:
     """An agent that leaves its branch or deletes its .git is flagged when its work is sealed;
     status then shows what the coordinator stored, and looks again only with --check."""

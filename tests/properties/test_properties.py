@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nborch import PlanError, parse_plan
-from nborch.agents.parsers import PARSERS, parse_stream
+from nborch.agents.parsers import PARSERS, log_block, parse_stream
 from nborch.events import AgentEvent
 from nborch.gitcmd import ref_problem
 from nborch.names import slugify, unique_slugs
@@ -99,6 +99,22 @@ class OutputParserPropertyTests:
     def test_any_output_gives_events_never_an_exception(self, lines: list[str], name: str) -> None:
         events = parse_stream(lines, name)
         assert all(isinstance(e, AgentEvent) for e in events)
+
+
+    @FAST
+    @given(lines=st.lists(st.text(max_size=3000), max_size=8))
+    def test_a_batch_of_plain_lines_is_one_clean_event_holding_each_line(self, lines: list[str]) -> None:
+        """As the per-line text parser would log them: each non-blank line, stripped and clipped,
+        no control character but the newlines between them."""
+        event = log_block(lines)
+        each = [e.text for e in parse_stream([line.replace("\n", " ") for line in lines], "text")]
+        if event is None:
+            assert all(not line.strip() for line in lines)
+            return
+        assert event.kind == "log" and event.data["lines"] == len([x for x in lines if x.strip()])
+        assert not any(ch < " " and ch not in "\n\t" for ch in event.text)
+        if not any("\n" in line or "\r" in line or "\x1b" in line for line in lines):
+            assert event.text.split("\n") == each
 
 
 def test_the_examples_reach_real_files(tmp_path: Path) -> None:

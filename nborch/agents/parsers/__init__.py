@@ -62,7 +62,7 @@ from ...errors import AgentError
 from ...events import AgentEvent
 from ...names import closest
 from ..spec import AgentSpec
-from .base import Parser, looks_like_auth, looks_transient
+from .base import Parser, log_block, looks_like_auth, looks_transient
 from .claude import parse_claude, parse_cursor, parse_qwen
 from .cline import parse_cline
 from .codex import parse_codex
@@ -72,8 +72,10 @@ from .opencode import parse_opencode
 from .text import parse_aider, parse_demo, parse_text
 
 __all__ = [
+    "LOG_ONLY",
     "PARSERS",
     "Parser",
+    "log_block",
     "looks_like_auth",
     "looks_transient",
     "merge_deltas",
@@ -106,6 +108,9 @@ PARSERS: dict[str, Parser] = {
     "manual": parse_text,  # a person's agent prints nothing nborch must understand
     "demo": parse_demo,
 }
+# Parsers that make every non-blank line a plain ``log`` event: their output is batched into one
+# event per read (:func:`log_block`) instead of one per line.
+LOG_ONLY: frozenset[Parser] = frozenset({parse_text})
 
 
 def parser_for(spec_or_name: AgentSpec | str) -> Parser:
