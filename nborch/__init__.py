@@ -12,6 +12,8 @@ from .compare import compare  # the function shadows the subpackage's name, on p
 from .dashboard import dashboard
 from .errors import AgentError, AssignError, NborchError, PlanError, StoreError, WorktreeError
 from .events import AgentEvent, AttemptState, RunEvent
+from .execute.cluster import DaskExecutor  # dask.distributed itself loads on first use
+from .execute.executor import LocalExecutor
 from .execute.runs import history
 from .plan import Criterion, Phase, Plan, Task, load_plan, parse_plan
 from .run import Run
@@ -41,6 +43,8 @@ __all__ = [
     "Comparison",
     "Coordinator",
     "Criterion",
+    "DaskExecutor",
+    "LocalExecutor",
     "NborchError",
     "PastResults",
     "Phase",

@@ -148,11 +148,59 @@ def _run_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., A
             click.option("--validate/--no-validate", default=None if resume else True,
                          help="Run the tasks' validation criteria after each attempt." + keep),
             click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout."),
+            *EXECUTOR_OPTIONS,
         ]):  # fmt: skip
             fn = option(fn)
         return fn
 
     return add
+
+
+EXECUTOR_OPTIONS = [
+    click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+                 help="Where agents run: here (default) or on a Dask cluster."),
+    click.option("--scheduler", metavar="ADDRESS", default=None,
+                 help="The Dask scheduler to use (tcp://host:8786); implies --executor dask. "
+                      "Without it, dask runs a LocalCluster sized to this machine."),
+    click.option("--resources", metavar="NAME=N,...", default=None,
+                 help="Dask worker resources each attempt takes, e.g. AGENTS=1 with workers "
+                      "started --resources AGENTS=2."),
+    click.option("--limit", "limits", metavar="PROVIDER=N", multiple=True,
+                 help="At most N attempts of a provider's agents at once on the whole cluster "
+                      "(e.g. anthropic=4); repeatable."),
+]  # fmt: skip
+
+
+def make_executor(executor: str | None, scheduler: str | None, resources: str | None,
+                  limits: Sequence[str]) -> Any:  # fmt: skip
+    """The executor the options ask for (None: the local one)."""
+    dask = executor == "dask" or scheduler is not None
+    if not dask:
+        if resources or limits:
+            raise NborchError("--resources and --limit are for the Dask executor: add "
+                              "--executor dask (or --scheduler ADDRESS)")  # fmt: skip
+        return None
+    if executor == "local":
+        raise NborchError("--scheduler is for the Dask executor; drop --executor local")
+    from ..execute.cluster import DaskExecutor
+
+    return DaskExecutor(scheduler, resources=_pairs(resources.split(",") if resources else (),
+                                                    "--resources", float),
+                        limits=_pairs(limits, "--limit", int))  # fmt: skip
+
+
+def _pairs(items: Sequence[str], option: str, kind: type) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if not sep or not name.strip() or number is None or number <= 0:
+            raise NborchError(f"{option} {item!r}: write NAME=N with N a positive number")
+        out[name.strip()] = number
+    return out
 
 
 def _finish_run(run: Any, as_json: bool) -> None:
@@ -188,6 +236,10 @@ def _drive(run: Any, as_json: bool, resume: bool = False) -> None:
                 run.run_sync()
     except KeyboardInterrupt:
         click.echo(f"interrupted: {_stopped(run)}", err=True)
+    finally:
+        close = getattr(run.executor, "close", None)
+        if close is not None:  # the Dask cluster this command started
+            close()
     _finish_run(run, as_json)
 
 
@@ -226,10 +278,13 @@ def _stopped(run: Any) -> str:
 def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
             model: str | None, base: str | None, include_done: bool, dry_run: bool,
             root: Path | None, fmt: str | None, split_subtasks: bool, max_concurrent: int,
-            timeout: float | None, retries: int, validate: bool, as_json: bool) -> None:  # fmt: skip
+            timeout: float | None, retries: int, validate: bool, as_json: bool,
+            executor: str | None, scheduler: str | None, resources: str | None,
+            limits: Sequence[str]) -> None:  # fmt: skip
     """Run agents on every task of PLAN in parallel, each in its own worktree."""
     from ..run import Run
 
+    runner = make_executor(executor, scheduler, resources, limits)
     team = load_team(plan_path, agents, per_task, scripts, fmt, split_subtasks, repo)
     if dry_run:
         from ..execute.dryrun import dry_run as plan_run
@@ -246,7 +301,7 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
         return
     run = Run(repo, team, max_concurrent=max_concurrent, timeout=timeout, retries=retries,
               root=root, base=base, model=model, validate=validate,
-              include_done=include_done)  # fmt: skip
+              include_done=include_done, executor=runner)  # fmt: skip
     run.check_agents()
     _drive(run, as_json)
 
@@ -259,14 +314,18 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
 @errors_exit
 def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int | None,
            timeout: float | None, retries: int | None, validate: bool | None,
-           as_json: bool) -> None:  # fmt: skip
+           as_json: bool, executor: str | None, scheduler: str | None, resources: str | None,
+           limits: Sequence[str]) -> None:  # fmt: skip
     """Run again what an interrupted RUN did not finish, in the same worktrees, with the options
-    it was started with unless given again."""
+    it was started with unless given again (the executor is the local one unless given)."""
+    from ..execute.coordinator import executor_of
     from ..run import Run
 
+    runner = make_executor(executor, scheduler, resources, limits)
     load_repo_agents(repo)
     run = Run.load(repo, run_id, max_concurrent=max_concurrent, timeout=timeout,
                    retries=retries, validate=validate)  # fmt: skip
+    run.executor = executor_of(runner)
     run.check_agents()
     _drive(run, as_json, resume="failed" if retry_failed else True)
 

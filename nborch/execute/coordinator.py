@@ -63,13 +63,15 @@ class Coordinator(RunControl):
         ``model``, ``validate`` (run each completed attempt's validation criteria),
         ``check_timeout``, ``backoff``.
     executor:
-        Where processes run; default :class:`~nborch.execute.executor.LocalExecutor`.
+        Where processes run: ``"local"`` (default, :class:`~nborch.execute.executor.LocalExecutor`),
+        ``"dask"`` (:class:`~nborch.execute.cluster.DaskExecutor` on a LocalCluster), or any
+        :class:`~nborch.execute.executor.Executor` (``DaskExecutor(client)``).
     agents, per_task, root, base, include_done:
         How a plan is assigned and prepared (see :func:`nborch.assign`, :func:`nborch.prepare`).
     """
 
     def __init__(self, repo: RepoLike, work: Plan | Assignments | PreparedRun,
-                 options: RunOptions | None = None, *, executor: Executor | None = None,
+                 options: RunOptions | None = None, *, executor: Executor | str | None = None,
                  agents: Sequence[str] | None = None, per_task: int = 1,
                  root: str | Path | None = None, base: str | None = None,
                  include_done: bool = False, **option_values: Any):  # fmt: skip
@@ -92,7 +94,8 @@ class Coordinator(RunControl):
             self.assignments = assign(work, agents=agents, per_task=per_task)
         self.plan = self.assignments.plan
         self.gate = PriorityGate(self.options.max_concurrent)
-        self.executor = executor or LocalExecutor()
+        self.executor = executor_of(executor)
+        self._owns_executor = executor is None or isinstance(executor, str)  # so it closes it
         self.include_done, self.root, self.base = include_done, root, base
         # A prepared run's attempts are exactly the ones it prepared (done tasks included or not).
         keys = ([p.key for p in work.attempts] if isinstance(work, PreparedRun) else
@@ -207,6 +210,9 @@ class Coordinator(RunControl):
         finally:
             if self.recorder is not None:
                 self.recorder.end(self.executions.values())
+            close = getattr(self.executor, "close", None)
+            if self._owns_executor and close is not None:  # a LocalCluster made for this run
+                await asyncio.to_thread(close)
             self.emit(RunEvent("run", self.id or "", text="finished"))
 
     async def _attempt(self, pa: PreparedAttempt) -> None:
@@ -323,11 +329,14 @@ class Coordinator(RunControl):
             state, error = self._judge(pa, result)
             ex.return_code = result.process.return_code
             ex.tail = list(result.process.tail[-20:])
+            ex.worker = result.worker
             ex.input_tokens += result.usage.input_tokens
             ex.output_tokens += result.usage.output_tokens
             if result.usage.cost_usd is not None:
                 ex.cost_usd = (ex.cost_usd or 0.0) + result.usage.cost_usd
-            if state != S.FAILED or ex.tries > self.options.retries or not looks_transient(error):
+            lost = result.process.state == "lost"
+            if ex.tries > self.options.retries or not (
+                    lost or (state == S.FAILED and looks_transient(error))):
                 return state, error
             delay = self.options.backoff * 2 ** (ex.tries - 1)
             self.emit(RunEvent("log", self.id or "", ex.task, ex.agent,
@@ -353,6 +362,8 @@ class Coordinator(RunControl):
             return S.CANCELLED, "cancelled"
         if proc.state == "failed-to-start":
             return S.FAILED, proc.error or "the agent could not start"
+        if proc.state == "lost":  # its Dask worker died: what the agent did there is unknown
+            return S.INTERRUPTED, proc.error or "the process was lost"
         errors = "; ".join(dict.fromkeys(usage.errors))
         if proc.return_code != 0:
             last = next((ln for ln in reversed(proc.tail) if ln.strip()), "")
@@ -419,3 +430,17 @@ def disk_full_message(pa: PreparedAttempt, err: NborchError, error: str) -> str:
     return (f"the disk is full: the attempt's work could not be committed{before} and is still "
             f"in {pa.attempt.path} — free some space; `nborch cleanup` commits it as WIP on "
             f"{pa.attempt.branch} before removing the worktree ({err})")
+
+
+def executor_of(executor: Executor | str | None) -> Executor:
+    """The executor a run was given by name or object."""
+    if executor is None or executor == "local":
+        return LocalExecutor()
+    if executor == "dask":
+        from .cluster import DaskExecutor
+
+        return DaskExecutor()
+    if isinstance(executor, str):
+        raise NborchError(f"unknown executor {executor!r}: use 'local', 'dask', or an Executor "
+                          "object such as DaskExecutor(client)")  # fmt: skip
+    return executor

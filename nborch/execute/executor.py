@@ -36,6 +36,7 @@ class ExecutionResult:
     process: ProcessResult
     usage: Usage
     fatal: tuple[str, ...] = ()  # errors the agent itself called fatal (aider exits 0 anyway)
+    worker: str = ""  # where it ran, when not here (a Dask worker's address)
 
 
 @runtime_checkable

@@ -42,6 +42,10 @@ class AttemptJob:
     manual: bool = False
     home: Path | None = None
     home_files: Mapping[str, str] = field(default_factory=dict)
+    # How ``env`` was made, so another machine can make it from its own environment.
+    env_allow: tuple[str, ...] = ()
+    env_set: Mapping[str, str] = field(default_factory=dict)
+    home_env: str | None = None
 
     def display_argv(self, limit: int = 60) -> str:
         """The command line for people: long arguments (the prompt) shortened."""
@@ -88,7 +92,9 @@ def build_job(
     return AttemptJob(
         run_id=run_id, task_id=task_id, agent=spec.name, argv=tuple(argv), cwd=worktree, env=env,
         log_path=log_path, parser=spec.parser, timeout=timeout,
-        redact=secrets_of_all(env, os.environ if base_env is None else base_env), home=home, home_files=dict(HOME_FILES.get(spec.name, {})),
+        redact=secrets_of_all(env, os.environ if base_env is None else base_env), home=home,
+        home_files=dict(HOME_FILES.get(spec.name, {})), env_allow=tuple(spec.env_allow),
+        env_set=dict(spec.env_set), home_env=spec.home_env,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from ..events import AttemptState
 SUMMARY_COLUMNS = (
     "task", "agent", "status", "duration_s", "return_code", "branch", "commit", "files_changed",
     "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "log_path", "error",
-    "validation", "started_at", "ended_at", "is_demo", "problem",
+    "validation", "started_at", "ended_at", "is_demo", "problem", "worker",
 )  # fmt: skip
 
 
@@ -46,6 +46,7 @@ class AgentExecution:
     last_line: str = ""
     start_commit: str | None = None  # where the agent began: the base plus merged dependencies
     problem: str = ""  # what is wrong with its worktree (the agent left its branch, deleted .git)
+    worker: str = ""  # the Dask worker it ran on ("" here)
 
     @property
     def duration_s(self) -> float | None:

@@ -161,24 +161,36 @@ def table_html(
     caption: str = "",
     now: datetime | None = None,
     max_rows: int = 200,
+    link: str = "",
 ) -> str:
-    """The progress table: one row per attempt (past ``max_rows``, a count of the rest)."""
+    """The progress table: one row per attempt (past ``max_rows``, a count of the rest); ``link``
+    (a Dask dashboard's address) is shown after the caption."""
     now = now or datetime.now(UTC)
     head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
     body = "".join(row_html(ex, now) for ex in executions[:max_rows])
     if len(executions) > max_rows:
         more = len(executions) - max_rows
         body += f'<tr><td colspan="{len(COLUMNS)}">… {more} more attempts</td></tr>'
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    more_cap = (f' · <a href="{esc(link)}" target="_blank" rel="noopener">Dask dashboard</a>'
+                if link else "")  # fmt: skip
+    cap = f"<caption>{esc(caption)}{more_cap}</caption>" if caption or link else ""
     return (f'<div class="{CLASS}"><style>{CSS}</style><table>{cap}<thead><tr>{head}</tr>'
             f"</thead><tbody>{body}</tbody></table></div>")  # fmt: skip
 
 
+def dashboard_link(run: Coordinator) -> str:
+    """The address of the Dask dashboard of the cluster the run's agents run on, or ""."""
+    return str(getattr(getattr(run, "executor", None), "dashboard_link", "") or "")
+
+
 def run_text(run: Coordinator, limit: int = 50) -> str:
-    """The run as plain text: its ``repr`` and the table."""
-    return repr(run) + "\n" + text_table(COLUMNS, rows(run.executions.values()), limit=limit)
+    """The run as plain text: its ``repr`` (and Dask dashboard) and the table."""
+    link = dashboard_link(run)
+    head = repr(run) + (f"  Dask dashboard: {link}" if link else "")
+    return head + "\n" + text_table(COLUMNS, rows(run.executions.values()), limit=limit)
 
 
 def run_html(run: Coordinator) -> str:
     """The run as HTML: the table with its ``repr`` as the caption."""
-    return table_html(list(run.executions.values()), caption=repr(run).strip("<>"))
+    return table_html(list(run.executions.values()), caption=repr(run).strip("<>"),
+                      link=dashboard_link(run))  # fmt: skip

@@ -9,7 +9,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-ProcessState = Literal["exited", "timeout", "cancelled", "failed-to-start"]
+# "lost": the process ran elsewhere (a Dask worker) and what became of it is unknown.
+ProcessState = Literal["exited", "timeout", "cancelled", "failed-to-start", "lost"]
 
 
 @dataclass(frozen=True, slots=True)

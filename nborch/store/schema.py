@@ -66,8 +66,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     )),
     # 3: what the coordinator found wrong with a worktree when it sealed the attempt (the agent
     # switched branches or deleted .git), so status need not look again in every worktree.
+    # And where the agent ran when not on this machine (a Dask worker's address).
     (3, (
         "ALTER TABLE attempts ADD COLUMN problem TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE attempts ADD COLUMN worker TEXT NOT NULL DEFAULT ''",
     )),
 )  # fmt: skip
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..events import AttemptState, RunEvent
-from ..execute.table import agent_label, table_html
+from ..execute.table import agent_label, dashboard_link, run_html, table_html
 from ..proc.lines import tail_of
 from .hooks import Displayable, call_later, in_current_cell
 from .html import counts_text, detail_html
@@ -256,7 +256,8 @@ class RunView(Displayable):
                 for widget in (self.table, self.progress, self.detail, self.cancel_all_button,
                                self.cancel_button):  # fmt: skip
                     batch.enter_context(widget.hold_sync())
-                self.table.value = table_html(executions, repr(self.run).strip("<>"), now)
+                self.table.value = table_html(executions, repr(self.run).strip("<>"), now,
+                                              link=dashboard_link(self.run))  # fmt: skip
                 self.progress.max = max(1, len(executions))
                 self.progress.value = done
                 self.progress.description = f"{done}/{len(executions)}"
@@ -290,7 +291,7 @@ class RunView(Displayable):
 
     def html(self) -> str:
         """The progress table as HTML, as of now."""
-        return table_html(list(self.run.executions.values()), repr(self.run).strip("<>"))
+        return run_html(self.run)
 
     def text(self) -> str:
         """The run as plain text: its summary line and a fixed-width table."""

@@ -1,0 +1,480 @@
+"""Run attempts on a Dask cluster: :class:`DaskExecutor`, the executor seam's cluster side.
+
+The coordinator, the store, the views and the git history stay where they are; only the agent's
+process runs on a worker. Work moves as git data, never through a shared disk:
+
+1. the attempt's start commit goes as a git bundle, scattered once per commit (Dask keeps it on
+   the workers that received it); a worker clones it once into its own scratch folder and makes
+   a clone per attempt from there;
+2. the files nborch wrote into the worktree (agent config files) and the attempt's folder (the
+   prompt) travel with the job; the environment does not: the worker builds it from its own
+   environment with the agent's allow-list, so credentials are never pickled into the graph;
+3. the worker runs the job with the same :class:`~nborch.execute.executor.LocalExecutor` (process
+   group, timeout, watchdog, redaction), streaming agent events back as they come (Dask's
+   topic events: ``Worker.log_event`` → ``Client.subscribe_topic``);
+4. it commits what the agent left uncommitted as one transfer commit and sends the new commits
+   back as a bundle with the log; here they are fetched into the user's repository, the
+   attempt's branch moves to the agent's own commits and the transfer commit's changes are put in
+   the worktree uncommitted — so the coordinator commits them exactly as after a local run.
+
+A cancel reaches the worker through a :class:`distributed.Event` the worker-side job watches
+(``Client.cancel`` does not stop running code). A worker that dies mid-attempt makes it
+``interrupted`` (a ``lost`` process), and the job never runs twice: Dask reschedules a task whose
+worker died, but the rerun sees the attempt was started and returns at once.
+
+Per-provider limits (``limits={"anthropic": 4}``) are :class:`distributed.Semaphore` leases
+taken on the worker, so many machines together never exceed them; ``resources={"AGENTS": 1}``
+asks each attempt of a worker started with ``--resources AGENTS=2``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import NborchError
+from ..events import AgentEvent, Usage
+from ..proc.spec import ProcessResult
+from .executor import ExecutionResult, LocalExecutor, OnEvent
+from .jobs import AttemptJob
+
+__all__ = ["DaskExecutor", "run_on_worker"]
+
+MAX_SHIPPED_BYTES = 50 * 2**20  # files nborch wrote into a worktree, sent with each job
+EVENT_FLUSH_S = 0.2  # how often a worker sends the events it has gathered
+MAX_EVENTS_PER_FLUSH = 500  # beyond this a flush keeps the newest (the log has them all)
+_IDENTITY = {"GIT_AUTHOR_NAME": "nborch", "GIT_AUTHOR_EMAIL": "nborch@localhost",
+             "GIT_COMMITTER_NAME": "nborch", "GIT_COMMITTER_EMAIL": "nborch@localhost"}  # fmt: skip
+_TRANSFER_REF = "refs/nborch-transfer"
+
+
+def _git(cwd: Path, *args: str, env: Mapping[str, str] | None = None,
+         data: bytes | None = None) -> bytes:  # fmt: skip
+    """Run git and return its stdout; a failure is a NborchError naming the command."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    full.update(env or {})
+    done = subprocess.run(["git", *args], cwd=cwd, env=full, input=data, capture_output=True)
+    if done.returncode:
+        said = done.stderr.decode("utf-8", "replace").strip()
+        raise NborchError(f"'git {' '.join(args[:3])}' failed in {cwd}: {said}")
+    return done.stdout
+
+
+class DaskExecutor:
+    """Runs attempts on a Dask cluster (see the module docstring).
+
+    Parameters
+    ----------
+    client_or_address
+        A ``distributed.Client``, a scheduler address (``"tcp://host:8786"``), or None for a
+        ``LocalCluster(processes=True, threads_per_worker=1)`` sized to this machine, made at
+        the first attempt and closed by :meth:`close`.
+    limits
+        Attempts at once per provider, cluster-wide: ``{"anthropic": 4}`` (the provider of an
+        agent is its spec's ``provider``, else its name).
+    resources
+        Worker resources each attempt takes: ``{"AGENTS": 1}`` with workers started
+        ``--resources AGENTS=2`` runs at most two agents per worker.
+    grace
+        Seconds between SIGTERM and SIGKILL on the worker.
+    """
+
+    def __init__(self, client_or_address: Any = None, *, limits: Mapping[str, int] | None = None,
+                 resources: Mapping[str, float] | None = None, grace: float = 5.0,
+                 n_workers: int | None = None):  # fmt: skip
+        self._given = client_or_address
+        self.limits = dict(limits or {})
+        self.resources = dict(resources) if resources else None
+        self.grace = grace
+        self.n_workers = n_workers
+        self._client: Any = None
+        self._cluster: Any = None
+        self._lock = threading.Lock()
+        self._bundles: dict[tuple[str, str], Any] = {}  # (repo, commit) -> scattered bundle
+        self._bundling = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = self._given if isinstance(self._given, str) else "a LocalCluster" if self._given is None else "a client"
+        return f"<DaskExecutor on {where}>"
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (made on first use)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        try:
+            import distributed
+        except ImportError as err:
+            raise NborchError("the Dask executor needs dask.distributed: pip install "
+                              "'nborch[dask]'") from err  # fmt: skip
+        if isinstance(self._given, distributed.Client):
+            return self._given
+        if isinstance(self._given, str):
+            try:
+                return distributed.Client(self._given, timeout="20s")
+            except (OSError, TimeoutError) as err:
+                raise NborchError(f"cannot reach the Dask scheduler at {self._given}: {err} — "
+                                  "start it (dask scheduler) or give another address") from err  # fmt: skip
+        if self._given is not None:
+            raise NborchError(f"DaskExecutor takes a distributed.Client, a scheduler address or "
+                              f"None, not {type(self._given).__name__}")  # fmt: skip
+        import dask
+
+        # A worker that dies must not make Dask run an agent again elsewhere (see run_on_worker).
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                processes=True, dashboard_address=":0")  # fmt: skip
+        return distributed.Client(self._cluster)
+
+    @property
+    def dashboard_link(self) -> str:
+        """The Dask dashboard's address, or "" when it has none."""
+        if self._client is None:
+            return ""
+        return getattr(self._client, "dashboard_link", "") or ""
+
+    def close(self) -> None:
+        """Close the client and the LocalCluster this executor made (a given client stays open)."""
+        with self._lock:
+            if self._client is not None and self._client is not self._given:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._client = self._cluster = None
+            self._bundles.clear()
+
+    # -- the executor seam ---------------------------------------------------------------
+
+    async def run(self, job: AttemptJob, on_event: OnEvent,
+                  cancel: asyncio.Event) -> ExecutionResult:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        client = await asyncio.to_thread(lambda: self.client)
+        start, bundle, files, attempt_files = await asyncio.to_thread(self._outgoing, job)
+        token = secrets.token_hex(8)
+        topic = f"nborch-events-{token}"
+
+        def deliver(batch: list[dict[str, Any]]) -> None:
+            for item in batch:
+                on_event(AgentEvent(**item))
+
+        client.subscribe_topic(topic, lambda ev: loop.call_soon_threadsafe(deliver, ev[1]))
+        payload = {
+            "token": token, "topic": topic, "start": start, "files": files,
+            "attempt_files": attempt_files, "job": _portable(job), "grace": self.grace,
+            "local_worktree": str(job.cwd), "local_attempt": str(job.log_path.parent),
+            "limit": self._limit_for(job),
+        }  # fmt: skip
+        from distributed import Event
+
+        stop = await asyncio.to_thread(Event, f"nborch-cancel-{token}", client)
+        future = client.submit(run_on_worker, payload, bundle, pure=False, retries=0,
+                               key=f"nborch-{job.run_id}-{job.task_id}-{job.agent}-{token}",
+                               resources=self.resources)  # fmt: skip
+        done = loop.create_future()
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(
+            lambda: done.done() or done.set_result(None)))  # fmt: skip
+        waiter = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait({done, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if cancel.is_set() and not done.done():
+                await asyncio.to_thread(stop.set)
+            await done
+        except BaseException:
+            await asyncio.to_thread(stop.set)  # our caller was cancelled: stop the worker's job
+            raise
+        finally:
+            waiter.cancel()
+            with contextlib.suppress(ValueError):
+                client.unsubscribe_topic(topic)
+        outcome = await asyncio.to_thread(_outcome, future)
+        if "lost" in outcome or "failed" in outcome:
+            return _unfinished(job, outcome)
+        await asyncio.to_thread(self._incoming, job, start, outcome)
+        process = replace(outcome["process"], log_path=job.log_path)
+        return ExecutionResult(process, outcome["usage"], tuple(outcome["fatal"]), outcome["worker"])
+
+    def _limit_for(self, job: AttemptJob) -> tuple[str, int] | None:
+        from ..agents import registry
+
+        with contextlib.suppress(Exception):
+            spec = registry.get(job.agent)
+            provider = getattr(spec, "provider", "") or job.agent
+            if provider in self.limits:
+                return provider, int(self.limits[provider])
+        return (job.agent, int(self.limits[job.agent])) if job.agent in self.limits else None
+
+    def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None], dict[str, bytes]]:
+        """The start commit, its scattered bundle, and the files nborch wrote for the attempt."""
+        start = _git(job.cwd, "rev-parse", "HEAD").decode().strip()
+        common = _git(job.cwd, "rev-parse", "--git-common-dir").decode().strip()
+        key = (str((job.cwd / common).resolve()), start)
+        with self._bundling:  # attempts starting from one commit share one bundle
+            if key not in self._bundles:
+                self._bundles[key] = self.client.scatter(_bundle_of(job.cwd, start),
+                                                         broadcast=False, hash=False)  # fmt: skip
+        files: dict[str, bytes | None] = {}
+        out = _git(job.cwd, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        total = 0
+        for entry in out.decode("utf-8", "surrogateescape").split("\0"):
+            if len(entry) < 4:
+                continue
+            rel = entry[3:]
+            path = job.cwd / rel
+            files[rel] = path.read_bytes() if path.is_file() else None
+            total += len(files[rel] or b"")
+        attempt_dir = job.log_path.parent
+        attempt_files = {p.name: p.read_bytes() for p in attempt_dir.iterdir()
+                         if p.is_file() and p.suffix in (".md", ".txt", ".json")} if attempt_dir.is_dir() else {}  # fmt: skip
+        total += sum(map(len, attempt_files.values()))
+        if total > MAX_SHIPPED_BYTES:
+            raise NborchError(f"the attempt's uncommitted files in {job.cwd} come to "
+                              f"{total / 2**20:.0f} MB, more than a Dask job carries "
+                              f"({MAX_SHIPPED_BYTES / 2**20:.0f} MB): commit them to the base")  # fmt: skip
+        return start, self._bundles[key], files, attempt_files
+
+    def _incoming(self, job: AttemptJob, start: str, outcome: Mapping[str, Any]) -> None:
+        """The worker's log and commits into this machine's repository and worktree."""
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        job.log_path.write_bytes(outcome["log"])
+        if not outcome["bundle"]:
+            return
+        with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
+            path = Path(tmp) / "work.bundle"
+            path.write_bytes(outcome["bundle"])
+            _git(job.cwd, "fetch", "--quiet", "--no-tags", str(path),
+                 f"+{outcome['ref']}:{_TRANSFER_REF}/{outcome['token']}")  # fmt: skip
+        try:
+            head, transfer = outcome["head"], outcome["transfer"]
+            if head != start:  # the agent's own commits move the attempt's branch, as locally
+                _git(job.cwd, "merge", "--ff-only", "--quiet", head)
+            if transfer:  # what it left uncommitted: in the worktree, uncommitted, as locally
+                _git(job.cwd, "read-tree", "-u", "-m", head, transfer)
+                _git(job.cwd, "reset", "--quiet")
+        finally:
+            _git(job.cwd, "update-ref", "-d", f"{_TRANSFER_REF}/{outcome['token']}")
+
+
+def _bundle_of(cwd: Path, commit: str) -> bytes:
+    """A git bundle holding ``commit`` and its history (a bundle needs a ref: a temporary one)."""
+    ref = f"{_TRANSFER_REF}/start-{secrets.token_hex(6)}"
+    with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
+        path = Path(tmp) / "start.bundle"
+        _git(cwd, "update-ref", ref, commit)
+        try:
+            _git(cwd, "bundle", "create", "--quiet", str(path), ref)
+        finally:
+            _git(cwd, "update-ref", "-d", ref)
+        return path.read_bytes()
+
+
+def _portable(job: AttemptJob) -> dict[str, Any]:
+    """The job as plain data for a worker: no environment values (the worker has its own), no
+    secrets to mask (the worker finds its own), no paths of this machine but those it maps."""
+    return {"run_id": job.run_id, "task_id": job.task_id, "agent": job.agent,
+            "argv": list(job.argv), "parser": job.parser, "timeout": job.timeout,
+            "env_allow": list(job.env_allow), "env_set": dict(job.env_set),
+            "home_env": job.home_env, "home_files": dict(job.home_files)}  # fmt: skip
+
+
+def _outcome(future: Any) -> dict[str, Any]:
+    """The worker's answer; ``{"lost": why}`` when its worker died, ``{"failed": why}`` when
+    the job itself raised there (a git or disk problem on that machine)."""
+    from distributed import CancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return future.result()
+    except (KilledWorker, CommClosedError, CancelledError) as err:
+        return {"lost": f"{type(err).__name__}: {err}"}
+    except Exception as err:
+        return {"failed": f"{type(err).__name__}: {err}"}
+
+
+def _unfinished(job: AttemptJob, outcome: Mapping[str, str]) -> ExecutionResult:
+    """The result of a job that did not come back: lost with its worker, or failed there."""
+    now = datetime.now(UTC)
+    if "lost" in outcome:
+        state, text = "lost", f"the Dask worker running this attempt was lost ({outcome['lost']})"
+    else:
+        state, text = "failed-to-start", f"the Dask job failed on its worker: {outcome['failed']}"
+    job.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with job.log_path.open("a", encoding="utf-8") as log:
+        log.write(f"[nborch] {text}\n")
+    process = ProcessResult(state=state, return_code=None, started_at=now, ended_at=now,
+                            duration_s=0.0, tail=(text,), log_path=job.log_path, error=text)  # fmt: skip
+    return ExecutionResult(process, Usage.of([]))
+
+
+# -- on the worker ----------------------------------------------------------------------------
+
+_CLONE_LOCK = threading.Lock()
+
+
+def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
+    """Run one attempt on this Dask worker and return its outcome (see the module docstring)."""
+    from distributed import Event, Semaphore, get_worker
+
+    worker = get_worker()
+    token = payload["token"]
+    started = Event(f"nborch-started-{token}")
+    if started.is_set():  # Dask reran us after a worker died: the attempt must not run twice
+        return {"lost": "the worker that started it died; it is not run a second time"}
+    started.set()
+    scratch = Path(worker.local_directory) / "nborch"
+    here = scratch / "attempts" / token
+    try:
+        cache = _start_repo(scratch, payload["start"], bundle)
+        worktree, attempt_dir = here / "worktree", here / "attempt"
+        attempt_dir.mkdir(parents=True)
+        _git(here, "clone", "--quiet", "--no-checkout", str(cache), str(worktree))
+        _git(worktree, "checkout", "--quiet", "-B", "nborch-work", payload["start"])
+        for rel, data in payload["files"].items():
+            path = worktree / rel
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+        for name, data in payload["attempt_files"].items():
+            (attempt_dir / name).write_bytes(data)
+        job = _local_job(payload, worktree, attempt_dir)
+        limit = payload["limit"]
+        lease = (Semaphore(max_leases=limit[1], name=f"nborch-limit-{limit[0]}")
+                 if limit else contextlib.nullcontext())  # fmt: skip
+        with lease:
+            result = _run_job(worker, job, payload, Event(f"nborch-cancel-{token}"))
+        head = _git(worktree, "rev-parse", "HEAD").decode().strip()
+        transfer = _transfer_commit(worktree, head, list(payload["files"]))
+        tip = transfer or head
+        bundle_out = b""
+        if tip != payload["start"]:
+            _git(worktree, "update-ref", f"{_TRANSFER_REF}/{token}", tip)
+            out = here / "work.bundle"
+            _git(worktree, "bundle", "create", "--quiet", str(out), f"{_TRANSFER_REF}/{token}",
+                 f"^{payload['start']}")  # fmt: skip
+            bundle_out = out.read_bytes()
+        log = job.log_path.read_bytes() if job.log_path.exists() else b""
+        return {"process": result.process, "usage": result.usage, "fatal": list(result.fatal),
+                "bundle": bundle_out, "ref": f"{_TRANSFER_REF}/{token}", "token": token,
+                "head": head, "transfer": transfer, "log": log, "worker": worker.address}  # fmt: skip
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
+
+
+def _start_repo(scratch: Path, start: str, bundle: bytes) -> Path:
+    """A repository holding ``start``, cloned from its bundle once per commit on this worker."""
+    cache = scratch / "repos" / start
+    scratch.mkdir(parents=True, exist_ok=True)
+    with _CLONE_LOCK:
+        if not (cache / "HEAD").exists():
+            tmp = Path(tempfile.mkdtemp(prefix="clone-", dir=scratch))
+            (tmp / "start.bundle").write_bytes(bundle)
+            _git(tmp, "clone", "--quiet", "--mirror", str(tmp / "start.bundle"), str(tmp / "repo"))
+            _git(tmp / "repo", "update-ref", "refs/heads/start", start)  # what a clone of it gets
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / "repo", cache)
+            shutil.rmtree(tmp, ignore_errors=True)
+    return cache
+
+
+def _local_job(payload: dict[str, Any], worktree: Path, attempt_dir: Path) -> AttemptJob:
+    """The job with this worker's paths and environment."""
+    from ..proc.env import build_env, secrets_of_all
+
+    spec = payload["job"]
+    old_wt, old_attempt = payload["local_worktree"], payload["local_attempt"]
+
+    def here(text: str) -> str:
+        return text.replace(old_attempt, str(attempt_dir)).replace(old_wt, str(worktree))
+
+    home = attempt_dir / "home"
+    env = build_env(spec["env_allow"], {k: here(v) for k, v in spec["env_set"].items()}, home,
+                    spec["home_env"])  # fmt: skip
+    env.update(NBORCH_RUN_ID=spec["run_id"], NBORCH_TASK_ID=spec["task_id"], NBORCH_AGENT=spec["agent"])
+    return AttemptJob(run_id=spec["run_id"], task_id=spec["task_id"], agent=spec["agent"],
+                      argv=tuple(here(a) for a in spec["argv"]), cwd=worktree, env=env,
+                      log_path=attempt_dir / "agent.log", parser=spec["parser"],
+                      timeout=spec["timeout"], redact=secrets_of_all(env, os.environ), home=home,
+                      home_files=spec["home_files"])  # fmt: skip
+
+
+def _run_job(worker: Any, job: AttemptJob, payload: dict[str, Any], stop: Any) -> ExecutionResult:
+    """The job through the LocalExecutor, its events sent back in batches, a cancel watched."""
+    pending: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    finished = threading.Event()
+
+    def flush() -> None:
+        with lock:
+            batch, pending[:] = pending[-MAX_EVENTS_PER_FLUSH:], []
+        if batch:
+            worker.log_event(payload["topic"], batch)
+
+    def on_event(event: AgentEvent) -> None:
+        with lock:
+            pending.append({"kind": event.kind, "text": event.text, "data": _plain(event.data),
+                            "is_error": event.is_error})  # fmt: skip
+
+    async def main() -> ExecutionResult:
+        loop = asyncio.get_running_loop()
+        cancel = asyncio.Event()
+
+        def watch() -> None:  # a cancel set by the coordinator, seen within half a second
+            while not finished.is_set():
+                if stop.wait(EVENT_FLUSH_S):
+                    loop.call_soon_threadsafe(cancel.set)
+                    return
+                flush()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            return await LocalExecutor(grace=payload["grace"]).run(job, on_event, cancel)
+        finally:
+            finished.set()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        flush()
+        time.sleep(0)  # let the batched send go before the result does
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as msgpack can carry it (event data is JSON-like already)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def _transfer_commit(worktree: Path, head: str, shipped: list[str]) -> str | None:
+    """Commit what the agent left uncommitted (nborch's own files left out); None if nothing."""
+    _git(worktree, "add", "-A")
+    for start in range(0, len(shipped), 500):
+        chunk = [f":(literal){p}" for p in shipped[start : start + 500]]
+        _git(worktree, "reset", "--quiet", head, "--", *chunk)
+    if not subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=worktree).returncode:
+        return None
+    _git(worktree, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
+         "nborch: uncommitted work of the attempt, for transfer", env=_IDENTITY)  # fmt: skip
+    return _git(worktree, "rev-parse", "HEAD").decode().strip()

@@ -1,0 +1,206 @@
+"""The Dask executor on a real ``LocalCluster(processes=True, n_workers=2)``: worker processes,
+git bundles both ways, events streamed back, cancel, timeout, a worker killed, limits."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+import nborch
+from nborch import AttemptState as S
+from nborch.execute.cluster import DaskExecutor
+
+distributed = pytest.importorskip("distributed")
+
+AGENT = """\
+import os, pathlib, sys, time
+wt, task, here = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+(here / f"{task}-{os.getpid()}.pid").write_text(str(os.getpid()))
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[distributed.Client]:
+    import dask
+
+    # allowed-failures=1: Dask reruns a task whose worker died once, which the executor refuses.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=3, processes=True,
+                                      dashboard_address=":0") as lc, distributed.Client(lc) as client:  # fmt: skip
+            yield client
+
+
+def agent(tmp_path: Path, name: str, body: str) -> Path:
+    """A script agent ``name``: its pid files go to ``tmp_path/pids``."""
+    pids = tmp_path / "pids"
+    pids.mkdir(exist_ok=True)
+    script = tmp_path / f"{name}.py"
+    script.write_text(AGENT + textwrap.dedent(body))
+    nborch.script_agent(name, f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} "
+                              f"{{worktree}} {{task_id}} {shlex.quote(str(pids))}")  # fmt: skip
+    return pids
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def copy_repo(src: Path, dst: Path) -> Path:
+    subprocess.run(["git", "clone", "--quiet", str(src), str(dst)], check=True)
+    for key, value in (("user.name", "Test User"), ("user.email", "test@example.invalid")):
+        git(dst, "config", key, value)
+    return dst
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+PLAN = """\
+# P
+## Task 1: Write
+Agents: {a}
+## Task 2: Build on it
+Depends on: 1
+Agents: {a}
+## Task 3: Commit on its own
+Agents: {a}
+"""
+
+WORK = """\
+if task == "1":
+    (wt / "one.txt").write_text("one\\n")
+    (wt / "app.py").unlink()
+elif task == "2":
+    (wt / "two.txt").write_text(sorted(p.name for p in wt.iterdir()).__repr__())
+else:
+    import subprocess
+    (wt / "three.txt").write_text("three\\n")
+    subprocess.run(["git", "add", "three.txt"], cwd=wt, check=True)
+    subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@b.c", "commit", "-q", "-m",
+                    "the agent's own commit"], cwd=wt, check=True)
+    (wt / "left.txt").write_text("uncommitted\\n")
+print("done", task)
+"""
+
+
+class DaskExecutorTests:
+    def test_a_run_lands_the_same_branches_commits_and_summary_as_locally(self, cluster, git_repo, tmp_path):
+        """Three attempts (one builds on another, one commits by itself) on two worker
+        processes give the same statuses, trees, commit messages and diffstats as locally;
+        the summary names the worker, and the log came back."""
+        agent(tmp_path, "worker", WORK)
+        other = copy_repo(git_repo, tmp_path / "other")
+        plan = nborch.parse_plan(PLAN.format(a="worker"))
+        here = nborch.Run(git_repo, plan, root=tmp_path / "wt-local", timeout="60s").run_sync()
+        there = nborch.Run(other, plan, root=tmp_path / "wt-dask", timeout="60s",
+                           executor=DaskExecutor(cluster)).run_sync()  # fmt: skip
+        workers = set(cluster.scheduler_info()["workers"])
+        for key, mine in here.executions.items():
+            theirs = there.executions[key]
+            assert mine.status == theirs.status == S.COMPLETED, (theirs.error, theirs.tail)
+            assert (mine.files_changed, mine.insertions, mine.deletions) == (
+                theirs.files_changed, theirs.insertions, theirs.deletions)
+            assert git(git_repo, "rev-parse", f"{mine.branch}^{{tree}}") == git(
+                other, "rev-parse", f"{theirs.branch}^{{tree}}")
+            assert git(git_repo, "log", "--format=%s", mine.branch) == git(
+                other, "log", "--format=%s", theirs.branch)
+            assert theirs.worker in workers and mine.worker == ""
+            assert f"done {key[0]}" in Path(theirs.log_path).read_text()
+        assert git(other, "status", "--porcelain", "--untracked-files=no") == ""
+        three = there.executions[("3", "worker")]
+        assert "the agent's own commit" in git(other, "log", "--format=%s", three.branch)
+        assert git(other, "for-each-ref", "refs/nborch-transfer") == ""  # nothing left behind
+        frame = there.summary()
+        assert "worker" in frame.columns and set(frame["worker"]) <= workers
+
+    def test_events_stream_back_while_the_attempt_runs(self, cluster, git_repo, tmp_path):
+        agent(tmp_path, "talker", "for i in range(3):\n    print('step', i, flush=True)\n    time.sleep(0.6)\n")
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: talker\n"),
+                         root=tmp_path / "wt", timeout="60s", executor=DaskExecutor(cluster))  # fmt: skip
+        seen: list[tuple[float, str]] = []
+        run.subscribe(lambda ev: seen.append((time.monotonic(), ev.agent_event.text))
+                      if ev.kind == "agent" else None)  # fmt: skip
+        run.run_sync()
+        ended = run.executions[("1", "talker")]
+        assert ended.status == S.COMPLETED
+        steps = [t for t, text in seen if text.startswith("step")]
+        assert len(steps) >= 2 and steps[-1] - steps[0] > 0.5  # they came as printed, not at the end
+
+    def test_cancel_stops_the_agent_on_its_worker(self, cluster, git_repo, tmp_path):
+        pids = agent(tmp_path, "sleeper", "(wt / 'w.txt').write_text('before')\ntime.sleep(120)\n")
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: sleeper\n"),
+                         root=tmp_path / "wt", timeout="5m", executor=DaskExecutor(cluster, grace=1))  # fmt: skip
+        run.start()
+        deadline = time.monotonic() + 60
+        while not list(pids.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = time.monotonic()
+        run.cancel()
+        run.wait(60)
+        ex = run.executions[("1", "sleeper")]
+        assert ex.status == S.CANCELLED and time.monotonic() - started < 20
+        pid = int(next(pids.iterdir()).read_text())
+        assert not alive(pid)
+        assert git(git_repo, "show", f"{ex.branch}:w.txt") == "before"  # the WIP came back
+
+    def test_a_timeout_on_the_worker(self, cluster, git_repo, tmp_path):
+        pids = agent(tmp_path, "slow", "time.sleep(120)\n")
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: slow\n"),
+                         root=tmp_path / "wt", timeout="2s", executor=DaskExecutor(cluster, grace=1))  # fmt: skip
+        run.run_sync()
+        ex = run.executions[("1", "slow")]
+        assert ex.status == S.TIMEOUT, ex.error
+        assert not alive(int(next(pids.iterdir()).read_text()))
+
+    def test_a_worker_killed_mid_attempt_leaves_it_interrupted_never_run_twice(
+            self, cluster, git_repo, tmp_path):  # fmt: skip
+        pids = agent(tmp_path, "victim", "time.sleep(120)\n")
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: victim\n"),
+                         root=tmp_path / "wt", timeout="5m", executor=DaskExecutor(cluster))  # fmt: skip
+        run.start()
+        deadline = time.monotonic() + 60
+        while not list(pids.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        agent_pid = int(next(pids.iterdir()).read_text())
+        worker_pids = set(cluster.run(os.getpid).values())
+        worker = next(p.pid for p in psutil.Process(agent_pid).parents() if p.pid in worker_pids)
+        os.kill(worker, signal.SIGKILL)
+        run.wait(120)
+        ex = run.executions[("1", "victim")]
+        assert ex.status == S.INTERRUPTED, ex.error
+        assert "lost" in ex.error
+        assert len(list(pids.iterdir())) == 1  # Dask's rerun on the other worker did not start it
+        deadline = time.monotonic() + 30  # the dead worker's watchdog ends its agents
+        while alive(agent_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(agent_pid)
+        cluster.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+
+    def test_a_provider_limit_holds_across_the_cluster(self, cluster, git_repo, tmp_path):
+        """20 attempts, six worker threads, a limit of 2 for the agent: never more than two
+        run at once (by their own clocks)."""
+        agent(tmp_path, "tick", "start = time.time(); time.sleep(0.3)\n"
+                                "(here / f'{task}.span').write_text(f'{start} {time.time()}')\n")  # fmt: skip
+        text = "# P\n" + "".join(f"## Task {n}: T{n}\nAgents: tick\n" for n in range(1, 21))
+        run = nborch.Run(git_repo, nborch.parse_plan(text), root=tmp_path / "wt", timeout="2m",
+                         max_concurrent=20, executor=DaskExecutor(cluster, limits={"tick": 2}))  # fmt: skip
+        run.run_sync()
+        assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
+        spans = [tuple(map(float, p.read_text().split())) for p in (tmp_path / "pids").glob("*.span")]
+        assert len(spans) == 20
+        most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+        assert most == 2
