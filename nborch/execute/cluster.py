@@ -54,6 +54,7 @@ __all__ = ["DaskExecutor", "run_on_worker"]
 
 MAX_SHIPPED_BYTES = 50 * 2**20  # files nborch wrote into a worktree, sent with each job
 EVENT_FLUSH_S = 0.2  # how often a worker sends the events it has gathered
+CANCEL_POLL_S = 0.5  # how often it asks whether the coordinator cancelled the attempt
 MAX_EVENTS_PER_FLUSH = 500  # beyond this a flush keeps the newest (the log has them all)
 _IDENTITY = {"GIT_AUTHOR_NAME": "nborch", "GIT_AUTHOR_EMAIL": "nborch@localhost",
              "GIT_COMMITTER_NAME": "nborch", "GIT_COMMITTER_EMAIL": "nborch@localhost"}  # fmt: skip
@@ -222,8 +223,7 @@ class DaskExecutor:
 
     def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None], dict[str, bytes]]:
         """The start commit, its scattered bundle, and the files nborch wrote for the attempt."""
-        start = _git(job.cwd, "rev-parse", "HEAD").decode().strip()
-        common = _git(job.cwd, "rev-parse", "--git-common-dir").decode().strip()
+        start, common = _git(job.cwd, "rev-parse", "HEAD", "--git-common-dir").decode().split("\n")[:2]
         key = (str((job.cwd / common).resolve()), start)
         with self._bundling:  # attempts starting from one commit share one bundle
             if key not in self._bundles:
@@ -258,17 +258,14 @@ class DaskExecutor:
         with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
             path = Path(tmp) / "work.bundle"
             path.write_bytes(outcome["bundle"])
-            _git(job.cwd, "fetch", "--quiet", "--no-tags", str(path),
-                 f"+{outcome['ref']}:{_TRANSFER_REF}/{outcome['token']}")  # fmt: skip
-        try:
-            head, transfer = outcome["head"], outcome["transfer"]
-            if head != start:  # the agent's own commits move the attempt's branch, as locally
-                _git(job.cwd, "merge", "--ff-only", "--quiet", head)
-            if transfer:  # what it left uncommitted: in the worktree, uncommitted, as locally
-                _git(job.cwd, "read-tree", "-u", "-m", head, transfer)
-                _git(job.cwd, "reset", "--quiet")
-        finally:
-            _git(job.cwd, "update-ref", "-d", f"{_TRANSFER_REF}/{outcome['token']}")
+            # objects only (and FETCH_HEAD): the commits are used at once, no ref to clean up
+            _git(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(path), "HEAD")
+        head, transfer = outcome["head"], outcome["transfer"]
+        if head != start:  # the agent's own commits move the attempt's branch, as locally
+            _git(job.cwd, "merge", "--ff-only", "--quiet", head)
+        if transfer:  # what it left uncommitted: in the worktree, uncommitted, as locally
+            keep = [f":(exclude,literal){p}" for p in outcome["shipped"]]  # nborch's own files
+            _git(job.cwd, "restore", f"--source={transfer}", "--worktree", "--", ":/", *keep)
 
 
 def _bundle_of(cwd: Path, commit: str) -> bytes:
@@ -330,11 +327,11 @@ _CLONE_LOCK = threading.Lock()
 
 def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
     """Run one attempt on this Dask worker and return its outcome (see the module docstring)."""
-    from distributed import Event, Semaphore, get_worker
+    from distributed import Event, Semaphore, get_client, get_worker
 
-    worker = get_worker()
+    worker, client = get_worker(), get_client()  # the client: its objects are used from threads
     token = payload["token"]
-    started = Event(f"nborch-started-{token}")
+    started = Event(f"nborch-started-{token}", client=client)
     if started.is_set():  # Dask reran us after a worker died: the attempt must not run twice
         return {"lost": "the worker that started it died; it is not run a second time"}
     started.set()
@@ -342,10 +339,10 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
     here = scratch / "attempts" / token
     try:
         cache = _start_repo(scratch, payload["start"], bundle)
-        worktree, attempt_dir = here / "worktree", here / "attempt"
+        worktree, attempt_dir = here / f"wt-{token}", here / "attempt"  # git names its admin folder so
         attempt_dir.mkdir(parents=True)
-        _git(here, "clone", "--quiet", "--no-checkout", str(cache), str(worktree))
-        _git(worktree, "checkout", "--quiet", "-B", "nborch-work", payload["start"])
+        # a worktree of the worker's copy: no object is copied, one git call
+        _git(cache, "worktree", "add", "--quiet", "--detach", str(worktree), payload["start"])
         for rel, data in payload["files"].items():
             path = worktree / rel
             if data is None:
@@ -360,23 +357,22 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
         lease = (Semaphore(max_leases=limit[1], name=f"nborch-limit-{limit[0]}")
                  if limit else contextlib.nullcontext())  # fmt: skip
         with lease:
-            result = _run_job(worker, job, payload, Event(f"nborch-cancel-{token}"))
+            result = _run_job(worker, job, payload, Event(f"nborch-cancel-{token}", client=client))
         head = _git(worktree, "rev-parse", "HEAD").decode().strip()
         transfer = _transfer_commit(worktree, head, list(payload["files"]))
-        tip = transfer or head
         bundle_out = b""
-        if tip != payload["start"]:
-            _git(worktree, "update-ref", f"{_TRANSFER_REF}/{token}", tip)
+        if (transfer or head) != payload["start"]:
             out = here / "work.bundle"
-            _git(worktree, "bundle", "create", "--quiet", str(out), f"{_TRANSFER_REF}/{token}",
-                 f"^{payload['start']}")  # fmt: skip
+            _git(worktree, "bundle", "create", "--quiet", str(out), "HEAD", f"^{payload['start']}")
             bundle_out = out.read_bytes()
         log = job.log_path.read_bytes() if job.log_path.exists() else b""
         return {"process": result.process, "usage": result.usage, "fatal": list(result.fatal),
-                "bundle": bundle_out, "ref": f"{_TRANSFER_REF}/{token}", "token": token,
+                "bundle": bundle_out, "token": token, "shipped": list(payload["files"]),
                 "head": head, "transfer": transfer, "log": log, "worker": worker.address}  # fmt: skip
     finally:
         shutil.rmtree(here, ignore_errors=True)
+        shutil.rmtree(scratch / "repos" / payload["start"] / "worktrees" / f"wt-{token}",
+                      ignore_errors=True)  # fmt: skip
 
 
 def _start_repo(scratch: Path, start: str, bundle: bytes) -> Path:
@@ -437,12 +433,17 @@ def _run_job(worker: Any, job: AttemptJob, payload: dict[str, Any], stop: Any) -
         loop = asyncio.get_running_loop()
         cancel = asyncio.Event()
 
-        def watch() -> None:  # a cancel set by the coordinator, seen within half a second
-            while not finished.is_set():
-                if stop.wait(EVENT_FLUSH_S):
-                    loop.call_soon_threadsafe(cancel.set)
-                    return
+        def watch() -> None:
+            # Events go every EVENT_FLUSH_S (a batched send, no round trip); the coordinator's
+            # cancel is asked for every CANCEL_POLL_S (a round trip to the scheduler).
+            asked = time.monotonic()
+            while not finished.wait(EVENT_FLUSH_S):
                 flush()
+                if time.monotonic() - asked >= CANCEL_POLL_S:
+                    asked = time.monotonic()
+                    if stop.is_set():
+                        loop.call_soon_threadsafe(cancel.set)
+                        return
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
@@ -473,8 +474,13 @@ def _transfer_commit(worktree: Path, head: str, shipped: list[str]) -> str | Non
     for start in range(0, len(shipped), 500):
         chunk = [f":(literal){p}" for p in shipped[start : start + 500]]
         _git(worktree, "reset", "--quiet", head, "--", *chunk)
-    if not subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=worktree).returncode:
-        return None
-    _git(worktree, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
-         "nborch: uncommitted work of the attempt, for transfer", env=_IDENTITY)  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _IDENTITY
+    made = subprocess.run(["git", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
+                           "-m", "nborch: uncommitted work of the attempt, for transfer"],
+                          cwd=worktree, env=env, capture_output=True)  # fmt: skip
+    if made.returncode:  # nothing to commit (git says so with 1), or a real failure
+        if subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=worktree).returncode == 0:
+            return None
+        raise NborchError(f"could not commit the attempt's work on the worker: "
+                          f"{made.stderr.decode('utf-8', 'replace').strip()}")  # fmt: skip
     return _git(worktree, "rev-parse", "HEAD").decode().strip()
