@@ -25,11 +25,17 @@ class Run(Coordinator):
     """A run of a plan's attempts; see :class:`~nborch.execute.coordinator.Coordinator`."""
 
     def compare(self, **options: Any) -> Comparison:
-        """Compare this run's attempts with evidence; options as for :func:`nborch.compare`."""
+        """Compare this run's attempts with evidence; options as for :func:`nborch.compare`.
+        A run whose agents ran on Dask runs its test suites there too (``executor="local"``
+        keeps them here)."""
         # The comparison engine loads on first use, keeping `import nborch` fast.
         from .compare.comparison import compare_run
         from .compare.gather import CompareOptions
+        from .execute.cluster import DaskExecutor
 
+        if "executor" not in options and isinstance(self.executor, DaskExecutor):
+            # a cluster this run made (and closed) is made again for the comparison, then closed
+            options["executor"] = "dask" if self._owns_executor else self.executor
         judge, progress = options.pop("judge", None), options.pop("progress", None)
         save = options.pop("save", True)
         return compare_run(self, CompareOptions(**options), judge, progress, save)

@@ -149,3 +149,50 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+
+
+EXECUTOR_OPTIONS = [
+    click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+                 help="Where agents run: here (default) or on a Dask cluster."),
+    click.option("--scheduler", metavar="ADDRESS", default=None,
+                 help="The Dask scheduler to use (tcp://host:8786); implies --executor dask. "
+                      "Without it, dask runs a LocalCluster sized to this machine."),
+    click.option("--resources", metavar="NAME=N,...", default=None,
+                 help="Dask worker resources each attempt takes, e.g. AGENTS=1 with workers "
+                      "started --resources AGENTS=2."),
+    click.option("--limit", "limits", metavar="PROVIDER=N", multiple=True,
+                 help="At most N attempts of a provider's agents at once on the whole cluster "
+                      "(e.g. anthropic=4); repeatable."),
+]  # fmt: skip
+
+
+def make_executor(executor: str | None, scheduler: str | None, resources: str | None = None,
+                  limits: Sequence[str] = ()) -> Any:  # fmt: skip
+    """The executor the options ask for (None: the local one)."""
+    dask = executor == "dask" or scheduler is not None
+    if not dask:
+        if resources or limits:
+            raise NborchError("--resources and --limit are for the Dask executor: add "
+                              "--executor dask (or --scheduler ADDRESS)")  # fmt: skip
+        return None
+    if executor == "local":
+        raise NborchError("--scheduler is for the Dask executor; drop --executor local")
+    from ..execute.cluster import DaskExecutor
+
+    return DaskExecutor(scheduler, resources=name_values(resources.split(",") if resources else (),
+                                                    "--resources", float),
+                        limits=name_values(limits, "--limit", int))  # fmt: skip
+
+
+def name_values(items: Sequence[str], option: str, kind: type) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if not sep or not name.strip() or number is None or number <= 0:
+            raise NborchError(f"{option} {item!r}: write NAME=N with N a positive number")
+        out[name.strip()] = number
+    return out

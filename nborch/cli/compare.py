@@ -12,7 +12,15 @@ from typing import Any
 
 import click
 
-from .common import DURATION, EXIT_INCOMPLETE, emit_json, errors_exit, repo_option, table
+from .common import (
+    DURATION,
+    EXIT_INCOMPLETE,
+    emit_json,
+    errors_exit,
+    make_executor,
+    repo_option,
+    table,
+)
 
 
 def _latest_run(repo: Path) -> str:
@@ -43,6 +51,11 @@ def _compare_options(fn: Any) -> Any:
         click.option("--coverage/--no-coverage", "coverage", default=None,
                      help="Measure the coverage of changed lines (default: where it is cheap, "
                           "on Python 3.12+; before 3.12 it slows every test run ~2.8x)."),
+        click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+                     help="Where the test runs happen: here (default) or on a Dask cluster."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="The Dask scheduler for the test runs (tcp://host:8786); implies "
+                          "--executor dask."),
         click.option("-e", "--env", "env", multiple=True, metavar="NAME=VALUE",
                      help="An environment variable for the test runs (repeatable), e.g. "
                           "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1; NAME alone passes yours through. "
@@ -53,13 +66,15 @@ def _compare_options(fn: Any) -> Any:
     return fn
 
 
-def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+def _env_pairs(pairs: tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``-e`` options as explicit values, and names passed through (looked up where the tests
+    run: here, or on a Dask worker — a value of yours never travels)."""
     import os
     import re
 
     from ..errors import NborchError
 
-    out = {}
+    out, names = {}, []
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -69,22 +84,30 @@ def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
             if name not in os.environ:
                 raise NborchError(f"--env {name}: no such variable in your environment — set "
                                   f"it, or write --env {name}=VALUE")  # fmt: skip
-            value = os.environ[name]
+            names.append(name)
+            continue
         out[name] = value
-    return out
+    return out, tuple(names)
 
 
 def _run_compare(repo: Path, run_id: str, test_command: str | None, test_timeout: str, jobs: int,
                  no_cross: bool, no_metrics: bool, coverage: bool | None,
-                 env: tuple[str, ...]) -> Any:  # fmt: skip
+                 env: tuple[str, ...], executor: str | None = None,
+                 scheduler: str | None = None) -> Any:  # fmt: skip
     from ..compare.comparison import compare
     from ..durations import parse_duration
 
+    runner = make_executor(executor, scheduler)
+    values, names = _env_pairs(env)
     click.echo(f"comparing run {run_id}…", err=True)
-    return compare(repo, run_id, test_command=test_command,
-                   test_timeout=parse_duration(test_timeout) or 3600.0, jobs=jobs,
-                   cross=not no_cross, metrics=not no_metrics, coverage=coverage,
-                   env=_env_pairs(env), progress=_progress)  # fmt: skip
+    try:
+        return compare(repo, run_id, test_command=test_command,
+                       test_timeout=parse_duration(test_timeout) or 3600.0, jobs=jobs,
+                       cross=not no_cross, metrics=not no_metrics, coverage=coverage,
+                       env=values, pass_env=names, progress=_progress, executor=runner)  # fmt: skip
+    finally:
+        if runner is not None:
+            runner.close()
 
 
 @click.command("compare")
@@ -95,12 +118,13 @@ def _run_compare(repo: Path, run_id: str, test_command: str | None, test_timeout
 @errors_exit
 def compare_cmd(run_id: str | None, repo: Path, test_command: str | None, test_timeout: str,
                 jobs: int, no_cross: bool, no_metrics: bool, coverage: bool | None,
-                env: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
+                executor: str | None, scheduler: str | None, env: tuple[str, ...],
+                as_json: bool) -> None:  # fmt: skip
     """Rank the attempts of RUN (default: the newest run) by tests, gates and metrics, and
     recommend one per task. Exit 1 when some task has no attempt good enough."""
     run_id = run_id or _latest_run(repo)
     result = _run_compare(repo, run_id, test_command, test_timeout, jobs, no_cross, no_metrics,
-                          coverage, env)  # fmt: skip
+                          coverage, env, executor, scheduler)  # fmt: skip
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -162,8 +186,8 @@ def _fresh(repo: Path, data: dict[str, Any]) -> bool:
 @errors_exit
 def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool, take: tuple[str, ...],
               test_command: str | None, test_timeout: str, jobs: int, no_cross: bool,
-              no_metrics: bool, coverage: bool | None, env: tuple[str, ...],
-              as_json: bool) -> None:  # fmt: skip
+              no_metrics: bool, coverage: bool | None, executor: str | None,
+              scheduler: str | None, env: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
     """Merge the recommended attempt of every task of RUN, in dependency order, into an
     integration branch, then run the tests on it. Uses the saved comparison while the branches
     are unchanged, else compares first. Exit 1 on a conflict or failing tests."""
@@ -179,7 +203,7 @@ def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool, tak
         why = "no saved comparison" if data is None else "the saved comparison is out of date"
         click.echo(f"{why}: comparing first", err=True)
         data = _run_compare(repo, run_id, test_command, test_timeout, jobs, no_cross, no_metrics,
-                            coverage, env).to_dict()  # fmt: skip
+                            coverage, env, executor, scheduler).to_dict()  # fmt: skip
     run = Run.load(repo, run_id)
     order = [t.id for wave in run.plan.waves() for t in wave]
     chosen = _take_pairs(take)
@@ -191,7 +215,8 @@ def merge_cmd(run_id: str | None, repo: Path, into: str | None, force: bool, tak
                    "with --take TASK=AGENT to merge it anyway", err=True)  # fmt: skip
     for task, agent in chosen.items():
         click.echo(f"task {task}: merging {agent}'s attempt as you named it", err=True)
-    passed = {**check_env(allow=test_env_of(run.plan)), **_env_pairs(env)}
+    values, names = _env_pairs(env)
+    passed = {**check_env(allow=(*test_env_of(run.plan), *names)), **values}
     outcome = merge_picks(repo, data["base"], picks, into=into or f"nborch/integration/{run_id}",
                           test_command=data.get("test_command"),
                           test_timeout=parse_duration(test_timeout) or 3600.0, force=force,

@@ -14,11 +14,13 @@ from ..agents.config import load_repo_agents
 from ..errors import NborchError
 from .common import (
     DURATION,
+    EXECUTOR_OPTIONS,
     EXIT_INCOMPLETE,
     EXIT_OK,
     emit_json,
     errors_exit,
     load_team,
+    make_executor,
     plan_options,
     repo_option,
     root_option,
@@ -154,53 +156,6 @@ def _run_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., A
         return fn
 
     return add
-
-
-EXECUTOR_OPTIONS = [
-    click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
-                 help="Where agents run: here (default) or on a Dask cluster."),
-    click.option("--scheduler", metavar="ADDRESS", default=None,
-                 help="The Dask scheduler to use (tcp://host:8786); implies --executor dask. "
-                      "Without it, dask runs a LocalCluster sized to this machine."),
-    click.option("--resources", metavar="NAME=N,...", default=None,
-                 help="Dask worker resources each attempt takes, e.g. AGENTS=1 with workers "
-                      "started --resources AGENTS=2."),
-    click.option("--limit", "limits", metavar="PROVIDER=N", multiple=True,
-                 help="At most N attempts of a provider's agents at once on the whole cluster "
-                      "(e.g. anthropic=4); repeatable."),
-]  # fmt: skip
-
-
-def make_executor(executor: str | None, scheduler: str | None, resources: str | None,
-                  limits: Sequence[str]) -> Any:  # fmt: skip
-    """The executor the options ask for (None: the local one)."""
-    dask = executor == "dask" or scheduler is not None
-    if not dask:
-        if resources or limits:
-            raise NborchError("--resources and --limit are for the Dask executor: add "
-                              "--executor dask (or --scheduler ADDRESS)")  # fmt: skip
-        return None
-    if executor == "local":
-        raise NborchError("--scheduler is for the Dask executor; drop --executor local")
-    from ..execute.cluster import DaskExecutor
-
-    return DaskExecutor(scheduler, resources=_pairs(resources.split(",") if resources else (),
-                                                    "--resources", float),
-                        limits=_pairs(limits, "--limit", int))  # fmt: skip
-
-
-def _pairs(items: Sequence[str], option: str, kind: type) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            number = kind(value)
-        except ValueError:
-            number = None
-        if not sep or not name.strip() or number is None or number <= 0:
-            raise NborchError(f"{option} {item!r}: write NAME=N with N a positive number")
-        out[name.strip()] = number
-    return out
 
 
 def _finish_run(run: Any, as_json: bool) -> None:

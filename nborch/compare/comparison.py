@@ -333,7 +333,7 @@ def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
             test_timeout: float = 600.0, jobs: int = 0, cross: bool = True, metrics: bool = True,
             coverage: bool | None = None, env: Mapping[str, str] | None = None,
             judge: Judge | None = None, progress: Callable[[str], None] | None = None,
-            save: bool = True) -> Comparison:  # fmt: skip
+            save: bool = True, pass_env: Sequence[str] = (), executor: Any = None) -> Comparison:  # fmt: skip
     """Compare the attempts of run ``run_id`` in ``repo`` with evidence, and save the result.
 
     Parameters
@@ -357,12 +357,19 @@ def compare(repo: str | Path, run_id: str, *, test_command: str | None = None,
     judge
         Optional tie-breaker ``(task, tied_evidence) -> agent | None``, asked only when the top
         attempts score exactly the same; never used alone.
+    pass_env
+        Names (or globs) of your environment variables the test runs get (on a Dask worker:
+        the worker's own values).
+    executor
+        Where the test runs happen: here (None, ``"local"``), or on a Dask cluster (``"dask"``
+        for a LocalCluster, or a :class:`~nborch.DaskExecutor`); every test run is then a job.
     """
     from ..execute.coordinator import Coordinator
 
     run = Coordinator.load(repo, run_id)
-    return compare_run(run, CompareOptions(test_command, test_timeout, jobs, cross, metrics,
-                                           coverage, env), judge, progress, save)  # fmt: skip
+    options = CompareOptions(test_command, test_timeout, jobs, cross, metrics, coverage, env,
+                             tuple(pass_env), executor)  # fmt: skip
+    return compare_run(run, options, judge, progress, save)
 
 
 def compare_run(run: RecordedRun, options: CompareOptions | None = None, judge: Judge | None = None,
@@ -380,7 +387,17 @@ def compare_run(run: RecordedRun, options: CompareOptions | None = None, judge: 
     if other is not None:
         raise NborchError(f"run {run.prepared.run.id} is still being run by process {other} — "
                           "compare it when it ends (nborch status shows its attempts)")  # fmt: skip
-    result = Comparison(run, gather(run, options, progress), judge)
+    options = options or CompareOptions()
+    owned = options.executor == "dask"  # a LocalCluster for this comparison: closed after it
+    if owned:
+        from .remote import on_dask
+
+        options = replace(options, executor=on_dask("dask"))
+    try:
+        result = Comparison(run, gather(run, options, progress), judge)
+    finally:
+        if owned:
+            options.executor.close()
     if save:
         result.save()
     return result

@@ -20,7 +20,7 @@ import shlex
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -195,8 +195,8 @@ def _runnable(paths: Sequence[str]) -> tuple[str, ...]:
 
 def _run_runner(git: Git, root: Path, index: int, runner: CrossSubject,
                 authors: Sequence[CrossSubject], command: str, timeout: float,
-                env: Mapping[str, str], stop: threading.Event,
-                own: Mapping[str, TestRun]) -> dict[tuple[str, str], TestRun]:  # fmt: skip
+                env: Mapping[str, str], stop: threading.Event, own: Mapping[str, TestRun],
+                tests: Callable[..., TestRun] = run_tests) -> dict[tuple[str, str], TestRun]:  # fmt: skip
     """All authors' tests on one runner, in its own checkout; the checkout is removed after.
 
     A runner's own tests come from its full test run (``own``) when the caller has one: that run
@@ -224,7 +224,7 @@ def _run_runner(git: Git, root: Path, index: int, runner: CrossSubject,
                 wt.run("--literal-pathspecs", "restore", f"--source={author.commit}",
                        "--worktree", "--", *author.test_files)  # fmt: skip
             try:
-                run = run_tests(checkout, f"{command} {shlex.join(files)}", timeout, env=env)
+                run = tests(checkout, f"{command} {shlex.join(files)}", timeout, env=env)
             finally:  # back to the runner's exact tree: no author sees another's files
                 wt.run("reset", "--hard", "--quiet")
                 wt.run("clean", "-ffdx", "--quiet")
@@ -284,7 +284,8 @@ def _cleanup(git: Git, root: Path) -> list[str]:
 def cross_test(repo: str | Path, subjects: Sequence[CrossSubject],
                command: str = "python -m pytest -q", timeout: float = 300.0,
                env: Mapping[str, str] | None = None, jobs: int = 1,
-               own: Mapping[str, TestRun] | None = None) -> CrossMatrix:  # fmt: skip
+               own: Mapping[str, TestRun] | None = None,
+               runner: Callable[..., TestRun] = run_tests) -> CrossMatrix:  # fmt: skip
     """Run each subject's test files against every subject's commit, its own included.
 
     Parameters
@@ -300,6 +301,8 @@ def cross_test(repo: str | Path, subjects: Sequence[CrossSubject],
         ``jobs=1``; with more, runs already started finish first (at most ``timeout``).
     own: key → that subject's full test run on its own commit, when the caller has one; its
         own tests' outcomes are taken from it instead of running them again.
+    runner: runs one test command in a checkout (:func:`run_tests`, or a
+        :class:`~nborch.compare.remote.RemoteTestRunner` on a Dask cluster).
 
     Returns
     -------
@@ -332,7 +335,7 @@ def cross_test(repo: str | Path, subjects: Sequence[CrossSubject],
     stop = threading.Event()
     root = Path(tempfile.mkdtemp(prefix="nborch-cross-"))
     try:
-        args = [(git, root, i, s, authors, command, timeout, full_env, stop, own or {})
+        args = [(git, root, i, s, authors, command, timeout, full_env, stop, own or {}, runner)
                 for i, s in enumerate(resolved)]  # fmt: skip
         if jobs == 1:
             for a in args:

@@ -28,8 +28,9 @@ from .evidence import AttemptEvidence
 from .findings import Finding
 from .metrics import MetricsReport, metrics_for
 from .pinned import shadows
+from .remote import RemoteTestRunner, on_dask
 from .tester import Job, Tester
-from .tests import BaseCache, coverage_core, is_pytest
+from .tests import BaseCache, TestRun, coverage_core, is_pytest, run_tests
 from .verdict import judge_record
 from .weakening import changed_tests, is_config_file, is_conftest, is_test_file, weakening
 
@@ -71,10 +72,21 @@ class CompareOptions:
     coverage: bool | None = None
     env: Mapping[str, str] | None = None  # extra variables for the test runs
     pass_env: tuple[str, ...] = ()  # names or globs passed through from nborch's environment
+    executor: Any = None  # where test runs happen: None/"local" here, "dask" or a DaskExecutor
 
     @property
     def workers(self) -> int:
-        return self.jobs if self.jobs > 0 else max(1, min(4, os.cpu_count() or 1))
+        if self.jobs > 0:
+            return self.jobs
+        dask = on_dask(self.executor)
+        return dask.threads if dask is not None else max(1, min(4, os.cpu_count() or 1))
+
+    def runner(self, repo: str | Path, base: str) -> Callable[..., TestRun]:
+        """What runs one test command in a checkout: :func:`run_tests` here, or on Dask."""
+        dask = on_dask(self.executor)
+        if dask is None:
+            return run_tests
+        return RemoteTestRunner(dask, repo, base, self.pass_env, self.env)
 
     def test_env(self) -> dict[str, str]:
         """The test runs' environment: allow-listed like an agent's (no credentials unless
@@ -192,9 +204,10 @@ def gather(run: RecordedRun, options: CompareOptions | None = None,
 
     matrices: dict[str, CrossMatrix] = {}
     if command:
-        notes += _run_tests(git, command, opts, run.plan, attempts, records, say)
+        runner = opts.runner(run.repo, base)
+        notes += _run_tests(git, command, opts, run.plan, attempts, records, say, runner)
         if opts.cross and is_pytest(command):
-            matrices = _cross(run, command, opts, attempts, records, say)
+            matrices = _cross(run, command, opts, attempts, records, say, runner)
     evidence = tuple(AttemptEvidence(**records[(pa.attempt.task_id, pa.attempt.agent)])
                      for pa in attempts)  # fmt: skip
     passed = {k: v for k, v in opts.test_env().items() if k not in check_env()}
@@ -237,7 +250,7 @@ def _measure_coverage(git: Git, command: str, opts: CompareOptions) -> tuple[boo
 
 def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                attempts: Iterable[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
-               say: Progress) -> list[str]:  # fmt: skip
+               say: Progress, runner: Callable[..., TestRun] = run_tests) -> list[str]:  # fmt: skip
     """Run the tests of every changed attempt and its starting point; notes for the report."""
     cache = BaseCache(_common_dir(git) / "nborch" / "test-cache")
     measure, notes = _measure_coverage(git, command, opts)
@@ -247,7 +260,7 @@ def _run_tests(git: Git, command: str, opts: CompareOptions, plan: Plan,
                      "(never shown to agents) join each attempt's pinned run")  # fmt: skip
     allowed = {t.id for t in plan.tasks if t.changes_tests}
     with ExitStack() as stack, ThreadPoolExecutor(opts.workers, "nborch-tests") as pool:
-        tester = Tester(git, cache, command, opts.test_timeout, opts.test_env(), stack, pool)
+        tester = Tester(git, cache, command, opts.test_timeout, opts.test_env(), stack, pool, runner)
         pending = {}
         for pa in attempts:
             key = (pa.attempt.task_id, pa.attempt.agent)
@@ -289,7 +302,7 @@ def _common_dir(git: Git) -> Path:
 
 def _cross(run: RecordedRun, command: str, opts: CompareOptions,
            attempts: Sequence[PreparedAttempt], records: dict[tuple[str, str], dict[str, Any]],
-           say: Progress) -> dict[str, CrossMatrix]:  # fmt: skip
+           say: Progress, runner: Callable[..., TestRun] = run_tests) -> dict[str, CrossMatrix]:  # fmt: skip
     by_task: dict[str, list[dict[str, Any]]] = {}
     for pa in attempts:
         rec = records[(pa.attempt.task_id, pa.attempt.agent)]
@@ -306,7 +319,7 @@ def _cross(run: RecordedRun, command: str, opts: CompareOptions,
                     for r in recs]  # fmt: skip
         own = {r["agent"]: r["own"] for r in recs if r.get("own") is not None}
         matrix = cross_test(run.repo, subjects, command, timeout=opts.test_timeout,
-                            env=opts.test_env(), jobs=opts.workers, own=own)  # fmt: skip
+                            env=opts.test_env(), jobs=opts.workers, own=own, runner=runner)  # fmt: skip
         matrices[task] = matrix
         clusters = behaviour_clusters(matrix)
         new = {r["agent"]: _new_tests(matrix, r) for r in recs}

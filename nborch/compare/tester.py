@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -61,8 +61,12 @@ class Tester:
     """Runs test commands on commits in parallel, with the start commits' runs cached."""
 
     def __init__(self, git: Git, cache: BaseCache, command: str, timeout: float,
-                 env: dict[str, str], stack: ExitStack, pool: ThreadPoolExecutor) -> None:  # fmt: skip
+                 env: dict[str, str], stack: ExitStack, pool: ThreadPoolExecutor,
+                 runner: Callable[..., TestRun] = run_tests) -> None:  # fmt: skip
+        """``runner`` runs one test command in a folder: :func:`run_tests` here, or
+        :class:`~nborch.compare.remote.RemoteTestRunner` on a Dask cluster."""
         self.git, self.cache, self.command, self.timeout = git, cache, command, timeout
+        self.runner = runner
         self.stack, self.pool = stack, pool
         self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nborch-cmp-")))
         self.env = env
@@ -95,8 +99,8 @@ class Tester:
         """``command`` (default the test command) in ``where``; a missing program is an error."""
         command = command or self.command
         try:
-            return run_tests(where, command, self.timeout, log_path=log,
-                             env=self.env, **coverage)  # fmt: skip
+            return self.runner(where, command, self.timeout, log_path=log,
+                               env=self.env, **coverage)  # fmt: skip
         except OSError as err:  # the program is missing or not executable: the same for all
             raise NborchError(f"cannot run the test command `{command}`: {err} — fix "
                               "test_command in the plan, or pass another one "

@@ -50,7 +50,7 @@ from ..proc.spec import ProcessResult
 from .executor import ExecutionResult, LocalExecutor, OnEvent
 from .jobs import AttemptJob
 
-__all__ = ["DaskExecutor", "run_on_worker"]
+__all__ = ["DaskExecutor", "bundle_of", "git_in", "run_on_worker", "scratch_clone", "start_repo"]
 
 MAX_SHIPPED_BYTES = 50 * 2**20  # files nborch wrote into a worktree, sent with each job
 EVENT_FLUSH_S = 0.2  # how often a worker sends the events it has gathered
@@ -61,7 +61,7 @@ _IDENTITY = {"GIT_AUTHOR_NAME": "nborch", "GIT_AUTHOR_EMAIL": "nborch@localhost"
 _TRANSFER_REF = "refs/nborch-transfer"
 
 
-def _git(cwd: Path, *args: str, env: Mapping[str, str] | None = None,
+def git_in(cwd: Path, *args: str, env: Mapping[str, str] | None = None,
          data: bytes | None = None) -> bytes:  # fmt: skip
     """Run git and return its stdout; a failure is a NborchError naming the command."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -223,14 +223,10 @@ class DaskExecutor:
 
     def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None], dict[str, bytes]]:
         """The start commit, its scattered bundle, and the files nborch wrote for the attempt."""
-        start, common = _git(job.cwd, "rev-parse", "HEAD", "--git-common-dir").decode().split("\n")[:2]
-        key = (str((job.cwd / common).resolve()), start)
-        with self._bundling:  # attempts starting from one commit share one bundle
-            if key not in self._bundles:
-                self._bundles[key] = self.client.scatter(_bundle_of(job.cwd, start),
-                                                         broadcast=False, hash=False)  # fmt: skip
+        start, common = git_in(job.cwd, "rev-parse", "HEAD", "--git-common-dir").decode().split("\n")[:2]
+        bundle = self.scatter_commit(job.cwd, start, str((job.cwd / common).resolve()))
         files: dict[str, bytes | None] = {}
-        out = _git(job.cwd, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        out = git_in(job.cwd, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
         total = 0
         for entry in out.decode("utf-8", "surrogateescape").split("\0"):
             if len(entry) < 4:
@@ -247,7 +243,23 @@ class DaskExecutor:
             raise NborchError(f"the attempt's uncommitted files in {job.cwd} come to "
                               f"{total / 2**20:.0f} MB, more than a Dask job carries "
                               f"({MAX_SHIPPED_BYTES / 2**20:.0f} MB): commit them to the base")  # fmt: skip
-        return start, self._bundles[key], files, attempt_files
+        return start, bundle, files, attempt_files
+
+    def scatter_commit(self, cwd: Path, commit: str, repo_key: str | None = None) -> Any:
+        """A Dask future of a git bundle holding ``commit`` (scattered once per repository and
+        commit: every job starting there shares it, and each worker keeps its copy)."""
+        key = (repo_key or str(cwd), commit)
+        with self._bundling:
+            if key not in self._bundles:
+                self._bundles[key] = self.client.scatter(bundle_of(cwd, commit), broadcast=False,
+                                                         hash=False)  # fmt: skip
+            return self._bundles[key]
+
+    @property
+    def threads(self) -> int:
+        """Worker threads on the cluster now (how many jobs can run at once)."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
 
     def _incoming(self, job: AttemptJob, start: str, outcome: Mapping[str, Any]) -> None:
         """The worker's log and commits into this machine's repository and worktree."""
@@ -259,25 +271,27 @@ class DaskExecutor:
             path = Path(tmp) / "work.bundle"
             path.write_bytes(outcome["bundle"])
             # objects only (and FETCH_HEAD): the commits are used at once, no ref to clean up
-            _git(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(path), "HEAD")
+            git_in(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(path), "HEAD")
         head, transfer = outcome["head"], outcome["transfer"]
         if head != start:  # the agent's own commits move the attempt's branch, as locally
-            _git(job.cwd, "merge", "--ff-only", "--quiet", head)
+            git_in(job.cwd, "merge", "--ff-only", "--quiet", head)
         if transfer:  # what it left uncommitted: in the worktree, uncommitted, as locally
             keep = [f":(exclude,literal){p}" for p in outcome["shipped"]]  # nborch's own files
-            _git(job.cwd, "restore", f"--source={transfer}", "--worktree", "--", ":/", *keep)
+            git_in(job.cwd, "restore", f"--source={transfer}", "--worktree", "--", ":/", *keep)
 
 
-def _bundle_of(cwd: Path, commit: str) -> bytes:
-    """A git bundle holding ``commit`` and its history (a bundle needs a ref: a temporary one)."""
+def bundle_of(cwd: Path, commit: str, exclude: str | None = None) -> bytes:
+    """A git bundle holding ``commit`` and its history (without ``exclude``'s, which the other
+    side has); a bundle needs a ref: a temporary one, under its own name."""
     ref = f"{_TRANSFER_REF}/start-{secrets.token_hex(6)}"
     with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
         path = Path(tmp) / "start.bundle"
-        _git(cwd, "update-ref", ref, commit)
+        git_in(cwd, "update-ref", ref, commit)
         try:
-            _git(cwd, "bundle", "create", "--quiet", str(path), ref)
+            git_in(cwd, "bundle", "create", "--quiet", str(path), ref,
+                   *([f"^{exclude}"] if exclude and exclude != commit else []))  # fmt: skip
         finally:
-            _git(cwd, "update-ref", "-d", ref)
+            git_in(cwd, "update-ref", "-d", ref)
         return path.read_bytes()
 
 
@@ -338,11 +352,10 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
     scratch = Path(worker.local_directory) / "nborch"
     here = scratch / "attempts" / token
     try:
-        cache = _start_repo(scratch, payload["start"], bundle)
-        worktree, attempt_dir = here / f"wt-{token}", here / "attempt"  # git names its admin folder so
+        cache = start_repo(scratch, payload["start"], bundle)
+        worktree, attempt_dir = here / f"wt-{token}", here / "attempt"
         attempt_dir.mkdir(parents=True)
-        # a worktree of the worker's copy: no object is copied, one git call
-        _git(cache, "worktree", "add", "--quiet", "--detach", str(worktree), payload["start"])
+        scratch_clone(cache, worktree, payload["start"])
         for rel, data in payload["files"].items():
             path = worktree / rel
             if data is None:
@@ -358,12 +371,12 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
                  if limit else contextlib.nullcontext())  # fmt: skip
         with lease:
             result = _run_job(worker, job, payload, Event(f"nborch-cancel-{token}", client=client))
-        head = _git(worktree, "rev-parse", "HEAD").decode().strip()
+        head = git_in(worktree, "rev-parse", "HEAD").decode().strip()
         transfer = _transfer_commit(worktree, head, list(payload["files"]))
         bundle_out = b""
         if (transfer or head) != payload["start"]:
             out = here / "work.bundle"
-            _git(worktree, "bundle", "create", "--quiet", str(out), "HEAD", f"^{payload['start']}")
+            git_in(worktree, "bundle", "create", "--quiet", str(out), "HEAD", f"^{payload['start']}")
             bundle_out = out.read_bytes()
         log = job.log_path.read_bytes() if job.log_path.exists() else b""
         return {"process": result.process, "usage": result.usage, "fatal": list(result.fatal),
@@ -371,11 +384,9 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
                 "head": head, "transfer": transfer, "log": log, "worker": worker.address}  # fmt: skip
     finally:
         shutil.rmtree(here, ignore_errors=True)
-        shutil.rmtree(scratch / "repos" / payload["start"] / "worktrees" / f"wt-{token}",
-                      ignore_errors=True)  # fmt: skip
 
 
-def _start_repo(scratch: Path, start: str, bundle: bytes) -> Path:
+def start_repo(scratch: Path, start: str, bundle: bytes) -> Path:
     """A repository holding ``start``, cloned from its bundle once per commit on this worker."""
     cache = scratch / "repos" / start
     scratch.mkdir(parents=True, exist_ok=True)
@@ -383,12 +394,24 @@ def _start_repo(scratch: Path, start: str, bundle: bytes) -> Path:
         if not (cache / "HEAD").exists():
             tmp = Path(tempfile.mkdtemp(prefix="clone-", dir=scratch))
             (tmp / "start.bundle").write_bytes(bundle)
-            _git(tmp, "clone", "--quiet", "--mirror", str(tmp / "start.bundle"), str(tmp / "repo"))
-            _git(tmp / "repo", "update-ref", "refs/heads/start", start)  # what a clone of it gets
+            git_in(tmp, "clone", "--quiet", "--mirror", str(tmp / "start.bundle"), str(tmp / "repo"))
+            git_in(tmp / "repo", "update-ref", "refs/heads/start", start)  # what a clone of it gets
             cache.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / "repo", cache)
             shutil.rmtree(tmp, ignore_errors=True)
     return cache
+
+
+def scratch_clone(cache: Path, dest: Path, commit: str, bundle: Path | None = None) -> Path:
+    """A checkout of ``commit`` at ``dest``: a clone sharing the worker's copy's objects (none is
+    copied), with ``bundle``'s commits fetched into it first when given. A clone of its own, not
+    a worktree of the copy: jobs running side by side never see each other's refs or HEADs."""
+    git_in(cache.parent, "clone", "--quiet", "--shared", "--no-checkout", str(cache), str(dest))
+    if bundle is not None:
+        heads = git_in(dest, "bundle", "list-heads", str(bundle)).decode().split()
+        git_in(dest, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(bundle), *heads[1::2])
+    git_in(dest, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit)
+    return dest
 
 
 def _local_job(payload: dict[str, Any], worktree: Path, attempt_dir: Path) -> AttemptJob:
@@ -470,10 +493,10 @@ def _plain(value: Any) -> Any:
 
 def _transfer_commit(worktree: Path, head: str, shipped: list[str]) -> str | None:
     """Commit what the agent left uncommitted (nborch's own files left out); None if nothing."""
-    _git(worktree, "add", "-A")
+    git_in(worktree, "add", "-A")
     for start in range(0, len(shipped), 500):
         chunk = [f":(literal){p}" for p in shipped[start : start + 500]]
-        _git(worktree, "reset", "--quiet", head, "--", *chunk)
+        git_in(worktree, "reset", "--quiet", head, "--", *chunk)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _IDENTITY
     made = subprocess.run(["git", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
                            "-m", "nborch: uncommitted work of the attempt, for transfer"],
@@ -483,4 +506,4 @@ def _transfer_commit(worktree: Path, head: str, shipped: list[str]) -> str | Non
             return None
         raise NborchError(f"could not commit the attempt's work on the worker: "
                           f"{made.stderr.decode('utf-8', 'replace').strip()}")  # fmt: skip
-    return _git(worktree, "rev-parse", "HEAD").decode().strip()
+    return git_in(worktree, "rev-parse", "HEAD").decode().strip()
