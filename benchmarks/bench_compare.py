@@ -28,6 +28,8 @@ coverage.py's tracer costs ~2.7x CPU on 3.11 and ~1.2x on 3.12+ (``sys.monitorin
     .venv/bin/python benchmarks/bench_compare.py [--quick] [--scale 16] [--modules 40]
         [--python PATH]  # the tests' interpreter (pytest + coverage installed), e.g. a 3.12 venv
         [--profile]      # cProfile of the default comparison (nborch's own Python time)
+        [--dask]         # also the default comparison with its test runs on a 2-worker
+                         # LocalCluster (2 threads each), against the local one, same run
 
 Prints the figures; exits 0 (1 only when something fails to run). Everything is made in one
 temporary folder and removed at the end, on failure too.
@@ -300,10 +302,13 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the default comparison's main thread (slower)")  # fmt: skip
     parser.add_argument("--top", type=int, default=25, help="profile rows to show")
+    parser.add_argument("--dask", action="store_true",
+                        help="also compare with the test runs on a 2-worker Dask LocalCluster")
     parser.add_argument("--python", default="python",
                         help="the tests' interpreter (needs pytest and coverage), e.g. a 3.12 venv's")  # fmt: skip
     args = parser.parse_args()
     command = COMMAND.format(python=args.python)
+    import nborch
     from nborch.compare.gather import CompareOptions
 
     tmp = Path(tempfile.mkdtemp(prefix="nborch-bench-compare-"))
@@ -335,6 +340,16 @@ def main() -> int:
             elapsed, used, phases, result = compare_once(
                 repo, run_id, options, profiler if label == "default" else None)  # fmt: skip
             results.append((label, elapsed, used, phases, result))
+        if args.dask:
+            import distributed
+
+            with (distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
+                                           dashboard_address=":0") as cluster,
+                  distributed.Client(cluster) as client):  # fmt: skip
+                executor = nborch.DaskExecutor(client)
+                executor.scatter_commit(repo, base)  # the cluster is up before the clock, as in use
+                elapsed, used, phases, result = compare_once(repo, run_id, {"executor": executor})
+                results.append(("dask, LocalCluster 2 x 2", elapsed, used, phases, result))
         floor2, floor2_cpu, _ = floor(places, command)
         best = min(floor1, floor2)
         best_cpu = min(floor_cpu, floor2_cpu)
@@ -346,6 +361,11 @@ def main() -> int:
             print("    phases: " + ", ".join(f"{p} {s:.2f} s" for p, s in phases))
             for line in describe(result):
                 print(line)
+        if args.dask:
+            here, there = results[0], results[-1]
+            same = here[4].recommend() == there[4].recommend()
+            print(f"dask vs local (default options): {there[1]:.2f} s vs {here[1]:.2f} s, "
+                  f"{there[1] / here[1]:.2f}x; same recommendation: {'yes' if same else 'NO'}")
         default = results[0][1] / best
         print(f"ratio (default options): {default:.2f}x (target <= {TARGET:.1f}x): "
               f"{'met' if default <= TARGET else 'NOT met'}")  # fmt: skip

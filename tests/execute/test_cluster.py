@@ -36,7 +36,7 @@ def cluster() -> Iterator[distributed.Client]:
     # allowed-failures=1: Dask reruns a task whose worker died once, which the executor refuses.
     with (dask.config.set({"distributed.scheduler.allowed-failures": 1}),
           distributed.LocalCluster(n_workers=2, threads_per_worker=3, processes=True,
-                                   dashboard_address=":0") as lc,
+                                   dashboard_address=":0", resources={"AGENTS": 1}) as lc,
           distributed.Client(lc) as client):  # fmt: skip
         yield client
 
@@ -206,3 +206,18 @@ class DaskExecutorTests:
         assert len(spans) == 20
         most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
         assert most == 2
+
+    def test_worker_resources_cap_agents_per_machine(self, cluster, git_repo, tmp_path):
+        """Workers started with AGENTS=1 and attempts asking for one AGENTS each: at most one
+        agent per worker at a time, though each worker has three threads."""
+        agent(tmp_path, "one", "start = time.time(); time.sleep(0.4)\n"
+                               "(here / f'{task}.span').write_text(f'{start} {time.time()}')\n")  # fmt: skip
+        text = "# P\n" + "".join(f"## Task {n}: T{n}\nAgents: one\n" for n in range(1, 7))
+        run = nborch.Run(git_repo, nborch.parse_plan(text), root=tmp_path / "wt", timeout="2m",
+                         max_concurrent=6, executor=DaskExecutor(cluster, resources={"AGENTS": 1}))  # fmt: skip
+        run.run_sync()
+        assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
+        spans = [tuple(map(float, p.read_text().split())) for p in (tmp_path / "pids").glob("*.span")]
+        most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+        assert most <= 2 and len({ex.worker for ex in run.executions.values()}) == 2
+
