@@ -14,30 +14,16 @@ Target: Dask / local <= 1.25.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_status import make_repo  # the same small repository: 50 modules, one commit
+
 TARGET = 1.25
-_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, env=_ENV, check=True, capture_output=True)
-
-
-def make_repo(path: Path) -> None:
-    path.mkdir()
-    (path / ".gitignore").write_text("__pycache__/\n")
-    for i in range(20):
-        (path / f"mod{i:02d}.py").write_text(f"VALUE = {i}\n")
-    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "bench"],
-                 ["config", "user.email", "bench@example.invalid"], ["add", "-A"],
-                 ["commit", "-q", "--no-verify", "-m", "base"]):  # fmt: skip
-        git(path, *args)
 
 
 def main() -> int:

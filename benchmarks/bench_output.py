@@ -20,6 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_status import make_repo  # the same small repository: 50 modules, one commit
+
 AGENT = """\
 import sys
 chunk = ("x" * 99 + "\\n") * 10000
@@ -27,10 +31,6 @@ for _ in range(int(sys.argv[1]) * 1_000_000 // len(chunk)):
     sys.stdout.write(chunk)
 """
 _ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, env=_ENV, check=True, capture_output=True)
 
 
 def main() -> int:
@@ -41,12 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nborch-bench-output-") as name:
         tmp = Path(name)
         repo = tmp / "repo"
-        repo.mkdir()
-        (repo / ".gitignore").write_text("*.pyc\n")
-        for args in (["init", "-q", "-b", "main"], ["config", "user.name", "bench"],
-                     ["config", "user.email", "bench@example.invalid"], ["add", "-A"],
-                     ["commit", "-q", "--no-verify", "-m", "base"]):  # fmt: skip
-            git(repo, *args)
+        make_repo(repo)
         agent = tmp / "flood.py"
         agent.write_text(AGENT)
         plan = tmp / "plan.md"
