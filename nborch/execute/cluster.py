@@ -23,7 +23,8 @@ A cancel reaches the worker through a :class:`distributed.Event` the worker-side
 worker died, but the rerun sees the attempt was started and returns at once.
 
 Per-provider limits (``limits={"anthropic": 4}``) are :class:`distributed.Semaphore` leases
-taken on the worker, so many machines together never exceed them; ``resources={"AGENTS": 1}``
+taken on the worker, so many machines together never exceed them (an agent counts against its
+own name and every provider its allow-list names, :mod:`nborch.agents.providers`); ``resources={"AGENTS": 1}``
 asks each attempt of a worker started with ``--resources AGENTS=2``.
 """
 
@@ -83,8 +84,9 @@ class DaskExecutor:
         ``LocalCluster(processes=True, threads_per_worker=1)`` sized to this machine, made at
         the first attempt and closed by :meth:`close`.
     limits
-        Attempts at once per provider, cluster-wide: ``{"anthropic": 4}`` (the provider of an
-        agent is its spec's ``provider``, else its name).
+        Attempts at once per provider or agent, cluster-wide: ``{"anthropic": 4}`` holds for
+        ``claude`` and for every agent that may call Anthropic (``aider``, ``cline``…), ``{"tick":
+        2}`` for the agent ``tick``.
     resources
         Worker resources each attempt takes: ``{"AGENTS": 1}`` with workers started
         ``--resources AGENTS=2`` runs at most two agents per worker.
@@ -180,7 +182,7 @@ class DaskExecutor:
             "token": token, "topic": topic, "start": start, "files": files,
             "attempt_files": attempt_files, "job": _portable(job), "grace": self.grace,
             "local_worktree": str(job.cwd), "local_attempt": str(job.log_path.parent),
-            "limit": self._limit_for(job),
+            "limits": self.limits_for(job),
         }  # fmt: skip
         from distributed import Event
 
@@ -211,15 +213,17 @@ class DaskExecutor:
         process = replace(outcome["process"], log_path=job.log_path)
         return ExecutionResult(process, outcome["usage"], tuple(outcome["fatal"]), outcome["worker"])
 
-    def _limit_for(self, job: AttemptJob) -> tuple[str, int] | None:
+    def limits_for(self, job: AttemptJob) -> list[tuple[str, int]]:
+        """The limits this attempt counts against: its agent's name, and every provider whose
+        credentials the agent's allow-list passes (:mod:`nborch.agents.providers`)."""
         from ..agents import registry
+        from ..agents.providers import providers_of
+        from ..errors import AgentError
 
-        with contextlib.suppress(Exception):
-            spec = registry.get(job.agent)
-            provider = getattr(spec, "provider", "") or job.agent
-            if provider in self.limits:
-                return provider, int(self.limits[provider])
-        return (job.agent, int(self.limits[job.agent])) if job.agent in self.limits else None
+        names = {job.agent}
+        with contextlib.suppress(AgentError):
+            names |= providers_of(registry.get(job.agent))
+        return sorted((n, int(self.limits[n])) for n in names if n in self.limits)
 
     def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None], dict[str, bytes]]:
         """The start commit, its scattered bundle, and the files nborch wrote for the attempt."""
@@ -366,10 +370,9 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
         for name, data in payload["attempt_files"].items():
             (attempt_dir / name).write_bytes(data)
         job = _local_job(payload, worktree, attempt_dir)
-        limit = payload["limit"]
-        lease = (Semaphore(max_leases=limit[1], name=f"nborch-limit-{limit[0]}")
-                 if limit else contextlib.nullcontext())  # fmt: skip
-        with lease:
+        with contextlib.ExitStack() as leases:  # taken in name order: no two jobs wait on each other
+            for name, most in payload["limits"]:
+                leases.enter_context(Semaphore(max_leases=most, name=f"nborch-limit-{name}"))
             result = _run_job(worker, job, payload, Event(f"nborch-cancel-{token}", client=client))
         head = git_in(worktree, "rev-parse", "HEAD").decode().strip()
         transfer = _transfer_commit(worktree, head, list(payload["files"]))

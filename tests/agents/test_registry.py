@@ -639,3 +639,27 @@ class TestServerVariablesGetThrough:
         assert "AWS_SECRET_ACCESS_KEY" not in env
         if name != "opencode":  # its key sits inside a JSON document, not a *KEY* variable
             assert KEY in secrets_of(env)
+
+
+class ProviderTests:
+    """A per-provider limit must hold for every agent that may call the provider."""
+
+    def test_providers_come_from_the_credentials_an_agent_is_given(self) -> None:
+        from nborch.agents.providers import providers_of
+
+        assert providers_of(agents.get("claude")) == {"anthropic"}
+        assert providers_of(agents.get("codex")) == {"openai"}
+        assert providers_of(agents.get("gemini")) == {"google"}
+        assert providers_of(agents.get("copilot")) == {"github"}
+        assert providers_of(agents.get("aider")) >= {"anthropic", "openai", "google"}
+        assert providers_of(agents.get("demo")) == frozenset()
+
+    def test_the_dask_executor_counts_an_attempt_against_each(self) -> None:
+        from nborch.execute.cluster import DaskExecutor
+        from nborch.execute.jobs import AttemptJob
+
+        executor = DaskExecutor("tcp://127.0.0.1:1", limits={"anthropic": 4, "openai": 2, "aider": 1})
+        job = AttemptJob("r", "1", "aider", (), Path("."), {}, Path("log"), "aider")
+        assert executor.limits_for(job) == [("aider", 1), ("anthropic", 4), ("openai", 2)]
+        claude = AttemptJob("r", "1", "claude", (), Path("."), {}, Path("log"), "claude")
+        assert executor.limits_for(claude) == [("anthropic", 4)]
