@@ -54,6 +54,7 @@ from .jobs import AttemptJob
 __all__ = ["DaskExecutor", "bundle_of", "git_in", "run_on_worker", "scratch_clone", "start_repo"]
 
 MAX_SHIPPED_BYTES = 50 * 2**20  # files nborch wrote into a worktree, sent with each job
+RESUBMITS = 3  # a job lost before its agent started is sent again this many times at most
 EVENT_FLUSH_S = 0.2  # how often a worker sends the events it has gathered
 CANCEL_POLL_S = 0.5  # how often it asks whether the coordinator cancelled the attempt
 MAX_EVENTS_PER_FLUSH = 500  # beyond this a flush keeps the newest (the log has them all)
@@ -167,9 +168,33 @@ class DaskExecutor:
 
     async def run(self, job: AttemptJob, on_event: OnEvent,
                   cancel: asyncio.Event) -> ExecutionResult:  # fmt: skip
-        loop = asyncio.get_running_loop()
-        client = await asyncio.to_thread(lambda: self.client)
+        await asyncio.to_thread(lambda: self.client)
         start, bundle, files, attempt_files = await asyncio.to_thread(self._outgoing, job)
+        payload = {
+            "start": start, "files": files, "attempt_files": attempt_files,
+            "job": _portable(job), "grace": self.grace, "local_worktree": str(job.cwd),
+            "local_attempt": str(job.log_path.parent), "limits": self.limits_for(job),
+        }  # fmt: skip
+        for _ in range(RESUBMITS):
+            outcome, started = await self._once(job, payload, bundle, on_event, cancel)
+            if "lost" not in outcome or started or cancel.is_set():
+                break
+            # Lost before its agent started (the worker holding the start bundle died, say):
+            # nothing ran, so it is sent again with a fresh bundle rather than reported lost.
+            bundle = await asyncio.to_thread(self._start_bundle, job.cwd, start, True)
+        if "lost" in outcome or "failed" in outcome:
+            return _unfinished(job, outcome)
+        await asyncio.to_thread(self._incoming, job, start, outcome)
+        process = replace(outcome["process"], log_path=job.log_path)
+        return ExecutionResult(process, outcome["usage"], tuple(outcome["fatal"]), outcome["worker"])
+
+    async def _once(self, job: AttemptJob, base: Mapping[str, Any], bundle: Any, on_event: OnEvent,
+                    cancel: asyncio.Event) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        """One submission of the job: its outcome, and whether its agent started."""
+        from distributed import Event
+
+        loop = asyncio.get_running_loop()
+        client = self.client
         token = secrets.token_hex(8)
         topic = f"nborch-events-{token}"
 
@@ -178,14 +203,7 @@ class DaskExecutor:
                 on_event(AgentEvent(**item))
 
         client.subscribe_topic(topic, lambda ev: loop.call_soon_threadsafe(deliver, ev[1]))
-        payload = {
-            "token": token, "topic": topic, "start": start, "files": files,
-            "attempt_files": attempt_files, "job": _portable(job), "grace": self.grace,
-            "local_worktree": str(job.cwd), "local_attempt": str(job.log_path.parent),
-            "limits": self.limits_for(job),
-        }  # fmt: skip
-        from distributed import Event
-
+        payload = {**base, "token": token, "topic": topic}
         stop = await asyncio.to_thread(Event, f"nborch-cancel-{token}", client)
         future = client.submit(run_on_worker, payload, bundle, pure=False, retries=0,
                                key=f"nborch-{job.run_id}-{job.task_id}-{job.agent}-{token}",
@@ -207,11 +225,9 @@ class DaskExecutor:
             with contextlib.suppress(ValueError):
                 client.unsubscribe_topic(topic)
         outcome = await asyncio.to_thread(_outcome, future)
-        if "lost" in outcome or "failed" in outcome:
-            return _unfinished(job, outcome)
-        await asyncio.to_thread(self._incoming, job, start, outcome)
-        process = replace(outcome["process"], log_path=job.log_path)
-        return ExecutionResult(process, outcome["usage"], tuple(outcome["fatal"]), outcome["worker"])
+        started = "lost" in outcome and await asyncio.to_thread(
+            lambda: Event(f"nborch-started-{token}", client).is_set())  # fmt: skip
+        return outcome, started
 
     def limits_for(self, job: AttemptJob) -> list[tuple[str, int]]:
         """The limits this attempt counts against: its agent's name, and every provider whose
@@ -227,8 +243,8 @@ class DaskExecutor:
 
     def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None], dict[str, bytes]]:
         """The start commit, its scattered bundle, and the files nborch wrote for the attempt."""
-        start, common = git_in(job.cwd, "rev-parse", "HEAD", "--git-common-dir").decode().split("\n")[:2]
-        bundle = self.scatter_commit(job.cwd, start, str((job.cwd / common).resolve()))
+        start = git_in(job.cwd, "rev-parse", "HEAD").decode().strip()
+        bundle = self._start_bundle(job.cwd, start)
         files: dict[str, bytes | None] = {}
         out = git_in(job.cwd, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
         total = 0
@@ -249,12 +265,19 @@ class DaskExecutor:
                               f"({MAX_SHIPPED_BYTES / 2**20:.0f} MB): commit them to the base")  # fmt: skip
         return start, bundle, files, attempt_files
 
-    def scatter_commit(self, cwd: Path, commit: str, repo_key: str | None = None) -> Any:
+    def _start_bundle(self, cwd: Path, start: str, again: bool = False) -> Any:
+        """:meth:`scatter_commit` keyed by the repository (all its worktrees share one bundle)."""
+        common = git_in(cwd, "rev-parse", "--git-common-dir").decode().strip()
+        return self.scatter_commit(cwd, start, str((cwd / common).resolve()), again)
+
+    def scatter_commit(self, cwd: Path, commit: str, repo_key: str | None = None,
+                       again: bool = False) -> Any:  # fmt: skip
         """A Dask future of a git bundle holding ``commit`` (scattered once per repository and
-        commit: every job starting there shares it, and each worker keeps its copy)."""
+        commit: every job starting there shares it, and each worker keeps its copy); scattered
+        again when the workers holding it are gone, or with ``again``."""
         key = (repo_key or str(cwd), commit)
         with self._bundling:
-            if key not in self._bundles:
+            if again or key not in self._bundles or self._bundles[key].status != "finished":
                 self._bundles[key] = self.client.scatter(bundle_of(cwd, commit), broadcast=False,
                                                          hash=False)  # fmt: skip
             return self._bundles[key]

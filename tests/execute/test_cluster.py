@@ -192,6 +192,30 @@ class DaskExecutorTests:
         assert not alive(agent_pid)
         cluster.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
 
+    def test_a_lost_attempt_is_retried_elsewhere_when_retries_allow(self, cluster, git_repo, tmp_path):
+        """retries=1: the first try's worker is killed; the attempt runs again (a new job, on
+        a live worker) and completes there with the second try's work."""
+        pids = agent(tmp_path, "phoenix", "marker = here / 'tried'\n"
+                                          "if not marker.exists():\n    marker.write_text('1')\n"
+                                          "    time.sleep(120)\n"
+                                          "(wt / 'done.txt').write_text('second try')\n")  # fmt: skip
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: phoenix\n"),
+                         root=tmp_path / "wt", timeout="5m", retries=1, backoff=0.1,
+                         executor=DaskExecutor(cluster))  # fmt: skip
+        run.start()
+        deadline = time.monotonic() + 60
+        while not list(pids.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        first = int(next(pids.iterdir()).read_text())
+        worker_pids = set(cluster.run(os.getpid).values())
+        os.kill(next(p.pid for p in psutil.Process(first).parents() if p.pid in worker_pids),
+                signal.SIGKILL)  # fmt: skip
+        run.wait(120)
+        ex = run.executions[("1", "phoenix")]
+        assert ex.status == S.COMPLETED and ex.tries == 2, ex.error
+        assert git(git_repo, "show", f"{ex.branch}:done.txt") == "second try"
+        cluster.wait_for_workers(2, timeout=60)
+
     def test_a_provider_limit_holds_across_the_cluster(self, cluster, git_repo, tmp_path):
         """20 attempts, six worker threads, a limit of 2 for the agent: never more than two
         run at once (by their own clocks)."""
