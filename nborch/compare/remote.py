@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import NborchError
 from ..execute.cluster import DaskExecutor, bundle_of, git_in, scratch_clone, start_repo
 from .tests import TestRun, run_tests
 
@@ -67,11 +68,7 @@ class RemoteTestRunner:
                    "coverage_include": list(coverage_include or ()), "measure": coverage_file is not None,
                    "where": str(where), "token": secrets.token_hex(8),
                    "extra": bundle_of(where, commit, exclude=self.base)}  # fmt: skip
-        client = self.executor.client
-        base = self.executor.scatter_commit(self.repo, self.base)
-        future = client.submit(run_tests_on_worker, payload, base, pure=False,
-                               resources=self.executor.resources)  # fmt: skip
-        out = future.result()
+        out = self._submit(payload)
         if log_path is not None:
             Path(log_path).parent.mkdir(parents=True, exist_ok=True)
             Path(log_path).write_bytes(out["log"])
@@ -82,6 +79,27 @@ class RemoteTestRunner:
             data.write_bytes(out["coverage"])
             return replace(run, coverage_file=str(data))
         return replace(run, coverage_file=None)
+
+
+    cache_tag = "on dask"  # the test cache keeps runs made on a cluster apart from local ones
+
+    def _submit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Run the job on the cluster; a test run is safe to run again, so one lost with its
+        worker (or its bundle) is sent once more before the comparison gives up."""
+        from distributed import CancelledError
+        from distributed.scheduler import KilledWorker
+
+        for again in (False, True):
+            base = self.executor.scatter_commit(self.repo, self.base, again=again)
+            future = self.executor.client.submit(run_tests_on_worker, payload, base, pure=False,
+                                                 resources=self.executor.resources)  # fmt: skip
+            try:
+                return future.result()
+            except (KilledWorker, CancelledError) as err:
+                lost = err
+        raise NborchError(f"the test run `{payload['command']}` was lost twice with its Dask "
+                          f"worker ({type(lost).__name__}: {lost}) — check the cluster's "
+                          "workers (their memory, their logs) and compare again")  # fmt: skip
 
 
 def snapshot(where: Path) -> str:

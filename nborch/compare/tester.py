@@ -67,6 +67,9 @@ class Tester:
         :class:`~nborch.compare.remote.RemoteTestRunner` on a Dask cluster."""
         self.git, self.cache, self.command, self.timeout = git, cache, command, timeout
         self.runner = runner
+        # runs on a cluster and runs here are cached apart: their machines may differ
+        tag = getattr(runner, "cache_tag", "")
+        self._cache_key = f"{command} [{tag}]" if tag else command
         self.stack, self.pool = stack, pool
         self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nborch-cmp-")))
         self.env = env
@@ -86,13 +89,13 @@ class Tester:
             return self._baselines[tree]
 
     def _baseline(self, commit: str, tree: str) -> TestRun:
-        cached = self.cache.get(tree, self.command)
+        cached = self.cache.get(tree, self._cache_key)
         if cached is not None:
             return cached
         with temporary_checkout(self.git, commit, "nborch-base-") as where:
             run = self._run(where, self.cache.cache_dir / f"{tree}.log")
         if not run.timed_out:  # a hang may be the machine's fault: measure it again next time
-            self.cache.put(tree, self.command, run)
+            self.cache.put(tree, self._cache_key, run)
         return run
 
     def _run(self, where: Path, log: Path, command: str | None = None, **coverage: Any) -> TestRun:

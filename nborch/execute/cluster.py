@@ -39,7 +39,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +108,11 @@ class DaskExecutor:
         self._lock = threading.Lock()
         self._bundles: dict[tuple[str, str], Any] = {}  # (repo, commit) -> scattered bundle
         self._bundling = threading.Lock()
+        # One topic for all this executor's jobs (the scheduler keeps a bounded log per topic);
+        # each batch names its job, whose listener gets it.
+        self._topic = f"nborch-events-{secrets.token_hex(8)}"
+        self._listeners: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
+        self._subscribed: Any = None
 
     def __repr__(self) -> str:
         where = self._given if isinstance(self._given, str) else "a LocalCluster" if self._given is None else "a client"
@@ -161,7 +166,7 @@ class DaskExecutor:
                 self._client.close()
             if self._cluster is not None:
                 self._cluster.close()
-            self._client = self._cluster = None
+            self._client = self._cluster = self._subscribed = None
             self._bundles.clear()
 
     # -- the executor seam ---------------------------------------------------------------
@@ -169,11 +174,12 @@ class DaskExecutor:
     async def run(self, job: AttemptJob, on_event: OnEvent,
                   cancel: asyncio.Event) -> ExecutionResult:  # fmt: skip
         await asyncio.to_thread(lambda: self.client)
-        start, bundle, files, attempt_files = await asyncio.to_thread(self._outgoing, job)
+        start, bundle, files, attempt_files, links = await asyncio.to_thread(self._outgoing, job)
         payload = {
-            "start": start, "files": files, "attempt_files": attempt_files,
+            "start": start, "files": files, "attempt_files": attempt_files, "links": links,
             "job": _portable(job), "grace": self.grace, "local_worktree": str(job.cwd),
             "local_attempt": str(job.log_path.parent), "limits": self.limits_for(job),
+            "managed": list(job.managed_files),
         }  # fmt: skip
         for _ in range(RESUBMITS):
             outcome, started = await self._once(job, payload, bundle, on_event, cancel)
@@ -182,10 +188,14 @@ class DaskExecutor:
             # Lost before its agent started (the worker holding the start bundle died, say):
             # nothing ran, so it is sent again with a fresh bundle rather than reported lost.
             bundle = await asyncio.to_thread(self._start_bundle, job.cwd, start, True)
-        if "lost" in outcome or "failed" in outcome:
+        if cancel.is_set() and ("lost" in outcome or "cancelled" in outcome):
+            return _unfinished(job, {"cancelled": "cancelled before its agent started"})
+        if "lost" in outcome or "failed" in outcome or "cancelled" in outcome:
             return _unfinished(job, outcome)
         await asyncio.to_thread(self._incoming, job, start, outcome)
         process = replace(outcome["process"], log_path=job.log_path)
+        if "unsent" in outcome:  # it ran, but what it did stayed on the worker: not a result
+            process = replace(process, state="lost", error=outcome["unsent"])
         return ExecutionResult(process, outcome["usage"], tuple(outcome["fatal"]), outcome["worker"])
 
     async def _once(self, job: AttemptJob, base: Mapping[str, Any], bundle: Any, on_event: OnEvent,
@@ -196,14 +206,14 @@ class DaskExecutor:
         loop = asyncio.get_running_loop()
         client = self.client
         token = secrets.token_hex(8)
-        topic = f"nborch-events-{token}"
 
         def deliver(batch: list[dict[str, Any]]) -> None:
             for item in batch:
                 on_event(AgentEvent(**item))
 
-        client.subscribe_topic(topic, lambda ev: loop.call_soon_threadsafe(deliver, ev[1]))
-        payload = {**base, "token": token, "topic": topic}
+        self._listen(client)
+        self._listeners[token] = lambda batch: loop.call_soon_threadsafe(deliver, batch)
+        payload = {**base, "token": token, "topic": self._topic}
         stop = await asyncio.to_thread(Event, f"nborch-cancel-{token}", client)
         future = client.submit(run_on_worker, payload, bundle, pure=False, retries=0,
                                key=f"nborch-{job.run_id}-{job.task_id}-{job.agent}-{token}",
@@ -215,19 +225,40 @@ class DaskExecutor:
         try:
             await asyncio.wait({done, waiter}, return_when=asyncio.FIRST_COMPLETED)
             if cancel.is_set() and not done.done():
-                await asyncio.to_thread(stop.set)
+                await asyncio.to_thread(stop.set)  # seen by a running job within CANCEL_POLL_S
+                if not await asyncio.to_thread(
+                        lambda: Event(f"nborch-started-{token}", client).is_set()):  # fmt: skip
+                    client.cancel(future)  # still queued: it never starts
             await done
         except BaseException:
             await asyncio.to_thread(stop.set)  # our caller was cancelled: stop the worker's job
             raise
         finally:
             waiter.cancel()
-            with contextlib.suppress(ValueError):
-                client.unsubscribe_topic(topic)
+            self._listeners.pop(token, None)
         outcome = await asyncio.to_thread(_outcome, future)
-        started = "lost" in outcome and await asyncio.to_thread(
-            lambda: Event(f"nborch-started-{token}", client).is_set())  # fmt: skip
-        return outcome, started
+
+        def started_then_forget() -> bool:  # the scheduler forgets an event once it is cleared
+            began = Event(f"nborch-started-{token}", client)
+            was = began.is_set() if "lost" in outcome else True
+            began.clear()
+            stop.clear()
+            return was
+
+        return outcome, await asyncio.to_thread(started_then_forget)
+
+    def _listen(self, client: Any) -> None:
+        """Subscribe to this executor's topic once per client."""
+        if self._subscribed is client:
+            return
+
+        def dispatch(event: tuple[float, dict[str, Any]]) -> None:
+            listener = self._listeners.get(event[1].get("token", ""))
+            if listener is not None:
+                listener(event[1]["events"])
+
+        client.subscribe_topic(self._topic, dispatch)
+        self._subscribed = client
 
     def limits_for(self, job: AttemptJob) -> list[tuple[str, int]]:
         """The limits this attempt counts against: its agent's name, and every provider whose
@@ -241,11 +272,14 @@ class DaskExecutor:
             names |= providers_of(registry.get(job.agent))
         return sorted((n, int(self.limits[n])) for n in names if n in self.limits)
 
-    def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None], dict[str, bytes]]:
-        """The start commit, its scattered bundle, and the files nborch wrote for the attempt."""
+    def _outgoing(self, job: AttemptJob) -> tuple[str, Any, dict[str, bytes | None],
+                                                  dict[str, bytes], dict[str, str]]:  # fmt: skip
+        """The start commit, its scattered bundle, and the worktree's uncommitted files (nborch's
+        own, and what an earlier try left), the attempt folder's files and the links."""
         start = git_in(job.cwd, "rev-parse", "HEAD").decode().strip()
         bundle = self._start_bundle(job.cwd, start)
         files: dict[str, bytes | None] = {}
+        links: dict[str, str] = {}  # sent as links: never the file a link points at
         out = git_in(job.cwd, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
         total = 0
         for entry in out.decode("utf-8", "surrogateescape").split("\0"):
@@ -253,17 +287,21 @@ class DaskExecutor:
                 continue
             rel = entry[3:]
             path = job.cwd / rel
+            if path.is_symlink():
+                links[rel] = os.readlink(path)
+                continue
             files[rel] = path.read_bytes() if path.is_file() else None
             total += len(files[rel] or b"")
         attempt_dir = job.log_path.parent
-        attempt_files = {p.name: p.read_bytes() for p in attempt_dir.iterdir()
-                         if p.is_file() and p.suffix in (".md", ".txt", ".json")} if attempt_dir.is_dir() else {}  # fmt: skip
+        attempt_files = ({p.name: p.read_bytes() for p in attempt_dir.iterdir()
+                         if p.is_file() and not p.is_symlink() and p.suffix in (".md", ".txt", ".json")}
+                         if attempt_dir.is_dir() else {})  # fmt: skip
         total += sum(map(len, attempt_files.values()))
         if total > MAX_SHIPPED_BYTES:
             raise NborchError(f"the attempt's uncommitted files in {job.cwd} come to "
                               f"{total / 2**20:.0f} MB, more than a Dask job carries "
                               f"({MAX_SHIPPED_BYTES / 2**20:.0f} MB): commit them to the base")  # fmt: skip
-        return start, bundle, files, attempt_files
+        return start, bundle, files, attempt_files, links
 
     def _start_bundle(self, cwd: Path, start: str, again: bool = False) -> Any:
         """:meth:`scatter_commit` keyed by the repository (all its worktrees share one bundle)."""
@@ -294,17 +332,27 @@ class DaskExecutor:
         job.log_path.write_bytes(outcome["log"])
         if not outcome["bundle"]:
             return
+        head, transfer = outcome["head"], outcome["transfer"]
+        # Held by a ref until it is in place: if putting it there fails, nothing is lost.
+        keep = f"refs/nborch/recover/{job.run_id}/{outcome['token']}"
         with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
             path = Path(tmp) / "work.bundle"
             path.write_bytes(outcome["bundle"])
-            # objects only (and FETCH_HEAD): the commits are used at once, no ref to clean up
-            git_in(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(path), "HEAD")
-        head, transfer = outcome["head"], outcome["transfer"]
-        if head != start:  # the agent's own commits move the attempt's branch, as locally
-            git_in(job.cwd, "merge", "--ff-only", "--quiet", head)
-        if transfer:  # what it left uncommitted: in the worktree, uncommitted, as locally
-            keep = [f":(exclude,literal){p}" for p in outcome["shipped"]]  # nborch's own files
-            git_in(job.cwd, "restore", f"--source={transfer}", "--worktree", "--", ":/", *keep)
+            git_in(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(path),
+                   f"HEAD:{keep}")  # fmt: skip
+        try:
+            nborchs = [f":(exclude,literal){p}" for p in job.managed_files]
+            if head != start:  # the agent's own commits move the attempt's branch, as locally
+                git_in(job.cwd, "reset", "--quiet", "--soft", head)
+                git_in(job.cwd, "restore", f"--source={head}", "--staged", "--", ":/")
+            # what it left uncommitted (or its last commit's files): in the worktree, as locally
+            git_in(job.cwd, "restore", f"--source={transfer or head}", "--worktree", "--", ":/",
+                   *nborchs)  # fmt: skip
+        except NborchError as err:
+            raise NborchError(f"the work of {job.task_id}/{job.agent} came back from its Dask "
+                              f"worker but could not be put in {job.cwd}: {err} — it is kept "
+                              f"as {keep} (git log {keep})") from err  # fmt: skip
+        git_in(job.cwd, "update-ref", "-d", keep)
 
 
 def bundle_of(cwd: Path, commit: str, exclude: str | None = None) -> bytes:
@@ -347,10 +395,13 @@ def _outcome(future: Any) -> dict[str, Any]:
 
 
 def _unfinished(job: AttemptJob, outcome: Mapping[str, str]) -> ExecutionResult:
-    """The result of a job that did not come back: lost with its worker, or failed there."""
+    """The result of a job that did not come back: lost with its worker, cancelled before its
+    agent started, or failed there."""
     now = datetime.now(UTC)
     if "lost" in outcome:
         state, text = "lost", f"the Dask worker running this attempt was lost ({outcome['lost']})"
+    elif "cancelled" in outcome:
+        state, text = "cancelled", str(outcome["cancelled"])
     else:
         state, text = "failed-to-start", f"the Dask job failed on its worker: {outcome['failed']}"
     job.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -392,22 +443,36 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
                 path.write_bytes(data)
         for name, data in payload["attempt_files"].items():
             (attempt_dir / name).write_bytes(data)
+        for rel, target in payload["links"].items():
+            (worktree / rel).parent.mkdir(parents=True, exist_ok=True)
+            (worktree / rel).unlink(missing_ok=True)
+            os.symlink(target, worktree / rel)
+        cancelled = Event(f"nborch-cancel-{token}", client=client)
         job = _local_job(payload, worktree, attempt_dir)
         with contextlib.ExitStack() as leases:  # taken in name order: no two jobs wait on each other
             for name, most in payload["limits"]:
-                leases.enter_context(Semaphore(max_leases=most, name=f"nborch-limit-{name}"))
-            result = _run_job(worker, job, payload, Event(f"nborch-cancel-{token}", client=client))
-        head = git_in(worktree, "rev-parse", "HEAD").decode().strip()
-        transfer = _transfer_commit(worktree, head, list(payload["files"]))
-        bundle_out = b""
-        if (transfer or head) != payload["start"]:
-            out = here / "work.bundle"
-            git_in(worktree, "bundle", "create", "--quiet", str(out), "HEAD", f"^{payload['start']}")
-            bundle_out = out.read_bytes()
-        log = job.log_path.read_bytes() if job.log_path.exists() else b""
-        return {"process": result.process, "usage": result.usage, "fatal": list(result.fatal),
-                "bundle": bundle_out, "token": token, "shipped": list(payload["files"]),
-                "head": head, "transfer": transfer, "log": log, "worker": worker.address}  # fmt: skip
+                # the number is in the name: a scheduler keeps a semaphore's size for good
+                lease = Semaphore(max_leases=most, name=f"nborch-limit-{name}-{most}")
+                while not lease.acquire(timeout=CANCEL_POLL_S):  # a cancel while waiting counts
+                    if cancelled.is_set():
+                        return {"cancelled": "cancelled while waiting for a lease of " + name}
+                leases.callback(lease.release)
+            result = _run_job(worker, job, payload, cancelled)
+        out = {"process": result.process, "usage": result.usage, "fatal": list(result.fatal),
+               "token": token, "worker": worker.address, "bundle": b"", "head": payload["start"],
+               "transfer": None}  # fmt: skip
+        try:  # what the agent did, in git, for the way back
+            out["head"] = git_in(worktree, "rev-parse", "HEAD").decode().strip()
+            out["transfer"] = _transfer_commit(worktree, out["head"], payload["managed"])
+            if (out["transfer"] or out["head"]) != payload["start"]:
+                made = here / "work.bundle"
+                git_in(worktree, "bundle", "create", "--quiet", str(made), "HEAD",
+                       f"^{payload['start']}")  # fmt: skip
+                out["bundle"] = made.read_bytes()
+        except (NborchError, OSError) as err:  # the log, tokens and cost still come back
+            out["unsent"] = f"its work could not be sent back from {worker.address}: {err}"
+        out["log"] = job.log_path.read_bytes() if job.log_path.exists() else b""
+        return out
     finally:
         shutil.rmtree(here, ignore_errors=True)
 
@@ -471,12 +536,12 @@ def _run_job(worker: Any, job: AttemptJob, payload: dict[str, Any], stop: Any) -
         with lock:
             batch, pending[:] = pending[-MAX_EVENTS_PER_FLUSH:], []
         if batch:
-            worker.log_event(payload["topic"], batch)
+            worker.log_event(payload["topic"], {"token": payload["token"], "events": batch})
 
     def on_event(event: AgentEvent) -> None:
         with lock:
-            pending.append({"kind": event.kind, "text": event.text, "data": _plain(event.data),
-                            "is_error": event.is_error})  # fmt: skip
+            pending.append({"kind": event.kind, "text": _plain(event.text),
+                            "data": _plain(event.data), "is_error": event.is_error})  # fmt: skip
 
     async def main() -> ExecutionResult:
         loop = asyncio.get_running_loop()
@@ -490,7 +555,11 @@ def _run_job(worker: Any, job: AttemptJob, payload: dict[str, Any], stop: Any) -
                 flush()
                 if time.monotonic() - asked >= CANCEL_POLL_S:
                     asked = time.monotonic()
-                    if stop.is_set():
+                    try:
+                        stopped = stop.is_set()
+                    except Exception:  # a scheduler hiccup: ask again next time, keep sending
+                        continue
+                    if stopped:
                         loop.call_soon_threadsafe(cancel.set)
                         return
 
@@ -514,7 +583,9 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+    if isinstance(value, str):  # a lone surrogate (from JSON "\\ud83d") would break msgpack
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value if value is None or isinstance(value, int | float | bool) else str(value)
 
 
 def _transfer_commit(worktree: Path, head: str, shipped: list[str]) -> str | None:

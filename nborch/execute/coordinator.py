@@ -321,7 +321,8 @@ class Coordinator(RunControl):
         job = build_job(pa.spec, run_id=self.id or "", task_id=pa.attempt.task_id,
                         worktree=pa.attempt.path, attempt_dir=pa.attempt.attempt_dir,
                         prompt_path=pa.prompt_path, timeout=self.options.timeout,
-                        model=self.options.model)  # fmt: skip
+                        model=self.options.model,
+                        managed_files=tuple(pa.attempt.managed_files))  # fmt: skip
         ex.log_path = str(job.log_path)
         while True:
             ex.tries += 1

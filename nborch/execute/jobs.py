@@ -46,6 +46,7 @@ class AttemptJob:
     env_allow: tuple[str, ...] = ()
     env_set: Mapping[str, str] = field(default_factory=dict)
     home_env: str | None = None
+    managed_files: tuple[str, ...] = ()  # nborch's files in the worktree, never the agent's work
 
     def display_argv(self, limit: int = 60) -> str:
         """The command line for people: long arguments (the prompt) shortened."""
@@ -68,6 +69,7 @@ def build_job(
     base_env: Mapping[str, str] | None = None,
     log_name: str = "agent.log",
     prompt_text: str | None = None,
+    managed_files: tuple[str, ...] = (),
 ) -> AttemptJob:
     """The job for ``spec`` working on one prepared attempt.
 
@@ -94,7 +96,7 @@ def build_job(
         log_path=log_path, parser=spec.parser, timeout=timeout,
         redact=secrets_of_all(env, os.environ if base_env is None else base_env), home=home,
         home_files=dict(HOME_FILES.get(spec.name, {})), env_allow=tuple(spec.env_allow),
-        env_set=dict(spec.env_set), home_env=spec.home_env,
+        env_set=dict(spec.env_set), home_env=spec.home_env, managed_files=tuple(managed_files),
     )  # fmt: skip
 
 

@@ -148,7 +148,8 @@ class Store:
         try:
             yield
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 

@@ -63,6 +63,17 @@ def copy_repo(src: Path, dst: Path) -> Path:
     return dst
 
 
+def worker_pid(client: distributed.Client, agent_name: str) -> int:
+    """The pid of the worker process running ``agent_name``'s job, as the scheduler says."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for address, keys in client.processing().items():
+            if any(f"-{agent_name}-" in str(k) for k in keys):
+                return client.run(os.getpid, workers=[address])[address]
+        time.sleep(0.1)
+    raise AssertionError(f"no worker is running {agent_name}")
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -178,9 +189,7 @@ class DaskExecutorTests:
         while not list(pids.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.1)
         agent_pid = int(next(pids.iterdir()).read_text())
-        worker_pids = set(cluster.run(os.getpid).values())
-        worker = next(p.pid for p in psutil.Process(agent_pid).parents() if p.pid in worker_pids)
-        os.kill(worker, signal.SIGKILL)
+        os.kill(worker_pid(cluster, "victim"), signal.SIGKILL)
         run.wait(120)
         ex = run.executions[("1", "victim")]
         assert ex.status == S.INTERRUPTED, ex.error
@@ -206,10 +215,7 @@ class DaskExecutorTests:
         deadline = time.monotonic() + 60
         while not list(pids.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        first = int(next(pids.iterdir()).read_text())
-        worker_pids = set(cluster.run(os.getpid).values())
-        os.kill(next(p.pid for p in psutil.Process(first).parents() if p.pid in worker_pids),
-                signal.SIGKILL)  # fmt: skip
+        os.kill(worker_pid(cluster, "phoenix"), signal.SIGKILL)
         run.wait(120)
         ex = run.executions[("1", "phoenix")]
         assert ex.status == S.COMPLETED and ex.tries == 2, ex.error
@@ -244,4 +250,69 @@ class DaskExecutorTests:
         spans = [tuple(map(float, p.read_text().split())) for p in (tmp_path / "pids").glob("*.span")]
         most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
         assert most <= 2 and len({ex.worker for ex in run.executions.values()}) == 2
+
+    def test_an_agent_that_commits_everything_its_instruction_file_too(self, cluster, git_repo, tmp_path):
+        """The agent commits all it sees, the AGENTS.md nborch wrote for it included: its commit
+        still lands on the branch (a fast-forward would refuse to overwrite the file here)."""
+        import dataclasses
+
+        agent(tmp_path, "committer", "import subprocess\n(wt / 'work.txt').write_text('w')\n"
+                                     "subprocess.run('git add -A && git -c user.name=A -c "
+                                     "user.email=a@b.c commit -qm all', shell=True, cwd=wt, check=True)\n")  # fmt: skip
+        spec = dataclasses.replace(nborch.agents.get("committer"), config_files=("AGENTS.md",))
+        nborch.agents.register(spec, replace=True)
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: committer\n"),
+                         root=tmp_path / "wt", timeout="60s", executor=DaskExecutor(cluster))  # fmt: skip
+        run.run_sync()
+        ex = run.executions[("1", "committer")]
+        assert ex.status == S.COMPLETED, ex.error
+        assert "all" in git(git_repo, "log", "--format=%s", ex.branch)
+        assert git(git_repo, "show", f"{ex.branch}:work.txt") == "w"
+        assert git(git_repo, "for-each-ref", "refs/nborch/recover") == ""
+
+    def test_a_json_event_with_a_lone_surrogate_does_not_break_the_worker(self, cluster, git_repo, tmp_path):
+        import dataclasses
+
+        agent(tmp_path, "odd", "print('{\"type\": \"message\", \"text\": \"half \\\\ud83d emoji\"}', flush=True)\n"
+                               "time.sleep(0.5)\nprint('{\"type\": \"result\", \"text\": \"done\"}')\n")  # fmt: skip
+        nborch.agents.register(dataclasses.replace(nborch.agents.get("odd"), parser="demo"), replace=True)
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: odd\n"),
+                         root=tmp_path / "wt", timeout="60s", executor=DaskExecutor(cluster))  # fmt: skip
+        texts: list[str] = []
+        run.subscribe(lambda ev: texts.append(ev.agent_event.text) if ev.kind == "agent" else None)
+        run.run_sync()
+        assert run.executions[("1", "odd")].status == S.COMPLETED
+        assert any(t.startswith("half ") for t in texts) and "done" in texts
+
+    def test_a_retry_continues_from_the_first_tries_files(self, cluster, git_repo, tmp_path):
+        """A transient failure, then a retry: the second try's edit of a file the first try
+        made is what lands (not the first try's copy, sent along as a starting point)."""
+        agent(tmp_path, "flaky", "first = not (wt / 'a.txt').exists()\n"
+                                 "(wt / 'a.txt').write_text('first' if first else 'second')\n"
+                                 "if first:\n    print('Error: 429 rate limit'); sys.exit(1)\n")  # fmt: skip
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: flaky\n"),
+                         root=tmp_path / "wt", timeout="60s", retries=1, backoff=0.1,
+                         executor=DaskExecutor(cluster))  # fmt: skip
+        run.run_sync()
+        ex = run.executions[("1", "flaky")]
+        assert ex.status == S.COMPLETED and ex.tries == 2, ex.error
+        assert git(git_repo, "show", f"{ex.branch}:a.txt") == "second"
+
+    def test_a_cancel_reaches_a_job_still_waiting_for_a_worker(self, cluster, git_repo, tmp_path):
+        """No worker has a GPU: the job waits in the scheduler; a cancel ends it at once."""
+        pids = agent(tmp_path, "never", "time.sleep(120)\n")
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: never\n"),
+                         root=tmp_path / "wt", timeout="5m",
+                         executor=DaskExecutor(cluster, resources={"GPU": 1}))  # fmt: skip
+        run.start()
+        deadline = time.monotonic() + 30
+        while str(run.executions[("1", "never")].status) != "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        started = time.monotonic()
+        run.cancel()
+        run.wait(30)
+        ex = run.executions[("1", "never")]
+        assert ex.status == S.CANCELLED and time.monotonic() - started < 10, ex.error
+        assert list(pids.iterdir()) == []
 

@@ -23,7 +23,8 @@ TEXT_CLIP = 200_000  # characters of a message or error kept in its event
 VALUE_CLIP = 2_000  # characters of each string argument of a tool call kept in its event
 MAX_TOKENS = 10**12  # token counts above this are nonsense and read as 0
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+# (an unterminated OSC ends at the line's end: a batch of lines must not lose the rest)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 # Wording of failures worth retrying (rate limits, overload, 5xx, dropped connections) …
