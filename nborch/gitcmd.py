@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorktreeError
+from .log import logger
 
 __all__ = ["Git", "GitResult", "RepoLike", "clean_env", "porcelain_paths", "ref_problem", "repo_path", "split_z", "worktree_list"]
 
@@ -219,6 +221,7 @@ class Git:
         argv = [self.exe, *args]
         full_env = clean_env(env)
         for delay in (*_RETRY_DELAYS, None):
+            began = time.perf_counter()
             try:
                 proc = subprocess.run(argv, cwd=self.cwd, env=full_env, capture_output=True,
                                       text=True, encoding="utf-8", errors="surrogateescape",
@@ -226,6 +229,9 @@ class Git:
             except OSError as err:
                 raise WorktreeError(f"could not run 'git {' '.join(args)}' in {self.cwd}: {err}") from err
             result = GitResult(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("git %s (in %s): exit %d, %.0f ms", " ".join(args)[:300], self.cwd,
+                             proc.returncode, (time.perf_counter() - began) * 1000)  # fmt: skip
             if (result.ok or delay is None or not _LOCK_ERROR.search(result.stderr)
                     or DISK_FULL.search(result.stderr)):  # a full disk stays full: do not wait
                 break

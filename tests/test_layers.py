@@ -20,7 +20,7 @@ RANKS = {
     "workspace": 5, "proc": 5, "execute": 6, "compare": 7, "view": 8, "run": 9, "demo": 10,
     "cli": 11, "top": 12,
 }  # fmt: skip
-KERNEL = {"errors", "events", "durations", "names", "display", "procs", "moved", "version"}
+KERNEL = {"errors", "events", "durations", "names", "display", "procs", "moved", "version", "log"}
 TOP = {"__init__", "__main__", "widgets", "dashboard"}  # the package, and shims of public paths
 
 

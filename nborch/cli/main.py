@@ -46,8 +46,14 @@ class OneLineErrors(click.Group):
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nborch")
-def main() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="Log to stderr what nborch decides and runs: -v scheduling, process starts "
+                   "and kills; -vv every git command with its time too (or NBORCH_LOG=debug).")
+def main(verbose: int) -> None:
     """Turn an implementation plan into parallel work by AI coding agents."""
+    from ..log import configure
+
+    configure(verbose)
 
 
 for _module in (plan, run, compare, rehearse, demo):

@@ -321,4 +321,60 @@ def done(run_id: str, task: str, agent: str, repo: Path) -> None:
     click.echo(f"marked done: run {run_id}, task {task}, agent {agent}", err=True)
 
 
-COMMANDS = (prepare, status, cleanup, execute, resume, history, done,)
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("task", required=False)
+@click.argument("agent", required=False)
+@repo_option
+@click.option("-f", "--follow", "follow_", is_flag=True,
+              help="Keep printing lines as they are written, until the attempts end (Ctrl-C stops).")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Lines of each log shown first.")
+@errors_exit
+def logs(run_id: str, task: str | None, agent: str | None, repo: Path, follow_: bool,
+         lines: int) -> None:  # fmt: skip
+    """Print the log of an attempt of RUN (TASK AGENT), of a task's attempts (TASK), or of all
+    of them, each line led by task/agent; with -f, follow them as they run — from any process."""
+    import time
+
+    from ..display import printable
+    from ..proc.follow import follow
+    from ..store import effective_status, run_alive
+    from ..workspace.manager import WorktreeManager
+
+    manager = WorktreeManager(repo)
+    if not manager.store_path.exists():
+        raise NborchError(f"no nborch runs in {manager.repo} yet (nborch history lists them)")
+    with manager.store() as store:
+        if store.get_run(run_id) is None:
+            known = [r.id for r in store.runs()][-5:]
+            raise NborchError(f"no run {run_id!r} in {manager.repo} (runs: {', '.join(known) or 'none'}) "
+                              "— nborch history lists them")  # fmt: skip
+        attempts = [a for a in store.attempts(run_id)
+                    if task in (None, a.task_id) and agent in (None, a.agent)]  # fmt: skip
+    if not attempts:
+        raise NborchError(f"no attempt of task {task!r} by {agent!r} in run {run_id} — "
+                          f"nborch status --run {run_id} lists them")  # fmt: skip
+    paths = {(a.task_id, a.agent): Path(a.log_path) if a.log_path else Path(a.attempt_dir) / "agent.log"
+             for a in attempts}  # fmt: skip
+    final = {"completed", "failed", "timeout", "cancelled", "interrupted"}
+    asked = [0.0, False]
+
+    def ended() -> bool:  # from the store (the run may be another process's): once a second
+        if time.monotonic() - asked[0] >= 1.0:
+            with manager.store() as store:
+                alive = run_alive(store.get_run(run_id))
+                asked[1] = all(effective_status(a, alive) in final for a in store.attempts(run_id)
+                               if (a.task_id, a.agent) in paths)  # fmt: skip
+            asked[0] = time.monotonic()
+        return bool(asked[1])
+
+    one = len(paths) == 1 and agent is not None
+    try:
+        for (t, a), line in follow(paths, ended, lines=lines, follow=follow_):
+            click.echo(printable(line) if one else f"{t}/{a} | {printable(line)}")
+    except KeyboardInterrupt:
+        pass
+
+
+COMMANDS = (prepare, status, cleanup, execute, resume, history, done, logs)

@@ -8,12 +8,15 @@ thread: work that touches the run's loop is handed to it with ``call_soon_thread
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import NborchError
 from ..events import AttemptState, RunEvent
+from ..proc.follow import follow as follow_files
 from ..proc.lines import tail_of
 from .loop import LoopThread
 from .results import AgentExecution, counts, summary_frame
@@ -151,6 +154,37 @@ class RunControl:
         if path is None or not path.exists():
             return "\n".join(ex.tail[-tail:])
         return tail_of(path, tail)
+
+    def follow(self, task: str | None = None, agent: str | None = None, lines: int = 50,
+               poll: float = 0.25) -> Iterator[str]:  # fmt: skip
+        """An attempt's log as it is written: its last ``lines`` lines, then each new line,
+        until the attempt ends. Without ``task``/``agent``: every attempt (of that task, of that
+        agent), each line led by ``task/agent | ``.
+
+        >>> for line in run.follow("1", "claude"):  # doctest: +SKIP
+        ...     print(line)
+        """
+        keys = [k for k in self.executions if task in (None, k[0]) and agent in (None, k[1])]
+        if not keys:
+            raise KeyError(f"no attempt of task {task!r} by {agent!r} in this run")
+        while getattr(self, "prepared", None) is None and self.running:  # its folders come first
+            time.sleep(poll)
+        paths = {k: self._log_path(k) for k in keys}
+        one = len(keys) == 1 and task is not None and agent is not None
+        for (t, a), line in follow_files(paths, lambda: all(self.executions[k].status.is_final
+                                                            for k in keys), lines=lines, poll=poll):  # fmt: skip
+            yield line if one else f"{t}/{a} | {line}"
+
+    def _log_path(self, key: tuple[str, str]) -> Path:
+        """Where an attempt's log is (or will be, before it starts)."""
+        ex = self.executions[key]
+        if ex.log_path:
+            return Path(ex.log_path)
+        prepared = getattr(self, "prepared", None)
+        for pa in getattr(prepared, "attempts", ()):
+            if pa.key == key:
+                return pa.attempt.attempt_dir / "agent.log"
+        return Path(os.devnull)
 
     @property
     def unrecorded(self) -> str:

@@ -27,6 +27,7 @@ from ..durations import format_duration
 from ..errors import AgentError, NborchError
 from ..events import AgentEvent, AttemptState, RunEvent
 from ..gitcmd import RepoLike, repo_path
+from ..log import logger
 from ..plan.model import Plan
 from ..procs import process_identity
 from ..team.assign import Assignments
@@ -166,6 +167,8 @@ class Coordinator(RunControl):
             raise AgentError("cannot start: " + "; ".join(lines))
 
     def set_state(self, ex: AgentExecution, state: AttemptState, error: str = "") -> None:
+        logger.info("run %s, task %s, %s: %s%s", self.id, ex.task, ex.agent, state,
+                    f" — {error}" if error else "")  # fmt: skip
         ex.status = state
         if error:
             ex.error = error
@@ -232,6 +235,8 @@ class Coordinator(RunControl):
     async def _attempt_body(self, pa: PreparedAttempt, ex: AgentExecution) -> None:
         cancel = self._cancel_event(pa.key)
         if pa.task.depends_on:
+            logger.info("task %s, %s: waits for task(s) %s", pa.attempt.task_id, pa.attempt.agent,
+                        ", ".join(pa.task.depends_on))  # fmt: skip
             self.set_state(ex, S.BLOCKED)
             blocked = await self._wait_dependencies(pa, ex, cancel)
             if blocked:
@@ -256,6 +261,10 @@ class Coordinator(RunControl):
         """Wait for a free slot; False (holding none) if the attempt is cancelled first."""
         if cancel.is_set():
             return False
+        if self.gate.active >= self.options.max_concurrent:
+            logger.info("task %s, %s: waiting for a free slot (%d of %d taken; priority %s)",
+                        pa.attempt.task_id, pa.attempt.agent, self.gate.active,
+                        self.options.max_concurrent, pa.task.priority)  # fmt: skip
         slot = asyncio.ensure_future(self.gate.acquire(_RANK.get(pa.task.priority, 2)))
         stop = asyncio.ensure_future(cancel.wait())
         await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)

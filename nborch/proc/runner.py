@@ -45,6 +45,7 @@ from pathlib import Path
 import psutil
 
 from ..agents.spec import find_program
+from ..log import logger
 from . import tree
 from .env import Redactor
 from .lines import LineSplitter, Tail
@@ -132,6 +133,8 @@ class _Run:
                 proc = await self.start()
             except _StartError as exc:
                 return self.finish("failed-to-start", None, str(exc))
+            logger.info("started pid %d: %s (in %s; log %s)", proc.pid, spec.argv[0], spec.cwd,
+                        spec.log_path)  # fmt: skip
             self.pipes = _pipe_inodes(proc)
             from .watchdog import Watchdog  # here: `python -m nborch.proc.watchdog` stays clean
 
@@ -376,6 +379,7 @@ class _Run:
             self.callback_errors.append(self.redactor(f"{name}: {type(exc).__name__}: {exc}"))
 
     def note(self, text: str) -> None:
+        logger.info("%s (%s)", self.redactor(text), self.spec.log_path)
         line = NOTE_PREFIX + self.redactor(text)
         self.write(line + "\n")
         self.tail.append(line)
@@ -386,6 +390,8 @@ class _Run:
     def finish(
         self, state: ProcessState, code: int | None, error: str | None, pid: int | None = None
     ) -> ProcessResult:
+        logger.info("pid %s ended: %s, exit %s, %.1f s (%s)", pid, state, code,
+                    time.monotonic() - self.t0, self.spec.log_path)  # fmt: skip
         self.log.close()
         if self.log.problem:
             error = f"{error}; {self.log.problem}" if error else self.log.problem

@@ -288,3 +288,92 @@ class InterruptTests:
         alive = [p.stem for p in pids.iterdir() if psutil.pid_exists(int(p.stem))
                  and psutil.Process(int(p.stem)).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
         assert alive == []
+
+
+TALKER = """\
+import sys, time
+for i in range(8):
+    print(f"step {i}", flush=True)
+    time.sleep(0.3)
+print("\\x1b]0;retitled\\x07the end")
+"""
+
+
+class LogsTests:
+    def test_logs_follow_a_running_attempt_from_another_process(self, git_repo: Path,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+        """`nborch logs RUN TASK AGENT -f` started while the attempt runs (in another process)
+        prints its lines as they come and ends when the attempt does; escapes are shown, not
+        acted on."""
+        import time
+
+        agent = tmp_path / "talker.py"
+        agent.write_text(TALKER)
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n")
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(git_repo), "--json",
+             "--script", f"talker={sys.executable} {agent}", "--agents", "talker",
+             "--root", str(tmp_path / "wt"), "-t", "60s"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        run_id = ""
+        while not run_id and time.monotonic() < deadline:
+            found = json.loads(nborch("history", "-r", str(git_repo), "--json").stdout or '{"runs": []}')
+            run_id = found["runs"][0]["run"] if found["runs"] else ""
+            time.sleep(0.1)
+        follower = subprocess.Popen([sys.executable, "-m", "nborch", "logs", run_id, "1", "talker",
+                                     "-r", str(git_repo), "-f", "-n", "0"],
+                                    stdout=subprocess.PIPE, text=True)  # fmt: skip
+        first = follower.stdout.readline()
+        first_at = time.monotonic()
+        rest, _ = follower.communicate(timeout=60)
+        runner.communicate(timeout=60)
+        assert follower.returncode == 0 and runner.returncode == 0
+        lines = (first + rest).splitlines()
+        assert first.startswith("step ")  # it came while the agent ran …
+        assert time.monotonic() - first_at > 0.5  # … well before the attempt ended
+        assert lines[-1] == "\\x1b]0;retitled\\x07the end"
+        numbers = [int(x.split()[1]) for x in lines if x.startswith("step ")]
+        assert numbers == list(range(numbers[0], 8))
+
+    def test_logs_of_a_run_lead_each_line_with_its_attempt(self, git_repo: Path, tmp_path: Path) -> None:
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n## Task 2: B\n")
+        done = nborch("execute", str(plan), "-r", str(git_repo), "--json", "--root",
+                      str(tmp_path / "wt"), "--script", "say=python3 -c \"print('a'); print('b')\"",
+                      "--agents", "say")  # fmt: skip
+        run_id = json.loads(done.stdout)["run_id"]
+        shown = nborch("logs", run_id, "-r", str(git_repo), "-n", "1")
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.splitlines() == ["1/say | b", "2/say | b"]
+        one = nborch("logs", run_id, "2", "say", "-r", str(git_repo))
+        assert one.stdout.splitlines() == ["a", "b"]
+        for bad in (("nosuchrun",), (run_id, "9", "say")):
+            wrong = nborch("logs", *bad, "-r", str(git_repo))
+            assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
+
+
+class VerboseTests:
+    def test_v_and_vv_log_what_nborch_decides_and_runs(self, git_repo: Path, tmp_path: Path) -> None:
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: A\n## Task 2: B\nDepends on: 1\n")
+
+        def execute(*flags: str, env: dict[str, str] | None = None) -> str:
+            root = tmp_path / f"wt{len(list(tmp_path.glob('wt*')))}"
+            done = subprocess.run(
+                [sys.executable, "-m", "nborch", *flags, "execute", str(plan), "-r", str(git_repo),
+                 "--script", "fx=true", "--agents", "fx", "--root", str(root), "--json"],
+                capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            return done.stderr
+
+        quiet = execute()
+        assert " INFO " not in quiet and " DEBUG " not in quiet
+        info = execute("-v")
+        assert "INFO  nborch: run " in info and ", task 1, fx: running" in info
+        assert "task 2, fx: waits for task(s) 1" in info and "started pid " in info
+        assert " DEBUG " not in info
+        debug = execute("-vv")
+        assert "DEBUG nborch: git worktree add" in debug and " ms" in debug
+        assert "DEBUG nborch: git " in execute(env={"NBORCH_LOG": "debug"})

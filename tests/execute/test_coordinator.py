@@ -832,6 +832,22 @@ class OutputBatchTests:
         assert Path(ex.log_path).read_text().count("\n") == 20000 + 20 + 1  # lines, blanks, stderr
 
 
+class FollowTests:
+    def test_follow_yields_an_attempts_lines_as_they_come_until_it_ends(self, git_repo, tmp_path):
+        agent(tmp_path, "ticker", "for i in range(5):\n    print('tick', i, flush=True)\n    time.sleep(0.2)\n")
+        agent(tmp_path, "quiet", "print('hush')\n")
+        run = coordinator(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: ticker, quiet\n")
+        run.start()
+        got = [(time.monotonic(), line) for line in run.follow("1", "ticker", poll=0.05)]
+        assert [line for _, line in got] == [f"tick {i}" for i in range(5)]
+        assert got[-1][0] - got[0][0] > 0.4  # followed, not read at the end
+        assert run.executions[("1", "ticker")].status == S.COMPLETED
+        both = list(run.follow("1", lines=1))
+        assert sorted(both) == ["1/quiet | hush", "1/ticker | tick 4"]
+        with pytest.raises(KeyError, match="no attempt"):
+            next(run.follow("9"))
+
+
 class WorktreeProblemTests:
     """An agent that leaves its branch or deletes its .git is flagged when its work is sealed;
     status then shows what the coordinator stored, and looks again only with --check."""
