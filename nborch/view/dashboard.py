@@ -33,6 +33,7 @@ from ..gitcmd import RepoLike, repo_path
 from .hooks import Displayable, call_later, in_current_cell
 from .html import detail_html
 from .runs import runs_html, runs_text
+from .timeline import timeline_svg
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -274,7 +275,8 @@ class Dashboard(Displayable):
             why = self.error or ("no run selected" if self.runs is not None and len(self.runs)
                                  else "")  # fmt: skip
             return f'<div class="{CLASS}"><i>{esc(why)}</i></div>' if why else ""
-        return table_html(list(self.run.executions.values()), repr(self.run).strip("<>"))
+        executions = list(self.run.executions.values())
+        return table_html(executions, repr(self.run).strip("<>")) + timeline_svg(executions)
 
     def comparison_html(self) -> str:
         """The selected run's saved comparison (``run.compare()``, ``nborch compare``), if any."""

@@ -37,6 +37,7 @@ from ..execute.table import agent_label, dashboard_link, run_html, table_html
 from ..proc.lines import tail_of
 from .hooks import Displayable, call_later, in_current_cell
 from .html import counts_text, detail_html
+from .timeline import timeline_svg
 
 if TYPE_CHECKING:
     from ..execute.coordinator import Coordinator
@@ -155,9 +156,9 @@ class RunView(Displayable):
         self.cancel_button = w.Button(description="Cancel attempt", icon="stop",
                                       tooltip="Stop the picked attempt")  # fmt: skip
         self.detail = w.HTML()
-        self.widget = w.VBox([self.progress, self.table,
-                              w.HBox([self.cancel_all_button, self.picker, self.cancel_button]),
-                              self.detail])  # fmt: skip
+        self.timeline = w.HTML()
+        self.buttons = w.HBox([self.cancel_all_button, self.picker, self.cancel_button])
+        self.widget = w.VBox([self.progress, self.table, self.timeline, self.buttons, self.detail])
         self.cancel_all_button.on_click(lambda _: self.cancel_all())
         self.cancel_button.on_click(lambda _: self.cancel_picked())
 
@@ -203,7 +204,7 @@ class RunView(Displayable):
         self._unsubscribe()
         if _VIEWS.get(self.run) is self:
             del _VIEWS[self.run]
-        for widget in (*self.widget.children[2].children, *self.widget.children, self.widget):
+        for widget in (*self.buttons.children, *self.widget.children, self.widget):
             for model in (getattr(widget, "style", None), widget.layout, widget):
                 if model is not None:
                     model.close()
@@ -253,11 +254,12 @@ class RunView(Displayable):
             done = sum(ex.status.is_final for ex in executions)
             live = not self._over and any(ex.status == S.RUNNING for ex in executions)
             with contextlib.ExitStack() as batch:
-                for widget in (self.table, self.progress, self.detail, self.cancel_all_button,
+                for widget in (self.table, self.timeline, self.progress, self.detail, self.cancel_all_button,
                                self.cancel_button):  # fmt: skip
                     batch.enter_context(widget.hold_sync())
                 self.table.value = table_html(executions, repr(self.run).strip("<>"), now,
                                               link=dashboard_link(self.run))  # fmt: skip
+                self.timeline.value = timeline_svg(executions, now)
                 self.progress.max = max(1, len(executions))
                 self.progress.value = done
                 self.progress.description = f"{done}/{len(executions)}"
@@ -290,11 +292,12 @@ class RunView(Displayable):
     # -- display -------------------------------------------------------------------------
 
     def html(self) -> str:
-        """The progress table as HTML, as of now."""
-        return run_html(self.run)
+        """The progress table and the timeline as HTML, as of now."""
+        return run_html(self.run) + timeline_svg(list(self.run.executions.values()))
 
     def text(self) -> str:
-        """The run as plain text: its summary line and a fixed-width table."""
+        """The run as plain text: its summary line and a fixed-width table (the timeline's text
+        form is :func:`~nborch.view.timeline.timeline_text`)."""
         from ..execute.table import run_text
 
         return run_text(self.run) + "\n" + counts_text(list(self.run.executions.values()))
