@@ -66,7 +66,7 @@ class RemoteTestRunner:
         payload = {"base": self.base, "commit": commit, "command": command, "timeout": timeout,
                    "pass_env": list(self.pass_env), "extra_env": self.extra_env,
                    "coverage_include": list(coverage_include or ()), "measure": coverage_file is not None,
-                   "where": str(where), "token": secrets.token_hex(8),
+                   "where": str(where),
                    "extra": bundle_of(where, commit, exclude=self.base)}  # fmt: skip
         out = self._submit(payload)
         if log_path is not None:
@@ -87,15 +87,17 @@ class RemoteTestRunner:
         """Run the job on the cluster; a test run is safe to run again, so one lost with its
         worker (or its bundle) is sent once more before the comparison gives up."""
         from distributed import CancelledError
+        from distributed.comm.core import CommClosedError
         from distributed.scheduler import KilledWorker
 
         for again in (False, True):
             base = self.executor.scatter_commit(self.repo, self.base, again=again)
-            future = self.executor.client.submit(run_tests_on_worker, payload, base, pure=False,
+            job = {**payload, "token": secrets.token_hex(8)}  # its own folder on the worker
+            future = self.executor.client.submit(run_tests_on_worker, job, base, pure=False,
                                                  resources=self.executor.resources)  # fmt: skip
             try:
                 return future.result()
-            except (KilledWorker, CancelledError) as err:
+            except (KilledWorker, CancelledError, CommClosedError) as err:
                 lost = err
         raise NborchError(f"the test run `{payload['command']}` was lost twice with its Dask "
                           f"worker ({type(lost).__name__}: {lost}) — check the cluster's "

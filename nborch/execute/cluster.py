@@ -188,14 +188,14 @@ class DaskExecutor:
             # Lost before its agent started (the worker holding the start bundle died, say):
             # nothing ran, so it is sent again with a fresh bundle rather than reported lost.
             bundle = await asyncio.to_thread(self._start_bundle, job.cwd, start, True)
-        if cancel.is_set() and ("lost" in outcome or "cancelled" in outcome):
+        if cancel.is_set() and ("cancelled" in outcome or ("lost" in outcome and not started)):
             return _unfinished(job, {"cancelled": "cancelled before its agent started"})
         if "lost" in outcome or "failed" in outcome or "cancelled" in outcome:
             return _unfinished(job, outcome)
-        await asyncio.to_thread(self._incoming, job, start, outcome)
+        unplaced = await asyncio.to_thread(self._incoming, job, start, outcome)
         process = replace(outcome["process"], log_path=job.log_path)
-        if "unsent" in outcome:  # it ran, but what it did stayed on the worker: not a result
-            process = replace(process, state="lost", error=outcome["unsent"])
+        if "unsent" in outcome or unplaced:  # it ran, but its work is not here: not a result
+            process = replace(process, state="lost", error=outcome.get("unsent") or unplaced)
         return ExecutionResult(process, outcome["usage"], tuple(outcome["fatal"]), outcome["worker"])
 
     async def _once(self, job: AttemptJob, base: Mapping[str, Any], bundle: Any, on_event: OnEvent,
@@ -228,7 +228,7 @@ class DaskExecutor:
                 await asyncio.to_thread(stop.set)  # seen by a running job within CANCEL_POLL_S
                 if not await asyncio.to_thread(
                         lambda: Event(f"nborch-started-{token}", client).is_set()):  # fmt: skip
-                    client.cancel(future)  # still queued: it never starts
+                    await asyncio.to_thread(client.cancel, future)  # still queued: never starts
             await done
         except BaseException:
             await asyncio.to_thread(stop.set)  # our caller was cancelled: stop the worker's job
@@ -238,11 +238,12 @@ class DaskExecutor:
             self._listeners.pop(token, None)
         outcome = await asyncio.to_thread(_outcome, future)
 
-        def started_then_forget() -> bool:  # the scheduler forgets an event once it is cleared
+        def started_then_forget() -> bool:
             began = Event(f"nborch-started-{token}", client)
             was = began.is_set() if "lost" in outcome else True
-            began.clear()
-            stop.clear()
+            if "lost" not in outcome:  # the scheduler forgets an event once it is cleared; a
+                began.clear()  # lost job's copy may still run somewhere: its cancel stays set
+                stop.clear()
             return was
 
         return outcome, await asyncio.to_thread(started_then_forget)
@@ -326,33 +327,42 @@ class DaskExecutor:
         workers = self.client.scheduler_info().get("workers", {})
         return sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
 
-    def _incoming(self, job: AttemptJob, start: str, outcome: Mapping[str, Any]) -> None:
-        """The worker's log and commits into this machine's repository and worktree."""
+    def _incoming(self, job: AttemptJob, start: str, outcome: Mapping[str, Any]) -> str:
+        """The worker's log and commits into this machine's repository and worktree; "" when
+        done, else why not (the worktree is then back at its start, the work under a ref)."""
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
         job.log_path.write_bytes(outcome["log"])
-        if not outcome["bundle"]:
-            return
-        head, transfer = outcome["head"], outcome["transfer"]
+        head, transfer, gone = outcome["head"], outcome["transfer"], outcome.get("gone", [])
+        if not outcome["bundle"] and not outcome.get("leftovers"):
+            return ""  # nothing changed, and nothing an earlier try left needs undoing
         # Held by a ref until it is in place: if putting it there fails, nothing is lost.
         keep = f"refs/nborch/recover/{job.run_id}/{outcome['token']}"
-        with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
-            path = Path(tmp) / "work.bundle"
-            path.write_bytes(outcome["bundle"])
-            git_in(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(path),
-                   f"HEAD:{keep}")  # fmt: skip
         try:
+            if outcome["bundle"]:
+                with tempfile.TemporaryDirectory(prefix="nborch-bundle-") as tmp:
+                    path = Path(tmp) / "work.bundle"
+                    path.write_bytes(outcome["bundle"])
+                    git_in(job.cwd, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                           str(path), f"HEAD:{keep}")  # fmt: skip
             nborchs = [f":(exclude,literal){p}" for p in job.managed_files]
+            # The files first, while the index is still the start's: what the agent deleted
+            # (committed or not) goes from the worktree too; then the branch and the index.
+            git_in(job.cwd, "restore", f"--source={transfer or head}", "--worktree", "--", ":/",
+                   *nborchs)  # fmt: skip
+            for rel in gone:  # untracked files an earlier try left and this one removed
+                (job.cwd / rel).unlink(missing_ok=True)
             if head != start:  # the agent's own commits move the attempt's branch, as locally
                 git_in(job.cwd, "reset", "--quiet", "--soft", head)
                 git_in(job.cwd, "restore", f"--source={head}", "--staged", "--", ":/")
-            # what it left uncommitted (or its last commit's files): in the worktree, as locally
-            git_in(job.cwd, "restore", f"--source={transfer or head}", "--worktree", "--", ":/",
-                   *nborchs)  # fmt: skip
-        except NborchError as err:
-            raise NborchError(f"the work of {job.task_id}/{job.agent} came back from its Dask "
-                              f"worker but could not be put in {job.cwd}: {err} — it is kept "
-                              f"as {keep} (git log {keep})") from err  # fmt: skip
-        git_in(job.cwd, "update-ref", "-d", keep)
+        except (NborchError, OSError) as err:
+            with contextlib.suppress(NborchError):  # the branch where it was, the work kept
+                git_in(job.cwd, "reset", "--quiet", "--soft", start)
+            kept = f" — it is kept as {keep} (git log {keep})" if outcome["bundle"] else ""
+            return (f"the work came back from its Dask worker but could not be put in "
+                    f"{job.cwd}: {err}{kept}")  # fmt: skip
+        if outcome["bundle"]:
+            git_in(job.cwd, "update-ref", "-d", keep)
+        return ""
 
 
 def bundle_of(cwd: Path, commit: str, exclude: str | None = None) -> bytes:
@@ -427,6 +437,9 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
     if started.is_set():  # Dask reran us after a worker died: the attempt must not run twice
         return {"lost": "the worker that started it died; it is not run a second time"}
     started.set()
+    cancelled = Event(f"nborch-cancel-{token}", client=client)
+    if cancelled.is_set():  # cancelled while the job was being handed to this worker
+        return {"cancelled": "cancelled before its agent started"}
     scratch = Path(worker.local_directory) / "nborch"
     here = scratch / "attempts" / token
     try:
@@ -447,7 +460,6 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
             (worktree / rel).parent.mkdir(parents=True, exist_ok=True)
             (worktree / rel).unlink(missing_ok=True)
             os.symlink(target, worktree / rel)
-        cancelled = Event(f"nborch-cancel-{token}", client=client)
         job = _local_job(payload, worktree, attempt_dir)
         with contextlib.ExitStack() as leases:  # taken in name order: no two jobs wait on each other
             for name, most in payload["limits"]:
@@ -461,6 +473,12 @@ def run_on_worker(payload: dict[str, Any], bundle: bytes) -> dict[str, Any]:
         out = {"process": result.process, "usage": result.usage, "fatal": list(result.fatal),
                "token": token, "worker": worker.address, "bundle": b"", "head": payload["start"],
                "transfer": None}  # fmt: skip
+        # Files an earlier try left (shipped, not nborch's own): which are gone now, so the
+        # coordinator removes them too; and that there were some, so it looks even when the
+        # agent's tree ended as it started.
+        leftovers = [p for p in (*payload["files"], *payload["links"]) if p not in payload["managed"]]
+        out["leftovers"] = bool(leftovers)
+        out["gone"] = [p for p in leftovers if not os.path.lexists(worktree / p)]
         try:  # what the agent did, in git, for the way back
             out["head"] = git_in(worktree, "rev-parse", "HEAD").decode().strip()
             out["transfer"] = _transfer_commit(worktree, out["head"], payload["managed"])

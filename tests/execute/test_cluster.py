@@ -102,6 +102,7 @@ else:
     import subprocess
     (wt / "three.txt").write_text("three\\n")
     subprocess.run(["git", "add", "three.txt"], cwd=wt, check=True)
+    subprocess.run(["git", "mv", "app.py", "main.py"], cwd=wt, check=True)  # committed below
     subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@b.c", "commit", "-q", "-m",
                     "the agent's own commit"], cwd=wt, check=True)
     (wt / "left.txt").write_text("uncommitted\\n")
@@ -289,7 +290,9 @@ class DaskExecutorTests:
         made is what lands (not the first try's copy, sent along as a starting point)."""
         agent(tmp_path, "flaky", "first = not (wt / 'a.txt').exists()\n"
                                  "(wt / 'a.txt').write_text('first' if first else 'second')\n"
-                                 "if first:\n    print('Error: 429 rate limit'); sys.exit(1)\n")  # fmt: skip
+                                 "if first:\n    (wt / 'junk.txt').write_text('j')\n"
+                                 "    print('Error: 429 rate limit'); sys.exit(1)\n"
+                                 "(wt / 'junk.txt').unlink()\n")  # fmt: skip
         run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: flaky\n"),
                          root=tmp_path / "wt", timeout="60s", retries=1, backoff=0.1,
                          executor=DaskExecutor(cluster))  # fmt: skip
@@ -297,6 +300,8 @@ class DaskExecutorTests:
         ex = run.executions[("1", "flaky")]
         assert ex.status == S.COMPLETED and ex.tries == 2, ex.error
         assert git(git_repo, "show", f"{ex.branch}:a.txt") == "second"
+        files = git(git_repo, "ls-tree", "--name-only", ex.branch).split()
+        assert "junk.txt" not in files and not (Path(ex.worktree) / "junk.txt").exists()
 
     def test_a_cancel_reaches_a_job_still_waiting_for_a_worker(self, cluster, git_repo, tmp_path):
         """No worker has a GPU: the job waits in the scheduler; a cancel ends it at once."""
