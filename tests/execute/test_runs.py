@@ -254,8 +254,10 @@ class ClaimTests:
     def test_two_resumes_at_once_run_the_agent_once(self, git_repo, tmp_path):
         """Two `nborch resume RUN` started together: one runs the interrupted attempt, the other
         says who does and exits 2; the agent ran once."""
+        # 6 s: long enough that the second resume, however slow to start on a busy machine,
+        # meets the first one still running the attempt
         agent(tmp_path, "ok", "with open(here / 'ran.log', 'a') as f: f.write(task + '\\n')\n"
-                              "import time; time.sleep(2)\n(wt / f'{task}.txt').write_text(task)\n")  # fmt: skip
+                              "import time; time.sleep(6)\n(wt / f'{task}.txt').write_text(task)\n")  # fmt: skip
         first = run_plan(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: ok\n")
         (tmp_path / "agents" / "ran.log").unlink()
         crash(git_repo, first.id, {"1": "running"})
