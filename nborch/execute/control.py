@@ -167,6 +167,15 @@ class RunControl:
         keys = [k for k in self.executions if task in (None, k[0]) and agent in (None, k[1])]
         if not keys:
             raise KeyError(f"no attempt of task {task!r} by {agent!r} in this run")
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is not None and here is self._loop and self.running:
+            raise NborchError("run.follow() would wait on the loop that runs the agents (this "
+                              "notebook's, after run.start()): read run.logs(task, agent) or "
+                              "the live view here, or follow from a terminal with `nborch logs "
+                              f"{self.id} -f`")  # fmt: skip
         while getattr(self, "prepared", None) is None and self.running:  # its folders come first
             time.sleep(poll)
         paths = {k: self._log_path(k) for k in keys}

@@ -847,6 +847,25 @@ class FollowTests:
         with pytest.raises(KeyError, match="no attempt"):
             next(run.follow("9"))
 
+    def test_follow_refuses_to_block_the_loop_that_runs_the_agents(self, git_repo, tmp_path):
+        """In a notebook, run.start() runs the agents on the notebook's own loop: following
+        there would wait forever, so it says what to do instead."""
+        agent(tmp_path, "slowpoke", "time.sleep(1)\n")
+        run = coordinator(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: slowpoke\n")
+
+        async def in_a_cell() -> str:
+            run.start()
+            try:
+                next(run.follow("1", "slowpoke"))
+            except nborch.NborchError as err:
+                return str(err)
+            finally:
+                await run
+            return ""
+
+        said = asyncio.run(in_a_cell())
+        assert "would wait on the loop that runs the agents" in said and "nborch logs" in said
+
 
 class WorktreeProblemTests:
     """An agent that leaves its branch or deletes its .git is flagged when its work is sealed;
