@@ -4,7 +4,8 @@ Pure functions of the attempts (and the plan, for the waits on dependencies): no
 library, colours from JupyterLab's CSS variables (so dark themes work) with plain fallbacks.
 
 - rows are grouped by task, in the order of the run; each row is ``task · agent``;
-- a bar spans the attempt's running time, coloured by its state; a running one grows to now;
+- a bar spans the attempt's running time, coloured by its state as in the table; a running one
+  grows to now;
 - an attempt that ended without completing has a mark at its end: ``WIP`` when its work was
   committed as work in progress, ``×`` when nothing was;
 - the time an attempt waited before it started (for the tasks it depends on, or for a slot) is a
@@ -24,25 +25,18 @@ from html import escape
 from ..durations import format_duration
 from ..events import AttemptState
 from ..execute.results import AgentExecution
+from ..execute.table import COLOURS, STATUS
 
-__all__ = ["COLOURS", "timeline_svg", "timeline_text"]
+__all__ = ["timeline_svg", "timeline_text"]
 
 S = AttemptState
-# state → (CSS variable of JupyterLab, fallback colour)
-COLOURS: dict[AttemptState, tuple[str, str]] = {
-    S.COMPLETED: ("--jp-success-color1", "#43a047"),
-    S.FAILED: ("--jp-error-color1", "#e53935"),
-    S.TIMEOUT: ("--jp-warn-color1", "#fb8c00"),
-    S.CANCELLED: ("--jp-ui-font-color2", "#888888"),
-    S.INTERRUPTED: ("--jp-warn-color0", "#ef6c00"),
-    S.RUNNING: ("--jp-brand-color1", "#1e88e5"),
-}
 _ROW, _LABEL, _PAD = 18, 160, 4
-# One style block per picture: the bars carry only a class (a 100-attempt run stays small).
+# One style block per picture: the bars carry only a class (a 100-attempt run stays small);
+# a state's colour is the one the table gives it.
 _STYLE = ("<style>.nborch-timeline{font:11px var(--jp-ui-font-family,sans-serif);"
           "fill:var(--jp-ui-font-color1,#333)}.nborch-timeline rect{rx:2px;"
           "fill:var(--jp-ui-font-color3,#bbb)}"
-          + "".join(f".nborch-timeline .nb-{s}{{fill:var({v},{f})}}" for s, (v, f) in COLOURS.items())
+          + "".join(f".nborch-timeline .nb-{s}{{fill:{COLOURS[colour]}}}" for s, (_, colour) in STATUS.items())
           + ".nborch-timeline .sep{stroke:var(--jp-border-color2,#ddd)}.nborch-timeline .wait"
           "{stroke:var(--jp-ui-font-color3,#bbb);stroke-dasharray:2 3}</style>")  # fmt: skip
 

@@ -40,7 +40,7 @@ class TimelineTests:
                 re.findall(r'<rect class="nb-(\w+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg)}  # fmt: skip
         plot = 560 - 160 - 40  # over 40 s
         assert bars["running"] == (160 + plot * 20 / 40, plot * 20 / 40)  # grows to now
-        assert ".nb-completed{fill:var(--jp-success-color1,#43a047)}" in svg
+        assert ".nb-completed{fill:var(--jp-success-color1,#43a047)}" in svg  # the table's colour
         assert "var(--jp-error-color1" in svg
         assert svg.count(">WIP</text>") == 1 and svg.count(">×</text>") == 1
         assert svg.count('<line class="wait"') == 2  # task 2 waited 10 s, task 3 waited 20 s
