@@ -149,6 +149,9 @@ def _run_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., A
                               + keep),
             click.option("--validate/--no-validate", default=None if resume else True,
                          help="Run the tasks' validation criteria after each attempt." + keep),
+            click.option("--race/--no-race", default=None if resume else False,
+                         help="Per task, once an attempt completes and passes the task's checks, "
+                              "stop its other attempts (their work kept as WIP)." + keep),
             click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout."),
             *EXECUTOR_OPTIONS,
         ]):  # fmt: skip
@@ -161,10 +164,11 @@ def _run_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., A
 def _finish_run(run: Any, as_json: bool) -> None:
     """Print the result and exit 0 when every attempt completed, 1 otherwise."""
     from ..events import AttemptState
+    from ..execute.results import spending
 
     if as_json:
         emit_json({"run_id": run.id, "attempts": [ex.to_json() for ex in run.executions.values()],
-                   "unrecorded": run.unrecorded})  # fmt: skip
+                   "unrecorded": run.unrecorded, **spending(run.executions.values())})  # fmt: skip
         if run.unrecorded:
             click.echo(f"warning: {run.unrecorded}", err=True)
     else:
@@ -172,6 +176,11 @@ def _finish_run(run: Any, as_json: bool) -> None:
 
         table(repr(run).strip("<>"), COLUMNS, rows(run.executions.values()))
         click.echo(f"run id: {run.id} — nborch status -r {run.repo} --run {run.id}", err=True)
+        money = spending(run.executions.values())
+        if money["stopped_by_race"]:
+            click.echo(f"race: {money['stopped_by_race']} attempt(s) stopped once another won; "
+                       f"about ${money['saved_usd']:.4f} and {money['saved_tokens']:,} tokens not "
+                       "spent (estimated from the winners)", err=True)  # fmt: skip
     if run.unrecorded:
         click.echo(f"warning: {run.unrecorded}", err=True)
     ok = not run.unrecorded and all(ex.status == AttemptState.COMPLETED
@@ -233,7 +242,7 @@ def _stopped(run: Any) -> str:
 def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
             model: str | None, base: str | None, include_done: bool, dry_run: bool,
             root: Path | None, fmt: str | None, split_subtasks: bool, max_concurrent: int,
-            timeout: float | None, retries: int, validate: bool, as_json: bool,
+            timeout: float | None, retries: int, validate: bool, race: bool, as_json: bool,
             executor: str | None, scheduler: str | None, resources: str | None,
             limits: Sequence[str]) -> None:  # fmt: skip
     """Run agents on every task of PLAN in parallel, each in its own worktree."""
@@ -255,7 +264,7 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
                      a["worktree"], a["command"]) for a in report["attempts"]])  # fmt: skip
         return
     run = Run(repo, team, max_concurrent=max_concurrent, timeout=timeout, retries=retries,
-              root=root, base=base, model=model, validate=validate,
+              root=root, base=base, model=model, validate=validate, race=race,
               include_done=include_done, executor=runner)  # fmt: skip
     run.check_agents()
     _drive(run, as_json)
@@ -268,7 +277,7 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
 @_run_options(resume=True)
 @errors_exit
 def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int | None,
-           timeout: float | None, retries: int | None, validate: bool | None,
+           timeout: float | None, retries: int | None, validate: bool | None, race: bool | None,
            as_json: bool, executor: str | None, scheduler: str | None, resources: str | None,
            limits: Sequence[str]) -> None:  # fmt: skip
     """Run again what an interrupted RUN did not finish, in the same worktrees, with the options
@@ -279,7 +288,7 @@ def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int | No
     runner = make_executor(executor, scheduler, resources, limits)
     load_repo_agents(repo)
     run = Run.load(repo, run_id, max_concurrent=max_concurrent, timeout=timeout,
-                   retries=retries, validate=validate)  # fmt: skip
+                   retries=retries, validate=validate, race=race)  # fmt: skip
     run.executor = executor_of(runner)
     run.check_agents()
     _drive(run, as_json, resume="failed" if retry_failed else True)

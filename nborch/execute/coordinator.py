@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ class Coordinator(RunControl):
         ``max_concurrent`` (attempts at once), ``timeout`` (per attempt, e.g. ``"20m"``; None for
         no limit), ``retries`` (extra tries for failures that look transient: rate limits, 5xx),
         ``model``, ``validate`` (run each completed attempt's validation criteria),
-        ``check_timeout``, ``backoff``.
+        ``check_timeout``, ``backoff``, ``race`` (stop a task's other attempts once one
+        completes and passes its checks).
     executor:
         Where processes run: ``"local"`` (default, :class:`~nborch.execute.executor.LocalExecutor`),
         ``"dask"`` (:class:`~nborch.execute.cluster.DaskExecutor` on a LocalCluster), or any
@@ -116,6 +118,7 @@ class Coordinator(RunControl):
         self.workspace: Workspace | None = None
         self.error: BaseException | None = None
         self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
+        self._race_lost: dict[tuple[str, str], str] = {}  # attempts stopped because one won
         self._resumed = False
 
     @classmethod
@@ -167,6 +170,9 @@ class Coordinator(RunControl):
             raise AgentError("cannot start: " + "; ".join(lines))
 
     def set_state(self, ex: AgentExecution, state: AttemptState, error: str = "") -> None:
+        if state == S.CANCELLED and (ex.task, ex.agent) in self._race_lost:
+            ex.reason = self._race_lost[(ex.task, ex.agent)]
+            error = ex.reason + (f" ({error})" if error and error != "cancelled" else "")
         logger.info("run %s, task %s, %s: %s%s", self.id, ex.task, ex.agent, state,
                     f" — {error}" if error else "")  # fmt: skip
         ex.status = state
@@ -187,6 +193,9 @@ class Coordinator(RunControl):
                     prepare, self.repo, self.assignments, root=self.root, base=self.base,
                     include_done=self.include_done, live=True)  # fmt: skip
             self.workspace = Workspace(self.repo, self.prepared)
+            notes = [n for n in self.race_notes() if n not in self.prepared.warnings]
+            if notes:  # said with prepare's warnings, before anything runs
+                self.prepared = replace(self.prepared, warnings=(*self.prepared.warnings, *notes))
             self.recorder = Recorder(self.workspace.manager, self.prepared, self.options.to_dict())
             self.recorder.begin(self.executions.values())
             if self._resumed:  # keep what an earlier try left in the worktrees
@@ -432,6 +441,35 @@ class Coordinator(RunControl):
             ex.validation_details = [c.to_dict() for c in checks]
         ex.last_line = said
         self.set_state(ex, state, error)
+        if self.options.race and state == S.COMPLETED and ex.validation == "passed":
+            self._win(ex)
+
+    def _win(self, winner: AgentExecution) -> None:
+        """Race mode: the task's other attempts stop (running ones commit their WIP), and
+        those not started never start."""
+        for key in self._task_keys.get(winner.task, ()):
+            other = self.executions[key]
+            if key != (winner.task, winner.agent) and not other.status.is_final:
+                self._race_lost[key] = f"race won by {winner.agent}"
+                logger.info("task %s: %s won the race; stopping %s", winner.task, winner.agent,
+                            other.agent)  # fmt: skip
+                self._cancel_event(key).set()
+
+    def race_notes(self) -> list[str]:
+        """What race mode cannot do in this run, said before it starts: tasks without checks
+        (nothing proves a winner, so all their attempts run)."""
+        if not self.options.race:
+            return []
+        tasks = {t for t, _ in self.executions}
+        blind = [t for t in sorted(tasks) if not (self.plan[t].commands or self.plan[t].named_tests)]
+        single = [t for t in sorted(tasks) if sum(1 for k in self.executions if k[0] == t) < 2]
+        notes = []
+        if blind:
+            notes.append(f"race: task(s) {', '.join(blind)} name no checks (validation commands or "
+                         "test ids), so nothing can prove a winner: all their attempts run")  # fmt: skip
+        if single and len(single) == len(tasks):
+            notes.append("race: every task has one attempt, so there is nothing to race")
+        return notes
 
 
 def disk_full_message(pa: PreparedAttempt, err: NborchError, error: str) -> str:

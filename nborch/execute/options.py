@@ -34,6 +34,7 @@ class RunOptions:
     validate: bool = True
     check_timeout: float | None = 600.0  # per validation command
     backoff: float = 2.0  # seconds before the first retry; doubles each time
+    race: bool = False  # stop a task's other attempts once one completes and passes its checks
 
     def __post_init__(self) -> None:
         for name in ("timeout", "check_timeout"):
@@ -44,6 +45,9 @@ class RunOptions:
                 raise NborchError(f"{name}={value!r} must be a whole number of at least {least}")
         if not isinstance(self.backoff, int | float) or self.backoff < 0:
             raise NborchError(f"backoff={self.backoff!r} must be a number of seconds, 0 or more")
+        if self.race and not self.validate:
+            raise NborchError("race=True needs the tasks' checks to pick a winner: keep "
+                              "validate=True (drop --no-validate)")  # fmt: skip
 
     @classmethod
     def of(cls, **values: Any) -> RunOptions:

@@ -134,7 +134,7 @@ class Recorder:
             "output_tokens": ex.output_tokens, "cost_usd": ex.cost_usd, "error": ex.error,
             "validation": ex.validation, "validation_json": json.dumps(ex.validation_details),
             "log_path": ex.log_path, "tries": ex.tries, "problem": ex.problem,
-            "worker": ex.worker,
+            "worker": ex.worker, "reason": ex.reason,
         }  # fmt: skip
         status, error = str(ex.status), ex.error
         self.write(lambda store: store.update_attempt(self.run_id, ex.task, ex.agent, **fields))

@@ -13,7 +13,7 @@ from ..events import AttemptState
 SUMMARY_COLUMNS = (
     "task", "agent", "status", "duration_s", "return_code", "branch", "commit", "files_changed",
     "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "log_path", "error",
-    "validation", "started_at", "ended_at", "is_demo", "problem", "worker",
+    "validation", "started_at", "ended_at", "is_demo", "problem", "worker", "reason",
 )  # fmt: skip
 
 
@@ -47,6 +47,7 @@ class AgentExecution:
     start_commit: str | None = None  # where the agent began: the base plus merged dependencies
     problem: str = ""  # what is wrong with its worktree (the agent left its branch, deleted .git)
     worker: str = ""  # the Dask worker it ran on ("" here)
+    reason: str = ""  # why it was stopped early: "race won by AGENT", or ""
 
     @property
     def duration_s(self) -> float | None:
@@ -96,3 +97,25 @@ def counts(executions: Sequence[AgentExecution]) -> dict[str, int]:
     for e in executions:
         out[str(e.status)] = out.get(str(e.status), 0) + 1
     return out
+
+
+def spending(executions: Iterable[AgentExecution]) -> dict[str, Any]:
+    """What the run spent, and what race mode did not: ``spent_usd`` (what agents reported),
+    ``saved_usd`` and ``saved_tokens`` (for each attempt stopped because another won, what the
+    winner spent beyond what it had spent: an estimate of what finishing it would have cost)."""
+    executions = list(executions)
+    by_key = {(e.task, e.agent): e for e in executions}
+    spent = sum(e.cost_usd or 0.0 for e in executions)
+    saved_usd, saved_tokens, stopped = 0.0, 0, 0
+    for e in executions:
+        if not e.reason.startswith("race won by "):
+            continue
+        stopped += 1
+        winner = by_key.get((e.task, e.reason.removeprefix("race won by ")))
+        if winner is not None:
+            saved_usd += max(0.0, (winner.cost_usd or 0.0) - (e.cost_usd or 0.0))
+            saved_tokens += max(0, winner.input_tokens + winner.output_tokens
+                                - e.input_tokens - e.output_tokens)  # fmt: skip
+    return {"spent_usd": round(spent, 6), "saved_usd": round(saved_usd, 6),
+            "saved_tokens": saved_tokens, "stopped_by_race": stopped}  # fmt: skip
+

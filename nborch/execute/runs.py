@@ -150,7 +150,7 @@ def restore(ex: AgentExecution, rec: Any, alive: bool = True) -> None:
     if status != rec.status and not ex.error:
         ex.error = f"the coordinator stopped while this attempt was {rec.status}"
     ex.validation_details = json.loads(rec.validation_json or "[]")
-    ex.problem, ex.worker = rec.problem, rec.worker
+    ex.problem, ex.worker, ex.reason = rec.problem, rec.worker, rec.reason
 
 
 def _dt(value: Any) -> datetime | None:

@@ -99,6 +99,7 @@ class AttemptRecord:
     done_requested: bool = False
     problem: str = ""  # schema 3: what sealing the attempt found wrong with its worktree
     worker: str = ""  # schema 3: the Dask worker the agent ran on ("" here)
+    reason: str = ""  # schema 3: why it was stopped early ("race won by AGENT")
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -109,7 +110,7 @@ RUN_COLUMNS = [f.name for f in fields(RunRecord)]
 EXEC_COLUMNS = ["status", "started_at", "ended_at", "return_code", "commit_sha", "files_changed",
               "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "error",
               "validation", "validation_json", "log_path", "tries", "done_requested",
-              "problem", "worker"]  # fmt: skip
+              "problem", "worker", "reason"]  # fmt: skip
 ATTEMPT_COLUMNS = ["run_id", "task_id", "task_slug", "agent", "branch", "path", "attempt_dir",
                  "state", "managed_files_json", "created_at", "updated_at", "head",
                  *EXEC_COLUMNS]  # fmt: skip

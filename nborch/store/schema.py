@@ -70,6 +70,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (3, (
         "ALTER TABLE attempts ADD COLUMN problem TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE attempts ADD COLUMN worker TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE attempts ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
     )),
 )  # fmt: skip
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -377,3 +377,27 @@ class VerboseTests:
         debug = execute("-vv")
         assert "DEBUG nborch: git worktree add" in debug and " ms" in debug
         assert "DEBUG nborch: git " in execute(env={"NBORCH_LOG": "debug"})
+
+
+class RaceCliTests:
+    def test_execute_race_json_and_the_note_before_the_run(self, git_repo: Path, tmp_path: Path) -> None:
+        plan = tmp_path / "plan.md"
+        plan.write_text("# P\n## Task 1: Good\n\n**Validation criteria**\n\n- `test -f good.txt` "
+                        "passes.\n\n## Task 2: Unchecked\n")  # fmt: skip
+        quick = f"{sys.executable} -c \"import pathlib,sys; pathlib.Path(sys.argv[1],'good.txt').write_text('ok')\" {{worktree}}"
+        slow = f"{sys.executable} -c \"import time; time.sleep(60)\""
+        done = nborch("execute", str(plan), "-r", str(git_repo), "--json", "--race", "--root",
+                      str(tmp_path / "wt"), "--script", f"quick={quick}", "--script", f"slow={slow}",
+                      "--agents", "quick,slow", "--per-task", "2", "-t", "8s", "-c", "4")  # fmt: skip
+        report = json.loads(done.stdout)
+        by = {(a["task"], a["agent"]): a for a in report["attempts"]}
+        assert by[("1", "slow")]["status"] == "cancelled"
+        assert by[("1", "slow")]["reason"] == "race won by quick"
+        assert by[("1", "quick")]["reason"] == "" and report["saved_usd"] == 0.0
+        assert {"spent_usd", "saved_usd", "unrecorded"} <= report.keys()
+        note = "race: task(s) 2 name no checks"
+        assert note in done.stderr
+        assert done.returncode == 1  # task 2's slow attempt timed out or ran: not all completed
+        bad = nborch("execute", str(plan), "-r", str(git_repo), "--race", "--no-validate",
+                     "--script", f"quick={quick}", "--agents", "quick")  # fmt: skip
+        assert bad.returncode == 2 and "needs the tasks' checks" in bad.stderr

@@ -832,6 +832,65 @@ class OutputBatchTests:
         assert Path(ex.log_path).read_text().count("\n") == 20000 + 20 + 1  # lines, blanks, stderr
 
 
+RACE_PLAN = """\
+# P
+## Task 1: Make good.txt
+Agents: fast, slow, slower
+
+**Validation criteria**
+
+- `test -f good.txt` passes.
+"""
+
+
+class RaceTests:
+    def test_the_first_attempt_that_passes_stops_the_others(self, git_repo, tmp_path):
+        """race=True: `fast` completes and passes; `slow` (running) is stopped with its work
+        committed as WIP, `slower` (waiting for a slot) never starts; the run ends soon after
+        the winner and leaves no process behind."""
+        agent(tmp_path, "fast", "time.sleep(0.3)\n(wt / 'good.txt').write_text('ok')\n")
+        agent(tmp_path, "slow", "(wt / 'partial.txt').write_text('half')\ntime.sleep(60)\n")
+        agent(tmp_path, "slower", "time.sleep(60)\n")
+        run = coordinator(git_repo, tmp_path, RACE_PLAN, race=True, max_concurrent=2, timeout="2m")
+        started = time.monotonic()
+        run.run_sync()
+        assert time.monotonic() - started < 30
+        fast, slow, slower = (run.executions[("1", a)] for a in ("fast", "slow", "slower"))
+        assert fast.status == S.COMPLETED and fast.validation == "passed" and fast.reason == ""
+        assert slow.status == slower.status == S.CANCELLED
+        assert slow.reason == slower.reason == "race won by fast"
+        assert slow.error.startswith("race won by fast")
+        assert git(git_repo, "show", f"{slow.branch}:partial.txt") == "half"  # its WIP kept
+        assert slower.started_at is None  # never started
+        assert _leftovers(tmp_path) == []
+        assert run.summary().set_index("agent").loc["slow", "reason"] == "race won by fast"
+        assert nborch.Run.load(git_repo, run.id).executions[("1", "slow")].reason == "race won by fast"
+
+    def test_without_a_passing_attempt_every_attempt_runs_to_its_end(self, git_repo, tmp_path):
+        agent(tmp_path, "fast", "(wt / 'bad.txt').write_text('no')\n")
+        agent(tmp_path, "slow", "time.sleep(0.5)\n(wt / 'bad.txt').write_text('no')\n")
+        agent(tmp_path, "slower", "time.sleep(1)\n")
+        run = coordinator(git_repo, tmp_path, RACE_PLAN, race=True).run_sync()
+        assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
+        assert {ex.validation for ex in run.executions.values()} == {"failed"}
+        assert {ex.reason for ex in run.executions.values()} == {""}
+
+    def test_a_task_without_checks_cannot_be_raced_and_that_is_said_first(self, git_repo, tmp_path):
+        agent(tmp_path, "fast", "(wt / 'a.txt').write_text('a')\n")
+        agent(tmp_path, "slow", "time.sleep(0.5)\n(wt / 'b.txt').write_text('b')\n")
+        run = coordinator(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: fast, slow\n", race=True)
+        said = ("race: task(s) 1 name no checks (validation commands or test ids), so nothing can "
+                "prove a winner: all their attempts run")  # fmt: skip
+        assert run.race_notes() == [said]
+        run.run_sync()
+        assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
+        assert run.prepared.warnings[-1] == run.race_notes()[0]
+
+    def test_race_needs_the_checks(self, git_repo, tmp_path):
+        with pytest.raises(nborch.NborchError, match="race=True needs the tasks' checks"):
+            coordinator(git_repo, tmp_path, RACE_PLAN, race=True, validate=False)
+
+
 class FollowTests:
     def test_follow_yields_an_attempts_lines_as_they_come_until_it_ends(self, git_repo, tmp_path):
         agent(tmp_path, "ticker", "for i in range(5):\n    print('tick', i, flush=True)\n    time.sleep(0.2)\n")
