@@ -70,10 +70,16 @@ def test_tutorial_03_progress_table(page: Any, lab: Lab) -> None:
     rows = table.locator("tbody tr")
     view.locator(".widget-hprogress").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "03-run-view.png"))
+    # the timeline under the table: one bar per attempt, drawn in the page
+    timeline = view.locator("svg.nborch-timeline").first
+    timeline.scroll_into_view_if_needed()
+    assert timeline.is_visible() and timeline.locator("rect").count() == 16
+    page.screenshot(path=str(SCREENSHOTS / "03-run-timeline.png"))
     # the cell has ended, so a pick in the attempt drop-down reaches the kernel and the detail
     # pane below the table shows that attempt
     view.locator(".widget-dropdown select").first.select_option(label="1.3 · demo-broken")
-    detail = view.locator(".widget-html-content", has_text="1.3 · demo-broken").first
+    # (the timeline names the attempt too: the detail pane is the one without a picture)
+    detail = view.locator(".widget-html-content:not(:has(svg))", has_text="1.3 · demo-broken").first
     detail.wait_for()
     assert "✗ failed" in detail.inner_text() and "exit code 1" in detail.inner_text()
     detail.scroll_into_view_if_needed()
