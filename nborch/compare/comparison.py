@@ -206,6 +206,8 @@ class Comparison:
         for task, ranked in self.tasks.items():
             rec = self._recommendations[task]
             out.append(html_table(TASK_COLUMNS, self.task_rows(task), caption=str(rec)))
+            if (matrix := self.matrices.get(task)) is not None and matrix.cells:
+                out.append(matrix.grid_html())
             top = [r for r in ranked if r.eligible][:2] or ranked[:2]
             out.append(_overlap_line(top))
             out.append(_side_by_side([(r.agent, self.patches.get((task, r.agent), "")) for r in top]))

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from html import escape
 from pathlib import Path, PurePosixPath
 
 from ..display import html_table, plural, text_table
@@ -157,7 +158,38 @@ class CrossMatrix:
         notes = html_table(("note",), [(n,) for n in self.notes]) if self.notes else ""
         if not self.cells:
             return html_table(("note",), [(n,) for n in self.notes], caption=self._summary())
-        return html_table(*self._rows(), caption=self._summary()) + notes
+        return self.grid_html() + notes
+
+    def grid_html(self) -> str:
+        """The matrix as a coloured grid: a row per runner, a column per author of tests, each
+        cell the author's tests that pass on the runner — green all, amber some, red none, grey
+        none to run — in JupyterLab's theme colours."""
+        columns, rows = self._rows()
+        head = "".join(f"<th {_GRID_CELL}>{escape(c)}</th>" for c in columns)
+        body = []
+        for runner, row in zip(self.subjects, rows, strict=True):
+            cells = [f"<th {_GRID_CELL}>{escape(str(row[0]))}</th>"]
+            for author, text in zip(self.authors, row[1:-1], strict=True):
+                p, t = self._counts(author, runner)
+                shade = _GRID_SHADES["none" if t == 0 else "all" if p == t else "some" if p else "no"]
+                cells.append(f'<td {_GRID_CELL[:-1]};background:{shade}" title="{escape(author)}\'s '
+                             f'tests on {escape(runner)}: {p} of {t} pass">{escape(str(text))}</td>')  # fmt: skip
+            cells.append(f"<td {_GRID_CELL}>{escape(str(row[-1]))}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        caption = (f'<caption style="text-align:left;font-weight:bold">{escape(self._summary())}: '
+                   "each cell, an author's tests passing on a runner</caption>")  # fmt: skip
+        return (f'<table class="nborch-cross" style="border-collapse:collapse">{caption}'
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+_GRID_CELL = 'style="padding:2px 8px;text-align:center;border:1px solid var(--jp-border-color2,#ddd)"'
+# Tinted, so the text on them stays readable in light and dark themes alike.
+_GRID_SHADES = {
+    "all": "color-mix(in srgb, var(--jp-success-color1,#43a047) 35%, transparent)",
+    "some": "color-mix(in srgb, var(--jp-warn-color1,#fb8c00) 35%, transparent)",
+    "no": "color-mix(in srgb, var(--jp-error-color1,#e53935) 35%, transparent)",
+    "none": "transparent",
+}
 
 
 def behaviour_clusters(matrix: CrossMatrix) -> list[tuple[str, ...]]:

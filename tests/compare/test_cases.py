@@ -365,6 +365,7 @@ class TestFixes:
         page = calc.cmp._repr_html_()
         assert "take good with good2&#x27;s tests" in page
         assert "a + b" in page and "abs(a) + abs(b)" in page
+        assert page.count('class="nborch-cross"') == len(calc.cmp.matrices) >= 1  # the grids
 
 
 # ---- hanging tests --------------------------------------------------------------------------

@@ -168,6 +168,10 @@ class TestMatrix:
         assert repr(m) == "<CrossMatrix: 4 attempts, 3 authors of tests, 12 runs, 1 note>"
         html = m._repr_html_()
         assert "good1&#x27;s tests" in html and "1/2" in html and "33%" in html
+        # a coloured grid: a cell is tinted by how many of the author's tests pass on the runner
+        assert 'class="nborch-cross"' in html and html.count("<td") >= 12
+        assert "var(--jp-success-color1" in html and "var(--jp-error-color1" in html
+        assert "of 2 pass" in html
         assert "bad" in str(m) and "note: none added" in str(m)
         data = m.to_dict()
         assert data["pass_rates"]["bad"] == pytest.approx(1 / 3)
