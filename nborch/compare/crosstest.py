@@ -162,8 +162,8 @@ class CrossMatrix:
 
     def grid_html(self) -> str:
         """The matrix as a coloured grid: a row per runner, a column per author of tests, each
-        cell the author's tests that pass on the runner — green all, amber some, red none, grey
-        none to run — in JupyterLab's theme colours."""
+        cell the author's tests that pass on the runner — green all, amber some, red none, no
+        tint when there is none to run — in JupyterLab's theme colours."""
         columns, rows = self._rows()
         head = "".join(f"<th {_GRID_CELL}>{escape(c)}</th>" for c in columns)
         body = []
