@@ -35,7 +35,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -47,6 +46,7 @@ from typing import Any
 
 from ..errors import NborchError
 from ..events import AgentEvent, Usage
+from ..gitcmd import Git
 from ..proc.spec import ProcessResult
 from .executor import ExecutionResult, LocalExecutor, OnEvent
 from .jobs import AttemptJob
@@ -63,16 +63,10 @@ _IDENTITY = {"GIT_AUTHOR_NAME": "nborch", "GIT_AUTHOR_EMAIL": "nborch@localhost"
 _TRANSFER_REF = "refs/nborch-transfer"
 
 
-def git_in(cwd: Path, *args: str, env: Mapping[str, str] | None = None,
-         data: bytes | None = None) -> bytes:  # fmt: skip
-    """Run git and return its stdout; a failure is a NborchError naming the command."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    full.update(env or {})
-    done = subprocess.run(["git", *args], cwd=cwd, env=full, input=data, capture_output=True)
-    if done.returncode:
-        said = done.stderr.decode("utf-8", "replace").strip()
-        raise NborchError(f"'git {' '.join(args[:3])}' failed in {cwd}: {said}")
-    return done.stdout
+def git_in(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> bytes:
+    """Run git through nborch's one runner (:class:`~nborch.gitcmd.Git`: a clean environment,
+    lock retries, a WorktreeError naming the command) and return its stdout as bytes."""
+    return Git(cwd).run(*args, env=env).stdout.encode("utf-8", "surrogateescape")
 
 
 class DaskExecutor:
@@ -612,13 +606,12 @@ def _transfer_commit(worktree: Path, head: str, shipped: list[str]) -> str | Non
     for start in range(0, len(shipped), 500):
         chunk = [f":(literal){p}" for p in shipped[start : start + 500]]
         git_in(worktree, "reset", "--quiet", head, "--", *chunk)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _IDENTITY
-    made = subprocess.run(["git", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
-                           "-m", "nborch: uncommitted work of the attempt, for transfer"],
-                          cwd=worktree, env=env, capture_output=True)  # fmt: skip
-    if made.returncode:  # nothing to commit (git says so with 1), or a real failure
-        if subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=worktree).returncode == 0:
+    git = Git(worktree)
+    made = git.run("-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m",
+                   "nborch: uncommitted work of the attempt, for transfer", check=False,
+                   env=_IDENTITY)  # fmt: skip
+    if not made.ok:  # nothing to commit (git says so with 1), or a real failure
+        if git.ok("diff", "--cached", "--quiet"):
             return None
-        raise NborchError(f"could not commit the attempt's work on the worker: "
-                          f"{made.stderr.decode('utf-8', 'replace').strip()}")  # fmt: skip
-    return git_in(worktree, "rev-parse", "HEAD").decode().strip()
+        raise NborchError(f"could not commit the attempt's work on the worker: {git.describe(made)}")
+    return git.out("rev-parse", "HEAD")
