@@ -63,6 +63,23 @@ def copy_repo(src: Path, dst: Path) -> Path:
     return dst
 
 
+def wait_for_start(pids: Path, within: float = 60) -> None:
+    """Until an agent has written its pid file (it runs)."""
+    deadline = time.monotonic() + within
+    while not list(pids.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def spans_of(tmp_path: Path) -> list[tuple[float, float]]:
+    """The (start, end) each agent wrote of itself."""
+    return [tuple(map(float, p.read_text().split())) for p in (tmp_path / "pids").glob("*.span")]
+
+
+def peak(spans: list[tuple[float, float]]) -> int:
+    """The most spans open at one moment."""
+    return max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+
+
 def worker_pid(client: distributed.Client, agent_name: str) -> int:
     """The pid of the worker process running ``agent_name``'s job, as the scheduler says."""
     deadline = time.monotonic() + 30
@@ -159,9 +176,7 @@ class DaskExecutorTests:
         run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: sleeper\n"),
                          root=tmp_path / "wt", timeout="5m", executor=DaskExecutor(cluster, grace=1))  # fmt: skip
         run.start()
-        deadline = time.monotonic() + 60
-        while not list(pids.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for_start(pids)
         started = time.monotonic()
         run.cancel()
         run.wait(60)
@@ -186,9 +201,7 @@ class DaskExecutorTests:
         run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: victim\n"),
                          root=tmp_path / "wt", timeout="5m", executor=DaskExecutor(cluster))  # fmt: skip
         run.start()
-        deadline = time.monotonic() + 60
-        while not list(pids.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for_start(pids)
         agent_pid = int(next(pids.iterdir()).read_text())
         os.kill(worker_pid(cluster, "victim"), signal.SIGKILL)
         run.wait(120)
@@ -213,9 +226,7 @@ class DaskExecutorTests:
                          root=tmp_path / "wt", timeout="5m", retries=1, backoff=0.1,
                          executor=DaskExecutor(cluster))  # fmt: skip
         run.start()
-        deadline = time.monotonic() + 60
-        while not list(pids.iterdir()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for_start(pids)
         os.kill(worker_pid(cluster, "phoenix"), signal.SIGKILL)
         run.wait(120)
         ex = run.executions[("1", "phoenix")]
@@ -233,10 +244,8 @@ class DaskExecutorTests:
                          max_concurrent=20, executor=DaskExecutor(cluster, limits={"tick": 2}))  # fmt: skip
         run.run_sync()
         assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
-        spans = [tuple(map(float, p.read_text().split())) for p in (tmp_path / "pids").glob("*.span")]
-        assert len(spans) == 20
-        most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
-        assert most == 2
+        spans = spans_of(tmp_path)
+        assert len(spans) == 20 and peak(spans) == 2
 
     def test_worker_resources_cap_agents_per_machine(self, cluster, git_repo, tmp_path):
         """Workers started with AGENTS=1 and attempts asking for one AGENTS each: at most one
@@ -248,9 +257,7 @@ class DaskExecutorTests:
                          max_concurrent=6, executor=DaskExecutor(cluster, resources={"AGENTS": 1}))  # fmt: skip
         run.run_sync()
         assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
-        spans = [tuple(map(float, p.read_text().split())) for p in (tmp_path / "pids").glob("*.span")]
-        most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
-        assert most <= 2 and len({ex.worker for ex in run.executions.values()}) == 2
+        assert peak(spans_of(tmp_path)) <= 2 and len({ex.worker for ex in run.executions.values()}) == 2
 
     def test_an_agent_that_commits_everything_its_instruction_file_too(self, cluster, git_repo, tmp_path):
         """The agent commits all it sees, the AGENTS.md nborch wrote for it included: its commit
