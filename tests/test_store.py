@@ -48,7 +48,7 @@ class TestOpen:
         """The database is <git-common-dir>/nborch/nborch.sqlite, in WAL mode, at the latest schema."""
         assert store.path == git_repo / ".git" / "nborch" / "nborch.sqlite"
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
 
     def test_found_from_a_linked_worktree(self, git_repo: Path, tmp_path: Path) -> None:
         """Opening from a linked worktree or a subfolder finds the same database."""
@@ -227,10 +227,10 @@ class TestExecutionSchema:
         db.commit()
         db.close()
         with Store(path) as store:
-            assert store.schema_version == 3
+            assert store.schema_version == 4
             (attempt,) = store.attempts("r1")
             assert attempt.status == "pending" and attempt.input_tokens == 0
-            assert attempt.problem == ""
+            assert attempt.problem == "" and attempt.cache_key == attempt.cached_from == ""
             assert store.get_run("r1").coordinator_pid is None
 
     def test_execution_fields_and_events_round_trip(self, store: Store) -> None:

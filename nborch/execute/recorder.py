@@ -49,6 +49,8 @@ class Recorder:
         self.deferred = 0  # how many writes waited for a lock, for the run's notes and tests
         self.disk_full: StoreError | None = None  # the last write a full disk refused
         self.problem = ""  # what the end of the run could not record, said once by the views
+        # each task's type as the assigner saw it: the history `per_task="auto"` learns from
+        self._types = {a.task: a.task_type for a in prepared.assignments}
 
     @property
     def store(self) -> Store:
@@ -134,7 +136,8 @@ class Recorder:
             "output_tokens": ex.output_tokens, "cost_usd": ex.cost_usd, "error": ex.error,
             "validation": ex.validation, "validation_json": json.dumps(ex.validation_details),
             "log_path": ex.log_path, "tries": ex.tries, "problem": ex.problem,
-            "worker": ex.worker, "reason": ex.reason,
+            "worker": ex.worker, "reason": ex.reason, "cache_key": ex.cache_key,
+            "cached_from": ex.cached_from or "", "task_type": self._types.get(ex.task, ""),
         }  # fmt: skip
         status, error = str(ex.status), ex.error
         self.write(lambda store: store.update_attempt(self.run_id, ex.task, ex.agent, **fields))

@@ -13,7 +13,7 @@ from ..events import AttemptState
 SUMMARY_COLUMNS = (
     "task", "agent", "status", "duration_s", "return_code", "branch", "commit", "files_changed",
     "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "log_path", "error",
-    "validation", "started_at", "ended_at", "is_demo", "problem", "worker", "reason",
+    "validation", "started_at", "ended_at", "is_demo", "problem", "worker", "reason", "cached_from",
 )  # fmt: skip
 
 
@@ -47,7 +47,9 @@ class AgentExecution:
     start_commit: str | None = None  # where the agent began: the base plus merged dependencies
     problem: str = ""  # what is wrong with its worktree (the agent left its branch, deleted .git)
     worker: str = ""  # the Dask worker it ran on ("" here)
-    reason: str = ""  # why it was stopped early: "race won by AGENT", or ""
+    reason: str = ""  # why it was stopped early: "race won by AGENT", "budget", or ""
+    cached_from: str | None = None  # the run whose result it reused instead of running
+    cache_key: str = ""  # what makes its result reusable (see nborch.execute.cache)
 
     @property
     def duration_s(self) -> float | None:

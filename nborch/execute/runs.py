@@ -151,6 +151,7 @@ def restore(ex: AgentExecution, rec: Any, alive: bool = True) -> None:
         ex.error = f"the coordinator stopped while this attempt was {rec.status}"
     ex.validation_details = json.loads(rec.validation_json or "[]")
     ex.problem, ex.worker, ex.reason = rec.problem, rec.worker, rec.reason
+    ex.cache_key, ex.cached_from = rec.cache_key, rec.cached_from or None
 
 
 def _dt(value: Any) -> datetime | None:

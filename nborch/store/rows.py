@@ -100,6 +100,9 @@ class AttemptRecord:
     problem: str = ""  # schema 3: what sealing the attempt found wrong with its worktree
     worker: str = ""  # schema 3: the Dask worker the agent ran on ("" here)
     reason: str = ""  # schema 3: why it was stopped early ("race won by AGENT")
+    cache_key: str = ""  # schema 4: what makes its result reusable (nborch.execute.cache)
+    cached_from: str = ""  # schema 4: the run whose result it reused ("" when it ran)
+    task_type: str = ""  # schema 4: its task's type, as the assigner classified it
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -110,7 +113,7 @@ RUN_COLUMNS = [f.name for f in fields(RunRecord)]
 EXEC_COLUMNS = ["status", "started_at", "ended_at", "return_code", "commit_sha", "files_changed",
               "insertions", "deletions", "input_tokens", "output_tokens", "cost_usd", "error",
               "validation", "validation_json", "log_path", "tries", "done_requested",
-              "problem", "worker", "reason"]  # fmt: skip
+              "problem", "worker", "reason", "cache_key", "cached_from", "task_type"]  # fmt: skip
 ATTEMPT_COLUMNS = ["run_id", "task_id", "task_slug", "agent", "branch", "path", "attempt_dir",
                  "state", "managed_files_json", "created_at", "updated_at", "head",
                  *EXEC_COLUMNS]  # fmt: skip

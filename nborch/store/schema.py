@@ -72,5 +72,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "ALTER TABLE attempts ADD COLUMN worker TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE attempts ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
     )),
+    # 4: the result cache and the history `per_task="auto"` reads: each attempt's cache key (what
+    # it was asked to do, by which agent, from which commit), the run whose result it reused, and
+    # the type the assigner gave its task.
+    (4, (
+        "ALTER TABLE attempts ADD COLUMN cache_key TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE attempts ADD COLUMN cached_from TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE attempts ADD COLUMN task_type TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX attempts_cache_key ON attempts(cache_key)",
+    )),
 )  # fmt: skip
 SCHEMA_VERSION = MIGRATIONS[-1][0]
