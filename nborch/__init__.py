@@ -19,6 +19,7 @@ from .plan import Criterion, Phase, Plan, Task, load_plan, parse_plan
 from .run import Run
 from .team.assign import AgentAssignment, Assignments, PastResults, assign
 from .team.classify import Classification, Classifications, classify, classify_plan
+from .team.history import History, load_history
 from .team.rules import DEFAULT_RULES, TASK_TYPES, Rule
 from .version import __version__ as __version__
 from .workspace.manager import WorktreeManager
@@ -44,6 +45,7 @@ __all__ = [
     "Coordinator",
     "Criterion",
     "DaskExecutor",
+    "History",
     "LocalExecutor",
     "NborchError",
     "PastResults",
@@ -65,6 +67,7 @@ __all__ = [
     "compare",
     "dashboard",
     "history",
+    "load_history",
     "load_plan",
     "parse_plan",
     "prepare",

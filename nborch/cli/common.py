@@ -82,8 +82,9 @@ def team_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--agents``, ``--per-task`` and ``--script``, for every command that assigns agents."""
     fn = click.option("--script", "scripts", multiple=True, metavar="NAME='CMD {prompt_file}'",
                       help="Register a command line as an agent; repeatable.")(fn)
-    fn = click.option("--per-task", type=click.IntRange(min=1), default=1, show_default=True,
-                      help="Different agents per task (best-of-N).")(fn)
+    fn = click.option("--per-task", type=PER_TASK, default=1, show_default=True,
+                      help="Different agents per task (best-of-N), or 'auto': how many and which "
+                           "from the repository's recorded results per task type.")(fn)
     return click.option("--agents", "agents", default=None, metavar="A,B",
                         help="Agents to choose from (default: the installed ones).")(fn)
 
@@ -96,12 +97,14 @@ def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                         help="Plan format (default: detected from the name and content).")(fn)
 
 
-def load_team(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+def load_team(plan_path: Path, agents: str | None, per_task: int | str, scripts: Sequence[str],
                fmt: str | None, split_subtasks: bool, repo: Path | None = None) -> Any:
     """The steps every assigning command shares: the repository's and the command line's script
-    agents, the plan, the assignments (their notes printed on stderr)."""
+    agents, the plan, the assignments (their notes printed on stderr). ``--per-task auto`` learns
+    from the runs recorded in ``repo`` (the current folder when there is none)."""
     from ..plan.load import load_plan
     from ..team.assign import assign as do_assign
+    from ..team.history import load_history
 
     if repo is not None:
         from ..agents.config import load_repo_agents
@@ -109,7 +112,8 @@ def load_team(plan_path: Path, agents: str | None, per_task: int, scripts: Seque
         load_repo_agents(repo)
     register_scripts(scripts)
     plan = load_plan(plan_path, format=fmt, split_subtasks=split_subtasks)
-    team = do_assign(plan, agents=agents_option(agents), per_task=per_task)
+    history = load_history(repo if repo is not None else Path(".")) if per_task == "auto" else None
+    team = do_assign(plan, agents=agents_option(agents), per_task=per_task, history=history)
     for note in team.notes:
         click.echo(f"note: {note}", err=True)
     return team
@@ -131,6 +135,26 @@ def root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--root", type=click.Path(path_type=Path), default=None,
                         help="Where worktrees go (default: outside the repository, in the user "
                              "cache folder; or $NBORCH_WORKTREE_ROOT).")(fn)  # fmt: skip
+
+
+class PerTask(click.ParamType):
+    """``--per-task``: a whole number of attempts (1 or more), or ``auto``."""
+
+    name = "n|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        if text.isascii() and text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r}: give a whole number of attempts per task (1 or more), or 'auto' "
+                  "to choose from the repository's recorded results", param, ctx)  # fmt: skip
+
+
+PER_TASK = PerTask()
 
 
 class Duration(click.ParamType):

@@ -13,6 +13,7 @@ from .common import (
     errors_exit,
     load_team,
     plan_options,
+    repo_option,
     show_assignments,
     table,
     team_options,
@@ -63,14 +64,16 @@ def _task_json(t: Any, c: Any) -> dict[str, Any]:
 
 @click.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path))
+@repo_option
 @team_options
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @errors_exit
-def assign(plan_path: Path, agents: str | None, per_task: int, scripts: Sequence[str],
-           fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
-    """Assign agents to the tasks of PLAN and say why."""
-    result = load_team(plan_path, agents, per_task, scripts, fmt, split_subtasks)
+def assign(plan_path: Path, repo: Path, agents: str | None, per_task: int | str,
+           scripts: Sequence[str], fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
+    """Assign agents to the tasks of PLAN and say why (--per-task auto: from the runs recorded
+    in --repo-path)."""
+    result = load_team(plan_path, agents, per_task, scripts, fmt, split_subtasks, repo)
     if as_json:
         emit_json(result.to_json())
         return

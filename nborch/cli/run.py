@@ -40,7 +40,7 @@ from .common import (
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @errors_exit
-def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+def prepare(plan_path: Path, repo: Path, agents: str | None, per_task: int | str, scripts: Sequence[str],
             base: str | None, run_id: str | None, include_done: bool, root: Path | None,
             fmt: str | None, split_subtasks: bool, as_json: bool) -> None:  # fmt: skip
     """Make a worktree, prompt and agent config file for every attempt; run nothing."""
@@ -152,6 +152,18 @@ def _run_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., A
             click.option("--race/--no-race", default=None if resume else False,
                          help="Per task, once an attempt completes and passes the task's checks, "
                               "stop its other attempts (their work kept as WIP)." + keep),
+            click.option("--cache/--no-cache", default=None if resume else True,
+                         help="Reuse the recorded result of an identical attempt (same task, "
+                              "agent and version, model, start commit, prompt) instead of "
+                              "running it again." + keep),
+            click.option("--budget", "budget_usd", metavar="USD", default=None,
+                         help="The most the run may spend, in dollars: no attempt starts once it "
+                              "is spent, and running ones stop (work kept as WIP)." + keep),
+            click.option("--task-budget", "task_budgets", metavar="TASK=USD", multiple=True,
+                         help="The most one task's attempts may spend (repeatable)." + keep),
+            click.option("--price", "prices", metavar="AGENT=IN/OUT", multiple=True,
+                         help="Dollars per million input/output tokens for an agent that reports "
+                              "no cost, e.g. --price claude=3/15 (repeatable)." + keep),
             click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout."),
             *EXECUTOR_OPTIONS,
         ]):  # fmt: skip
@@ -161,14 +173,29 @@ def _run_options(resume: bool) -> Callable[[Callable[..., Any]], Callable[..., A
     return add
 
 
+def money_options(cache: bool | None, budget_usd: str | None, task_budgets: Sequence[str],
+                  prices: Sequence[str]) -> dict[str, Any]:  # fmt: skip
+    """The cache and budget options as RunOptions values (None where not given)."""
+    from ..execute.budget import parse_price
+
+    pairs = []
+    for item in task_budgets:
+        task, sep, usd = item.partition("=")
+        if not sep or not task.strip():
+            raise click.BadParameter(f"{item!r}: write TASK=USD, e.g. 1.2=0.5",
+                                     param_hint="--task-budget")  # fmt: skip
+        pairs.append((task.strip(), usd))
+    return {"cache": cache, "budget_usd": budget_usd, "task_budget_usd": dict(pairs) or None,
+            "prices": dict(parse_price(p) for p in prices) or None}  # fmt: skip
+
+
 def _finish_run(run: Any, as_json: bool) -> None:
     """Print the result and exit 0 when every attempt completed, 1 otherwise."""
     from ..events import AttemptState
-    from ..execute.results import spending
 
     if as_json:
         emit_json({"run_id": run.id, "attempts": [ex.to_json() for ex in run.executions.values()],
-                   "unrecorded": run.unrecorded, **spending(run.executions.values())})  # fmt: skip
+                   "unrecorded": run.unrecorded, **run.spending()})  # fmt: skip
         if run.unrecorded:
             click.echo(f"warning: {run.unrecorded}", err=True)
     else:
@@ -176,7 +203,19 @@ def _finish_run(run: Any, as_json: bool) -> None:
 
         table(repr(run).strip("<>"), COLUMNS, rows(run.executions.values()))
         click.echo(f"run id: {run.id} — nborch status -r {run.repo} --run {run.id}", err=True)
-        money = spending(run.executions.values())
+        money = run.spending()
+        if money["budget_usd"] is not None or money["spent_usd"]:
+            budget = (f" of the ${money['budget_usd']:.2f} budget" if money["budget_usd"] is not None
+                      else "")  # fmt: skip
+            guess = (f" (${money['estimated_usd']:.4f} of it estimated from tokens at list prices)"
+                     if money["estimated_usd"] else "")  # fmt: skip
+            stopped = (f"; {money['stopped_by_budget']} attempt(s) stopped or not started when it "
+                       "ran out" if money["stopped_by_budget"] else "")  # fmt: skip
+            click.echo(f"spent: ${money['spent_usd']:.4f}{budget}{guess}{stopped}", err=True)
+        if money["cached"]:
+            click.echo(f"cache: {money['cached']} result(s) reused from earlier runs (about "
+                       f"${money['saved_usd']:.4f} and {money['saved_tokens']:,} tokens not spent "
+                       "again) — --no-cache runs them again", err=True)  # fmt: skip
         if money["stopped_by_race"]:
             click.echo(f"race: {money['stopped_by_race']} attempt(s) stopped once another won; "
                        f"about ${money['saved_usd']:.4f} and {money['saved_tokens']:,} tokens not "
@@ -239,11 +278,12 @@ def _stopped(run: Any) -> str:
 @plan_options
 @_run_options(resume=False)
 @errors_exit
-def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scripts: Sequence[str],
+def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int | str, scripts: Sequence[str],
             model: str | None, base: str | None, include_done: bool, dry_run: bool,
             root: Path | None, fmt: str | None, split_subtasks: bool, max_concurrent: int,
-            timeout: float | None, retries: int, validate: bool, race: bool, as_json: bool,
-            executor: str | None, scheduler: str | None, resources: str | None,
+            timeout: float | None, retries: int, validate: bool, race: bool, cache: bool,
+            budget_usd: str | None, task_budgets: Sequence[str], prices: Sequence[str],
+            as_json: bool, executor: str | None, scheduler: str | None, resources: str | None,
             limits: Sequence[str]) -> None:  # fmt: skip
     """Run agents on every task of PLAN in parallel, each in its own worktree."""
     from ..run import Run
@@ -265,7 +305,8 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
         return
     run = Run(repo, team, max_concurrent=max_concurrent, timeout=timeout, retries=retries,
               root=root, base=base, model=model, validate=validate, race=race,
-              include_done=include_done, executor=runner)  # fmt: skip
+              include_done=include_done, executor=runner,
+              **money_options(cache, budget_usd, task_budgets, prices))  # fmt: skip
     run.check_agents()
     _drive(run, as_json)
 
@@ -278,8 +319,9 @@ def execute(plan_path: Path, repo: Path, agents: str | None, per_task: int, scri
 @errors_exit
 def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int | None,
            timeout: float | None, retries: int | None, validate: bool | None, race: bool | None,
-           as_json: bool, executor: str | None, scheduler: str | None, resources: str | None,
-           limits: Sequence[str]) -> None:  # fmt: skip
+           cache: bool | None, budget_usd: str | None, task_budgets: Sequence[str],
+           prices: Sequence[str], as_json: bool, executor: str | None, scheduler: str | None,
+           resources: str | None, limits: Sequence[str]) -> None:  # fmt: skip
     """Run again what an interrupted RUN did not finish, in the same worktrees, with the options
     it was started with unless given again (the executor is the local one unless given)."""
     from ..execute.coordinator import executor_of
@@ -288,7 +330,8 @@ def resume(run_id: str, repo: Path, retry_failed: bool, max_concurrent: int | No
     runner = make_executor(executor, scheduler, resources, limits)
     load_repo_agents(repo)
     run = Run.load(repo, run_id, max_concurrent=max_concurrent, timeout=timeout,
-                   retries=retries, validate=validate, race=race)  # fmt: skip
+                   retries=retries, validate=validate, race=race,
+                   **money_options(cache, budget_usd, task_budgets, prices))  # fmt: skip
     run.executor = executor_of(runner)
     run.check_agents()
     _drive(run, as_json, resume="failed" if retry_failed else True)

@@ -18,8 +18,9 @@ from ..errors import NborchError
 from ..events import AttemptState, RunEvent
 from ..proc.follow import follow as follow_files
 from ..proc.lines import tail_of
+from .budget import Prices
 from .loop import LoopThread
-from .results import AgentExecution, counts, summary_frame
+from .results import AgentExecution, counts, spending, summary_frame
 
 S = AttemptState
 Subscriber = Callable[[RunEvent], object]
@@ -143,6 +144,13 @@ class RunControl:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
+    def spending(self) -> dict[str, Any]:
+        """What the run spent, against its budget, and what the cache and race mode saved
+        (see :func:`~nborch.execute.results.spending`)."""
+        options = getattr(self, "options", None)
+        return spending(self.executions.values(), Prices(getattr(options, "prices", {})),
+                        getattr(options, "budget_usd", None))  # fmt: skip
+
     def summary(self):  # -> pandas.DataFrame
         """One row per attempt (columns in the README: status, duration, tokens, cost, diffstat…)."""
         return summary_frame(self.executions.values())
@@ -207,6 +215,11 @@ class RunControl:
         finished = sum(n for s, n in c.items() if S(s).is_final)
         failed = sum(c.get(s, 0) for s in ("failed", "timeout", "cancelled", "interrupted"))
         what = f"{finished}/{len(self.executions)} done" + (f", {failed} not completed" if failed else "")
+        money = self.spending()
+        if money["budget_usd"] is not None:
+            what += f", ${money['spent_usd']:.2f} of ${money['budget_usd']:.2f} budget spent"
+        if money["cached"]:
+            what += f", {money['cached']} reused from the cache"
         if self.unrecorded:
             what += ", results not all recorded (see .unrecorded)"
         return f"<Run {self.id or '(not started)'}: {what}>"

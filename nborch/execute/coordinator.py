@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,7 +27,7 @@ from .. import agents as registry
 from ..agents.parsers import looks_like_auth, looks_transient
 from ..durations import format_duration
 from ..errors import AgentError, NborchError
-from ..events import AgentEvent, AttemptState, RunEvent
+from ..events import AgentEvent, AttemptState, RunEvent, Usage
 from ..gitcmd import RepoLike, repo_path
 from ..log import logger
 from ..plan.model import Plan
@@ -34,6 +35,8 @@ from ..procs import process_identity
 from ..team.assign import Assignments
 from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
 from ..workspace.status import worktree_problem
+from .budget import DEFAULT_PRICE, Prices
+from .cache import attempt_key, find_cached, origin, reused_fields
 from .control import RunControl, Subscriber
 from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
 from .gitwork import Workspace
@@ -75,7 +78,7 @@ class Coordinator(RunControl):
 
     def __init__(self, repo: RepoLike, work: Plan | Assignments | PreparedRun,
                  options: RunOptions | None = None, *, executor: Executor | str | None = None,
-                 agents: Sequence[str] | None = None, per_task: int = 1,
+                 agents: Sequence[str] | None = None, per_task: int | str = 1,
                  root: str | Path | None = None, base: str | None = None,
                  include_done: bool = False, **option_values: Any):  # fmt: skip
         if options is not None and option_values:
@@ -92,9 +95,11 @@ class Coordinator(RunControl):
         else:
             from ..agents.config import load_repo_agents
             from ..team.assign import assign
+            from ..team.history import load_history
 
             load_repo_agents(repo)  # a plan may name the repository's own script agents
-            self.assignments = assign(work, agents=agents, per_task=per_task)
+            history = load_history(repo) if per_task == "auto" else None
+            self.assignments = assign(work, agents=agents, per_task=per_task, history=history)
         self.plan = self.assignments.plan
         self.gate = PriorityGate(self.options.max_concurrent)
         self.executor = executor_of(executor)
@@ -118,7 +123,11 @@ class Coordinator(RunControl):
         self.workspace: Workspace | None = None
         self.error: BaseException | None = None
         self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
-        self._race_lost: dict[tuple[str, str], str] = {}  # attempts stopped because one won
+        # attempts stopped early: (reason, what to say) — a race was won, the budget is spent
+        self._stopped: dict[tuple[str, str], tuple[str, str]] = {}
+        self._live: dict[tuple[str, str], list[AgentEvent]] = {}  # usage the running try reported
+        self.prices = Prices(self.options.prices)
+        self._looked_up: dict[tuple[str, str], tuple[Any, str]] = {}  # the result cache's answers
         self._resumed = False
 
     @classmethod
@@ -170,9 +179,9 @@ class Coordinator(RunControl):
             raise AgentError("cannot start: " + "; ".join(lines))
 
     def set_state(self, ex: AgentExecution, state: AttemptState, error: str = "") -> None:
-        if state == S.CANCELLED and (ex.task, ex.agent) in self._race_lost:
-            ex.reason = self._race_lost[(ex.task, ex.agent)]
-            error = ex.reason + (f" ({error})" if error and error != "cancelled" else "")
+        if state == S.CANCELLED and (ex.task, ex.agent) in self._stopped:
+            ex.reason, said = self._stopped[(ex.task, ex.agent)]
+            error = said + (f" ({error})" if error and error != "cancelled" else "")
         logger.info("run %s, task %s, %s: %s%s", self.id, ex.task, ex.agent, state,
                     f" — {error}" if error else "")  # fmt: skip
         ex.status = state
@@ -193,7 +202,8 @@ class Coordinator(RunControl):
                     prepare, self.repo, self.assignments, root=self.root, base=self.base,
                     include_done=self.include_done, live=True)  # fmt: skip
             self.workspace = Workspace(self.repo, self.prepared)
-            notes = [n for n in self.race_notes() if n not in self.prepared.warnings]
+            notes = [n for n in (*self.race_notes(), *self.budget_notes())
+                     if n not in self.prepared.warnings]  # fmt: skip
             if notes:  # said with prepare's warnings, before anything runs
                 self.prepared = replace(self.prepared, warnings=(*self.prepared.warnings, *notes))
             self.recorder = Recorder(self.workspace.manager, self.prepared, self.options.to_dict())
@@ -215,6 +225,8 @@ class Coordinator(RunControl):
             by_key = {p.key: p for p in self.prepared.attempts}
             # Started in priority order: the first ones take free slots before the others queue.
             order = sorted(self.executions, key=lambda k: _RANK.get(self.plan[k[0]].priority, 2))
+            ready = [by_key[k] for k in order if k not in self._skip and not by_key[k].task.depends_on]
+            self._looked_up = await asyncio.to_thread(lambda: {pa.key: self._look_up(pa) for pa in ready})
             await asyncio.gather(*(self._attempt(by_key[k]) for k in order))
         except BaseException as exc:
             self.error = exc
@@ -250,6 +262,9 @@ class Coordinator(RunControl):
             blocked = await self._wait_dependencies(pa, ex, cancel)
             if blocked:
                 return
+        if await self._reuse(pa, ex):
+            return
+        self._check_budget(pa.task.id)  # a resumed run may have spent it all already
         if not await self._take_slot(pa, cancel):
             self.set_state(ex, S.CANCELLED, "cancelled before it started")
             return
@@ -265,6 +280,49 @@ class Coordinator(RunControl):
             await self._finish(pa, ex, state, error)
         finally:
             self.gate.release()
+
+    def _look_up(self, pa: PreparedAttempt) -> tuple[Any, str]:
+        """The result cache (blocking): work out the attempt's key (kept, so later runs can
+        reuse this one) and find a completed attempt of another run with the same one;
+        ``(record or None, what went wrong or "")``."""
+        assert self.workspace is not None and self.recorder is not None
+        ex = self.executions[pa.key]
+        deps = [(d, self._chosen(d)) for d in pa.task.depends_on if d in self._task_final]
+        try:
+            ex.cache_key = attempt_key(pa, model=self.options.model,
+                                       dependencies=[(d, w.commit if w else None) for d, w in deps])  # fmt: skip
+            if not self.options.cache:
+                return None, ""
+            return find_cached(self.recorder.store, self.workspace.manager.git, ex.cache_key,
+                               self.id or ""), ""  # fmt: skip
+        except (OSError, sqlite3.Error, NborchError) as err:
+            return None, f"the result cache could not be read ({err}); the agent runs"
+
+    async def _reuse(self, pa: PreparedAttempt, ex: AgentExecution) -> bool:
+        """Take over a recorded result of the same attempt instead of running the agent (True),
+        or say why not. Attempts without dependencies were looked up before any started (so
+        they reach the slots in priority order); the others are looked up here."""
+        found = self._looked_up.pop(pa.key, None)
+        if found is None:
+            found = await asyncio.to_thread(self._look_up, pa)
+        rec, problem = found
+        if problem:
+            logger.warning("task %s, %s: %s", ex.task, ex.agent, problem)
+            self.emit(RunEvent("log", self.id or "", ex.task, ex.agent, text=problem))
+        if rec is None:
+            return False
+        assert self.workspace is not None
+        await asyncio.to_thread(self.workspace.reuse, pa, rec.commit_sha)
+        for name, value in reused_fields(rec).items():
+            setattr(ex, name, value)
+        ex.cached_from = origin(rec)
+        ex.started_at = ex.ended_at = datetime.now(UTC)
+        logger.info("task %s, %s: reusing the result of run %s (commit %s)", ex.task, ex.agent,
+                    ex.cached_from, rec.commit_sha)  # fmt: skip
+        self.set_state(ex, S.COMPLETED)
+        if self.options.race and ex.validation == "passed":
+            self._win(ex)
+        return True
 
     async def _take_slot(self, pa: PreparedAttempt, cancel: asyncio.Event) -> bool:
         """Wait for a free slot; False (holding none) if the attempt is cancelled first."""
@@ -344,7 +402,9 @@ class Coordinator(RunControl):
         ex.log_path = str(job.log_path)
         while True:
             ex.tries += 1
+            self._live[pa.key] = []
             result = await self.executor.run(job, lambda ev: self._on_agent(ex, ev), cancel)
+            self._live.pop(pa.key, None)  # the totals below replace what it reported live
             state, error = self._judge(pa, result)
             ex.return_code = result.process.return_code
             ex.tail = list(result.process.tail[-20:])
@@ -399,6 +459,48 @@ class Coordinator(RunControl):
             line = event.text.rpartition("\n")[2] if event.kind == "log" else event.text.split("\n", 1)[0]
             ex.last_line = line[:200] or ex.last_line
         self.emit(RunEvent("agent", self.id or "", ex.task, ex.agent, agent_event=event))
+        live = self._live.get((ex.task, ex.agent))
+        if live is not None and event.kind in ("usage", "result"):
+            live.append(event)
+            self._check_budget(ex.task)
+
+    def spent_by(self, ex: AgentExecution) -> float:
+        """Dollars the attempt has spent so far (while it runs, what it has reported)."""
+        if ex.cached_from:
+            return 0.0
+        cost = self.prices.cost(ex.agent, ex.input_tokens, ex.output_tokens, ex.cost_usd, ex.is_demo)
+        live = self._live.get((ex.task, ex.agent))
+        if live:
+            u = Usage.of(live)
+            cost += self.prices.cost(ex.agent, u.input_tokens, u.output_tokens, u.cost_usd, ex.is_demo)
+        return cost
+
+    def _over_budget(self, task: str) -> tuple[list[tuple[str, str]], str]:
+        """The attempts a spent budget stops (the run's, else ``task``'s) and what to say; none
+        while there is money left."""
+        o = self.options
+        if o.budget_usd is not None:
+            total = sum(self.spent_by(e) for e in self.executions.values())
+            if total >= o.budget_usd:
+                return list(self.executions), (f"budget: the run's ${o.budget_usd:.2f} is spent "
+                                               f"(${total:.4f})")  # fmt: skip
+        limit = o.task_budget_usd.get(task)
+        if limit is not None:
+            total = sum(self.spent_by(e) for e in self._attempts_of(task))
+            if total >= limit:
+                return self._task_keys.get(task, []), (f"budget: task {task}'s ${limit:.2f} is "
+                                                       f"spent (${total:.4f})")  # fmt: skip
+        return [], ""
+
+    def _check_budget(self, task: str) -> None:
+        """Stop what a spent budget covers: running attempts commit their work as WIP, the others
+        never start (reason "budget")."""
+        keys, said = self._over_budget(task)
+        for key in keys:
+            if not self.executions[key].status.is_final and key not in self._stopped:
+                logger.info("task %s, %s: stopped — %s", key[0], key[1], said)
+                self._stopped[key] = ("budget", said)
+                self._cancel_event(key).set()
 
     async def _wait_manual(self, pa: PreparedAttempt,
                            cancel: asyncio.Event) -> tuple[AttemptState, str]:  # fmt: skip
@@ -441,6 +543,7 @@ class Coordinator(RunControl):
             ex.validation_details = [c.to_dict() for c in checks]
         ex.last_line = said
         self.set_state(ex, state, error)
+        self._check_budget(ex.task)  # its final cost may be more than it reported on the way
         if self.options.race and state == S.COMPLETED and ex.validation == "passed":
             self._win(ex)
 
@@ -450,7 +553,7 @@ class Coordinator(RunControl):
         for key in self._task_keys.get(winner.task, ()):
             other = self.executions[key]
             if key != (winner.task, winner.agent) and not other.status.is_final:
-                self._race_lost[key] = f"race won by {winner.agent}"
+                self._stopped.setdefault(key, (f"race won by {winner.agent}",) * 2)
                 logger.info("task %s: %s won the race; stopping %s", winner.task, winner.agent,
                             other.agent)  # fmt: skip
                 self._cancel_event(key).set()
@@ -469,6 +572,26 @@ class Coordinator(RunControl):
                          "test ids), so nothing can prove a winner: all their attempts run")  # fmt: skip
         if single and len(single) == len(tasks):
             notes.append("race: every task has one attempt, so there is nothing to race")
+        return notes
+
+    def budget_notes(self) -> list[str]:
+        """What a budget will count at a guessed price, said before the run starts: agents with
+        no price of their own, in case they report no cost."""
+        o = self.options
+        if o.budget_usd is None and not o.task_budget_usd:
+            return []
+        notes = []
+        unknown = [t for t in o.task_budget_usd if t not in self.plan]
+        if unknown:
+            notes.append(f"budget: no task {', '.join(unknown)} in this plan; its budget is unused")
+        guessed = sorted({a for _, a in self.executions
+                          if not self.prices.is_priced(a) and not registry.get(a).is_demo})  # fmt: skip
+        if guessed:
+            inp, out = DEFAULT_PRICE
+            notes.append(f"budget: {', '.join(guessed)} {'has' if len(guessed) == 1 else 'have'} "
+                         f"no price; if {'it reports' if len(guessed) == 1 else 'they report'} "
+                         f"no cost, tokens count at ${inp:g}/${out:g} per million input/output "
+                         "(set prices={AGENT: (IN, OUT)} or --price AGENT=IN/OUT)")  # fmt: skip
         return notes
 
 

@@ -36,6 +36,13 @@ class Workspace:
                         f"{dep.task} ({dep.agent}) conflicts — {'; '.join(said[-3:])}")  # fmt: skip
         return ""
 
+    def reuse(self, pa: PreparedAttempt, commit: str | None) -> None:
+        """Put the attempt's branch and worktree at ``commit``, a result the cache reuses (None:
+        that attempt changed nothing, so it stays where it starts). The worktree is fresh: only
+        nborch's own files are in it, and nothing of an agent's is lost."""
+        if commit:
+            self.manager.git_at(pa.attempt.path).run("reset", "--hard", "--quiet", commit)
+
     def head(self, pa: PreparedAttempt) -> str:
         """The commit the attempt's worktree is at (after its dependencies were merged)."""
         return self.manager.git_at(pa.attempt.path).out("rev-parse", "HEAD")

@@ -14,11 +14,12 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from ..durations import parse_duration
 from ..errors import NborchError
+from .budget import Prices, dollars, task_budgets
 
 __all__ = ["RunOptions"]
 
@@ -35,6 +36,10 @@ class RunOptions:
     check_timeout: float | None = 600.0  # per validation command
     backoff: float = 2.0  # seconds before the first retry; doubles each time
     race: bool = False  # stop a task's other attempts once one completes and passes its checks
+    cache: bool = True  # reuse a recorded result of exactly the same attempt instead of running it
+    budget_usd: float | None = None  # the most the run may spend, in dollars (None: no limit)
+    task_budget_usd: Mapping[str, float] = field(default_factory=dict)  # the most per task
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # $ per M tokens
 
     def __post_init__(self) -> None:
         for name in ("timeout", "check_timeout"):
@@ -45,6 +50,10 @@ class RunOptions:
                 raise NborchError(f"{name}={value!r} must be a whole number of at least {least}")
         if not isinstance(self.backoff, int | float) or self.backoff < 0:
             raise NborchError(f"backoff={self.backoff!r} must be a number of seconds, 0 or more")
+        if self.budget_usd is not None:
+            object.__setattr__(self, "budget_usd", dollars("budget_usd", self.budget_usd))
+        object.__setattr__(self, "task_budget_usd", task_budgets(self.task_budget_usd))
+        object.__setattr__(self, "prices", dict(Prices(self.prices).table))
         if self.race and not self.validate:
             raise NborchError("race=True needs the tasks' checks to pick a winner: keep "
                               "validate=True (drop --no-validate)")  # fmt: skip
@@ -57,7 +66,8 @@ class RunOptions:
         if unknown:
             raise NborchError(f"unknown run option(s) {', '.join(sorted(unknown))}; known: "
                               f"{', '.join(cls.names())}")  # fmt: skip
-        kept = {k: v for k, v in values.items() if v is not None or k in ("timeout", "check_timeout", "model")}
+        kept = {k: v for k, v in values.items()
+                if v is not None or k in ("timeout", "check_timeout", "model", "budget_usd")}
         return cls(**kept)
 
     @classmethod

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..events import AttemptState
+from .budget import Prices
 
 # The columns of run.summary() and of `nborch execute --json` attempts, in order.
 SUMMARY_COLUMNS = (
@@ -63,6 +64,11 @@ class AgentExecution:
         """Completed, and its validation (if it had runnable criteria) passed."""
         return self.status == AttemptState.COMPLETED and self.validation != "failed"
 
+    @property
+    def note(self) -> str:
+        """What the views say of how it ended when no error says it: a reused result's origin."""
+        return f"cached from {self.cached_from} — --no-cache runs it again" if self.cached_from else ""
+
     def row(self) -> dict[str, Any]:
         """The summary row (see :data:`SUMMARY_COLUMNS`)."""
         data = {k: v for k, v in asdict(self).items() if k in SUMMARY_COLUMNS}
@@ -101,23 +107,42 @@ def counts(executions: Sequence[AgentExecution]) -> dict[str, int]:
     return out
 
 
-def spending(executions: Iterable[AgentExecution]) -> dict[str, Any]:
-    """What the run spent, and what race mode did not: ``spent_usd`` (what agents reported),
-    ``saved_usd`` and ``saved_tokens`` (for each attempt stopped because another won, what the
-    winner spent beyond what it had spent: an estimate of what finishing it would have cost)."""
+def spending(executions: Iterable[AgentExecution], prices: Prices | None = None,
+             budget_usd: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """What the run spent and what it did not.
+
+    ``spent_usd``: what its agents reported, plus tokens at ``prices`` for those that report
+    none (that part is also ``estimated_usd``). ``saved_usd``/``saved_tokens``: results reused
+    from the cache (what they cost when they were made), and for each attempt stopped because
+    another won the race, what the winner spent beyond it (what finishing it would have cost,
+    roughly). ``budget_usd`` is the run's budget (None: none).
+    """
+    prices = prices or Prices()
     executions = list(executions)
     by_key = {(e.task, e.agent): e for e in executions}
-    spent = sum(e.cost_usd or 0.0 for e in executions)
-    saved_usd, saved_tokens, stopped = 0.0, 0, 0
+
+    def cost(e: AgentExecution) -> float:
+        return prices.cost(e.agent, e.input_tokens, e.output_tokens, e.cost_usd, e.is_demo)
+
+    spent = estimated = saved_usd = 0.0
+    saved_tokens = stopped = cached = by_budget = 0
     for e in executions:
+        tokens = e.input_tokens + e.output_tokens
+        if e.cached_from:
+            cached += 1
+            saved_usd, saved_tokens = saved_usd + cost(e), saved_tokens + tokens
+            continue
+        spent += cost(e)
+        estimated += cost(e) if e.cost_usd is None else 0.0
+        by_budget += e.reason == "budget"
         if not e.reason.startswith("race won by "):
             continue
         stopped += 1
         winner = by_key.get((e.task, e.reason.removeprefix("race won by ")))
         if winner is not None:
-            saved_usd += max(0.0, (winner.cost_usd or 0.0) - (e.cost_usd or 0.0))
-            saved_tokens += max(0, winner.input_tokens + winner.output_tokens
-                                - e.input_tokens - e.output_tokens)  # fmt: skip
-    return {"spent_usd": round(spent, 6), "saved_usd": round(saved_usd, 6),
-            "saved_tokens": saved_tokens, "stopped_by_race": stopped}  # fmt: skip
-
+            saved_usd += max(0.0, cost(winner) - cost(e))
+            saved_tokens += max(0, winner.input_tokens + winner.output_tokens - tokens)
+    return {"spent_usd": round(spent, 6), "estimated_usd": round(estimated, 6),
+            "saved_usd": round(saved_usd, 6), "saved_tokens": saved_tokens,
+            "budget_usd": budget_usd, "stopped_by_race": stopped,
+            "stopped_by_budget": by_budget, "cached": cached}  # fmt: skip

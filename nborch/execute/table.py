@@ -134,7 +134,7 @@ def cells(ex: AgentExecution, now: datetime | None = None) -> tuple[Cell, ...]:
     icon, colour = STATUS.get(ex.status, ("?", "muted"))
     check, check_colour = _CHECKS.get(ex.validation, ("", ""))
     note, note_colour = ((ex.error, "error") if ex.error else (ex.problem, "error") if ex.problem
-                         else (ex.last_line, ""))  # fmt: skip
+                         else (ex.note, "brand") if ex.note else (ex.last_line, ""))  # fmt: skip
     return (
         Cell(ex.task), Cell(agent_label(ex)), Cell(f"{icon} {ex.status}", colour),
         Cell(format_duration(seconds) if seconds is not None else "", numeric=True),

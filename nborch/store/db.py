@@ -24,6 +24,7 @@ from .rows import (
     AttemptRecord,
     RunRecord,
     attempt_from_row,
+    parse_time,
     run_alive,
     run_from_row,
 )
@@ -294,6 +295,18 @@ class Store:
             rows = self.db.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
         return [attempt_from_row(row) for row in rows]
 
+    def cached_attempts(self, cache_key: str, exclude_run: str = "") -> list[AttemptRecord]:
+        """Attempts with ``cache_key`` that completed and whose checks did not fail, newest
+        first (the result cache's candidates); none of run ``exclude_run``."""
+        if not cache_key:
+            return []
+        sql = (f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE cache_key = ? AND "
+               "status = 'completed' AND validation != 'failed' AND run_id != ? "
+               "ORDER BY ended_at DESC, rowid DESC")  # fmt: skip
+        with self._lock:
+            rows = self.db.execute(sql, (cache_key, exclude_run)).fetchall()
+        return [attempt_from_row(row) for row in rows]
+
     def attempt_columns(self, columns: Iterable[str], run_id: str | None = None) -> list[tuple[Any, ...]]:
         """Some columns of the attempts (of one run, or all), in creation order: cheaper than
         :meth:`attempts` when a view needs few fields of many attempts."""
@@ -307,6 +320,24 @@ class Store:
             sql, params = sql + " WHERE run_id = ?", (run_id,)
         with self._lock:
             return self.db.execute(sql + " ORDER BY created_at, rowid", params).fetchall()
+
+    def history_rows(self) -> list[dict[str, Any]]:
+        """The evidence ``assign(per_task="auto")`` learns from: every attempt that ran to an
+        outcome, with its task's type, in creation order. Keys: ``run_id, task_id, agent,
+        task_type, passed`` (completed and its validation did not fail) and ``started_at``.
+
+        Left out: rows without a task type (recorded before schema 4), results reused from
+        another run (``cached_from``: counted where they ran), and attempts that were cancelled
+        or interrupted (stopped from outside, they say nothing about the agent)."""
+        sql = ("SELECT run_id, task_id, agent, task_type, "
+               "status = 'completed' AND validation != 'failed', started_at FROM attempts "
+               "WHERE task_type != '' AND cached_from = '' "
+               "AND status IN ('completed', 'failed', 'timeout') ORDER BY created_at, rowid")  # fmt: skip
+        with self._lock:
+            rows = self.db.execute(sql).fetchall()
+        keys = ("run_id", "task_id", "agent", "task_type", "passed", "started_at")
+        return [dict(zip(keys, (*row[:4], bool(row[4]), parse_time(row[5])), strict=True))
+                for row in rows]  # fmt: skip
 
     def update_attempt(self, run_id: str, task_id: str, agent: str, **values: Any) -> AttemptRecord:
         """Change fields of one attempt (``state``, ``head``, ``managed_files``, …); sets

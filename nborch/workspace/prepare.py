@@ -22,6 +22,7 @@ from ..errors import NborchError
 from ..plan.holdout import holdouts_of
 from ..plan.model import Plan, Task
 from ..team.assign import Assignments, assign
+from ..team.history import load_history
 from .manager import Attempt, RunInfo, WorktreeManager
 
 PROMPT_FILE = "prompt.md"
@@ -100,7 +101,7 @@ def prepare(
     work: Plan | Assignments,
     *,
     agents: Sequence[str] | None = None,
-    per_task: int = 1,
+    per_task: int | str = 1,
     root: str | Path | None = None,
     base: str | None = None,
     run_id: str | None = None,
@@ -130,7 +131,11 @@ def prepare(
 
     if not isinstance(work, Assignments):
         load_repo_agents(repo)  # a plan may name the repository's own script agents
-    team = work if isinstance(work, Assignments) else assign(work, agents=agents, per_task=per_task)
+    if isinstance(work, Assignments):
+        team = work
+    else:
+        history = load_history(repo) if per_task == "auto" else None  # the repository's results
+        team = assign(work, agents=agents, per_task=per_task, history=history)
     plan = team.plan
     holdouts_of(plan, repo)  # a missing or visible holdout folder is bad input: say so first
     manager = WorktreeManager(repo, root)

@@ -363,7 +363,8 @@ class VerboseTests:
             root = tmp_path / f"wt{len(list(tmp_path.glob('wt*')))}"
             done = subprocess.run(
                 [sys.executable, "-m", "nborch", *flags, "execute", str(plan), "-r", str(git_repo),
-                 "--script", "fx=true", "--agents", "fx", "--root", str(root), "--json"],
+                 "--script", "fx=true", "--agents", "fx", "--root", str(root), "--json",
+                 "--no-cache"],  # each run runs its agents (and says so)
                 capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)  # fmt: skip
             assert done.returncode == 0, done.stderr
             return done.stderr
@@ -375,6 +376,7 @@ class VerboseTests:
         assert "task 2, fx: waits for task(s) 1" in info and "started pid " in info
         assert " DEBUG " not in info
         debug = execute("-vv")
+        assert "DEBUG nborch: git cat-file" not in debug  # --no-cache: no commit looked up
         assert "DEBUG nborch: git worktree add" in debug and " ms" in debug
         assert "DEBUG nborch: git " in execute(env={"NBORCH_LOG": "debug"})
 

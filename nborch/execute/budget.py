@@ -1,0 +1,105 @@
+"""Budgets: what an attempt has cost, in dollars, and whether a run (or one task) may spend more.
+
+An agent that reports its cost (Claude Code, Cline…) is taken at its word. One that reports only
+tokens is counted at a price per million tokens: :data:`PRICES` (list prices of each tool's
+default model) unless the run's ``prices`` say otherwise; an agent in neither is counted at
+:data:`DEFAULT_PRICE`, a frontier model's price, so a budget errs towards stopping early. The demo
+agents' tokens are invented and cost nothing. A result reused from the cache costs nothing.
+
+>>> Prices({"mine": (1.0, 2.0)}).cost("mine", 1_000_000, 500_000)
+2.0
+>>> Prices().cost("claude", 1_000_000, 0, reported=0.25)
+0.25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import NborchError
+
+__all__ = ["DEFAULT_PRICE", "PRICES", "Prices", "parse_price"]
+
+# USD per million (input, output) tokens of each tool's default model; set your own with prices=.
+PRICES: Mapping[str, tuple[float, float]] = {
+    "claude": (3.0, 15.0), "codex": (1.25, 10.0), "gemini": (1.25, 10.0), "aider": (3.0, 15.0),
+    "copilot": (3.0, 15.0), "cursor": (3.0, 15.0), "cline": (3.0, 15.0), "opencode": (3.0, 15.0),
+    "qwen": (0.4, 1.2),
+}  # fmt: skip
+DEFAULT_PRICE = (3.0, 15.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """The price table: the user's entries over :data:`PRICES`."""
+
+    table: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checked = {}
+        for agent, pair in dict(self.table or {}).items():
+            try:
+                inp, out = (float(v) for v in pair)
+            except (TypeError, ValueError):
+                raise NborchError(f"price for {agent!r} must be (input, output) dollars per "
+                                  f"million tokens, got {pair!r}") from None  # fmt: skip
+            if inp < 0 or out < 0:
+                raise NborchError(f"price for {agent!r} cannot be negative: {pair!r}")
+            checked[str(agent)] = (inp, out)
+        object.__setattr__(self, "table", checked)
+
+    def of(self, agent: str) -> tuple[float, float]:
+        return self.table.get(agent) or PRICES.get(agent) or DEFAULT_PRICE
+
+    def is_priced(self, agent: str) -> bool:
+        """Whether the agent has a price of its own (not :data:`DEFAULT_PRICE`)."""
+        return agent in self.table or agent in PRICES
+
+    def cost(self, agent: str, input_tokens: int, output_tokens: int,
+             reported: float | None = None, is_demo: bool = False) -> float:  # fmt: skip
+        """Dollars: the ``reported`` cost when the agent gave one, else the tokens at its price."""
+        if reported is not None:
+            return reported
+        if is_demo:
+            return 0.0
+        inp, out = self.of(agent)
+        return (input_tokens * inp + output_tokens * out) / 1e6
+
+
+def parse_price(text: str) -> tuple[str, tuple[float, float]]:
+    """``AGENT=IN/OUT`` (dollars per million tokens) from the command line.
+
+    >>> parse_price("mine=0.5/2")
+    ('mine', (0.5, 2.0))
+    """
+    agent, sep, value = text.partition("=")
+    inp, slash, out = value.partition("/")
+    try:
+        if not (sep and slash and agent.strip()):
+            raise ValueError
+        return agent.strip(), (float(inp), float(out))
+    except ValueError:
+        raise NborchError(f"price {text!r}: write AGENT=IN/OUT, dollars per million input and "
+                          "output tokens, e.g. claude=3/15") from None  # fmt: skip
+
+
+def task_budgets(values: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> dict[str, float]:
+    """Per-task budgets, checked: ``{task id: dollars}``."""
+    pairs = values.items() if isinstance(values, Mapping) else (values or ())
+    out = {}
+    for task, value in pairs:
+        out[str(task)] = dollars(f"budget for task {task}", value)
+    return out
+
+
+def dollars(what: str, value: Any) -> float:
+    """A budget in dollars: a positive number (``"$5"`` and ``"5"`` are read too)."""
+    try:
+        amount = float(str(value).strip().lstrip("$")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        amount = -1.0
+    if isinstance(value, bool) or not amount > 0:
+        raise NborchError(f"{what} must be a positive number of dollars, got {value!r}")
+    return amount

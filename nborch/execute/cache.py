@@ -1,0 +1,156 @@
+"""The result cache: an attempt asked to do exactly what a completed one already did is not run
+again; that one's commit is reused.
+
+An attempt's key is a hash of everything that decides what its agent is asked and where it starts:
+
+* the task's text and fields (not its line in the plan, nor its ``done`` mark);
+* the agent's name and identity: its CLI's ``--version`` (else the program file's size and time),
+  or for script agents the content of the program and of every file on its command line;
+* the model asked for;
+* the start commit: the base, plus the commit of each dependency's chosen attempt (the merge
+  commit made from them differs every run, so it is not part of the key);
+* the rendered prompt and agent files, with this run's id, branch and paths taken out.
+
+A key that matches a completed attempt recorded in the repository, whose checks did not fail
+and whose commit still exists, is a hit (:func:`find_cached`).
+
+>>> normalised("in /w/r1/t--a on nborch/r1/t/a", {"/w/r1/t--a": "{worktree}", "r1": "{run}"})
+'in {worktree} on nborch/{run}/t/a'
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..agents import AgentSpec
+from ..agents.spec import find_program
+from ..gitcmd import Git
+from ..store import AttemptRecord, Store
+from ..workspace.prepare import PreparedAttempt
+
+__all__ = ["CACHE_FORMAT", "agent_identity", "attempt_key", "find_cached", "normalised"]
+
+CACHE_FORMAT = 1  # bump when what goes into a key changes, so old keys stop matching
+VERSION_TIMEOUT_S = 15.0
+_NOT_TASK_TEXT = ("line", "depends_line", "done")  # where a task sits, not what it asks
+# The prompt says where the task is in the plan; editing a task above it moves it, nothing more.
+_SOURCE = re.compile(r"\(from (?:\S+ line \d+|line \d+ of the plan)\)")
+
+
+def normalised(text: str, replacements: Mapping[str, str]) -> str:
+    """``text`` with each key replaced by its value, longest keys first (a path holds the run id)."""
+    for old in sorted(replacements, key=len, reverse=True):
+        if old:
+            text = text.replace(old, replacements[old])
+    return text
+
+
+def attempt_key(pa: PreparedAttempt, *, model: str | None,
+                dependencies: Sequence[tuple[str, str | None]] = ()) -> str:  # fmt: skip
+    """The cache key of ``pa`` (a hex digest); ``dependencies`` are ``(task, commit)`` of the
+    attempts its task builds on (commit None: it completed without changing anything)."""
+    a = pa.attempt
+    local = {str(a.attempt_dir): "{attempt_dir}", str(a.path): "{worktree}", a.branch: "{branch}",
+             a.run_id: "{run}"}  # fmt: skip
+    task = {k: v for k, v in asdict(pa.task).items() if k not in _NOT_TASK_TEXT}
+    files = {}
+    for rel in sorted(a.managed_files):
+        path = a.path / rel
+        files[rel] = normalised(_read(path), local) if path.is_file() else None
+    material = {
+        "format": CACHE_FORMAT, "task": task, "agent": pa.spec.name,
+        "identity": agent_identity(pa.spec), "model": model, "base": a.base_commit,
+        "dependencies": sorted([t, c or ""] for t, c in dependencies),
+        "prompt": _SOURCE.sub("(from {source})", normalised(_read(pa.prompt_path), local), count=1),
+        "files": files,
+    }  # fmt: skip
+    blob = json.dumps(material, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def agent_identity(spec: AgentSpec) -> str:
+    """What tells one install of an agent from another: its command line and environment
+    settings, plus (for CLIs) ``PROGRAM --version``, or (for scripts and the demo) the content of
+    the program and of the files its command line names."""
+    parts: list[str] = [spec.kind, json.dumps([spec.argv, spec.model_args, spec.env_set,
+                                                spec.env_args, spec.parser])]  # fmt: skip
+    program = find_program(spec.program) if spec.program else None
+    if program is not None:
+        stat = os.stat(program)
+        if spec.kind == "cli":
+            parts.append(_cli_version(program, stat.st_size, stat.st_mtime_ns))
+        else:
+            parts.append(_file_digest(program, stat.st_size, stat.st_mtime_ns))
+    for arg in spec.argv[1:]:
+        if os.path.isabs(arg) and os.path.isfile(arg):  # a script the agent runs
+            stat = os.stat(arg)
+            parts.append(_file_digest(arg, stat.st_size, stat.st_mtime_ns))
+    if spec.kind == "demo":
+        from ..version import __version__
+
+        parts.append(f"nborch {__version__}")  # the demo agent is nborch's own code
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+@functools.cache
+def _cli_version(program: str, size: int, mtime_ns: int) -> str:
+    """``PROGRAM --version``'s output; the file's size and time when it has none (an upgrade
+    changes both, so a new install never reuses an old one's results)."""
+    try:
+        res = subprocess.run([program, "--version"], capture_output=True, text=True,
+                             timeout=VERSION_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        res = None
+    if res is not None and res.returncode == 0 and res.stdout.strip():
+        return f"version {res.stdout.strip()[:500]}"
+    return f"file {program} {size} {mtime_ns}"
+
+
+@functools.cache
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"file {digest.hexdigest()}"
+
+
+def find_cached(store: Store, git: Git, key: str, run_id: str) -> AttemptRecord | None:
+    """The newest attempt of another run with ``key`` that completed, whose checks did not
+    fail and whose commit (if it made one) still exists in ``git``'s repository."""
+    for rec in store.cached_attempts(key, exclude_run=run_id):
+        if rec.commit_sha is None or has_commit(git, rec.commit_sha):
+            return rec
+    return None
+
+
+def has_commit(git: Git, sha: str) -> bool:
+    return git.ok("cat-file", "-e", f"{sha}^{{commit}}")
+
+
+def origin(rec: AttemptRecord) -> str:
+    """The run whose agent made the result ``rec`` holds (itself, or the run it reused)."""
+    return rec.cached_from or rec.run_id
+
+
+def reused_fields(rec: AttemptRecord) -> dict[str, Any]:
+    """What an attempt takes over from the attempt whose result it reuses."""
+    return {"commit": rec.commit_sha, "files_changed": rec.files_changed,
+            "insertions": rec.insertions, "deletions": rec.deletions,
+            "input_tokens": rec.input_tokens, "output_tokens": rec.output_tokens,
+            "cost_usd": rec.cost_usd, "return_code": rec.return_code,
+            "validation": rec.validation, "validation_details": json.loads(rec.validation_json or "[]"),
+            "log_path": rec.log_path if rec.log_path and os.path.exists(rec.log_path) else ""}  # fmt: skip

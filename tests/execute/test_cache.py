@@ -1,0 +1,244 @@
+"""The result cache, with real agent processes, real git and the real store.
+
+Each agent script counts its runs in a file outside the repository, so a test sees whether an
+attempt ran or was reused.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import nborch
+from nborch import AttemptState, Coordinator
+from nborch.execute.cache import normalised
+from nborch.execute.executor import LocalExecutor
+from nborch.execute.table import run_html, run_text
+from nborch.plan.markdown import parse_markdown
+
+S = AttemptState
+
+AGENT = """\
+import pathlib, sys
+wt, task = pathlib.Path(sys.argv[1]), sys.argv[2]
+runs = pathlib.Path(__file__).resolve().parent / "runs.txt"
+with runs.open("a") as f:
+    f.write(task + "\\n")
+(wt / f"task{task}.txt").write_text(f"task {task}\\n")
+"""
+
+PLAN = """\
+# Cached plan
+
+## Task 1: First
+Agents: worker
+
+Write task1.txt.
+
+**Validation criteria**
+
+- `test -f task1.txt` passes.
+
+## Task 2: Second
+Agents: worker
+
+Write task2.txt.
+
+## Task 3: Builds on the second
+Agents: worker
+Dependencies: 2
+
+Write task3.txt.
+
+## Task 4: Last
+Agents: worker
+
+Write task4.txt.
+"""
+
+
+@pytest.fixture(autouse=True)
+def _registry():
+    yield
+    nborch.agents.reset()
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    """The test repository with a ``.gitignore``, as users' repositories have."""
+    (git_repo / ".gitignore").write_text("__pycache__/\n*.log\n")
+    git(git_repo, "add", ".gitignore")
+    git(git_repo, "commit", "-q", "-m", "ignore")
+    return git_repo
+
+
+def git(cwd: Path, *args: str) -> str:
+    res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return res.stdout.strip()
+
+
+def worker(tmp_path: Path, body: str = AGENT) -> Path:
+    folder = tmp_path / "agent"
+    folder.mkdir(exist_ok=True)
+    script = folder / "worker.py"
+    script.write_text(textwrap.dedent(body))
+    nborch.script_agent("worker", f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} "
+                                  "{worktree} {task_id}")  # fmt: skip
+    return folder / "runs.txt"
+
+
+def ran(counter: Path) -> list[str]:
+    """The tasks the agent ran since the last call (the counter is emptied)."""
+    if not counter.exists():
+        return []
+    tasks = counter.read_text().split()
+    counter.unlink()
+    return sorted(tasks)
+
+
+def execute(repo: Path, tmp_path: Path, text: str = PLAN, **kw) -> Coordinator:
+    kw.setdefault("executor", LocalExecutor(grace=0.5))
+    return Coordinator(repo, parse_markdown(text), root=tmp_path / "wt", timeout="60s",
+                       **kw).run_sync()  # fmt: skip
+
+
+class CacheHitTests:
+    def test_the_same_plan_again_reuses_every_result(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        first = execute(repo, tmp_path)
+        assert ran(counter) == ["1", "2", "3", "4"]
+        assert all(ex.cached_from is None and ex.cache_key for ex in first.executions.values())
+        again = execute(repo, tmp_path)
+        assert ran(counter) == []  # no agent ran
+        for key, ex in again.executions.items():
+            old = first.executions[key]
+            assert ex.status == S.COMPLETED and ex.cached_from == first.id
+            assert ex.cache_key == old.cache_key and ex.commit == old.commit
+            assert git(repo, "rev-parse", ex.branch) == old.commit  # the new run's branch has it
+            assert (Path(ex.worktree) / f"task{key[0]}.txt").exists()
+        assert again.executions[("1", "worker")].validation == "passed"
+        # every view says so
+        frame = again.summary()
+        assert set(frame["cached_from"]) == {first.id}
+        assert f"cached from {first.id} — --no-cache runs it again" in run_html(again)
+        assert f"cached from {first.id}" in run_text(again)
+        assert "4 reused from the cache" in repr(again)
+        money = again.spending()
+        assert money["cached"] == 4 and money["spent_usd"] == 0.0
+        # a third run points at the run whose agent made the result, not the one that reused it
+        third = execute(repo, tmp_path)
+        assert {ex.cached_from for ex in third.executions.values()} == {first.id}
+        loaded = nborch.Run.load(repo, third.id)
+        assert loaded.executions[("2", "worker")].cached_from == first.id
+
+    def test_no_cache_runs_everything_again(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        execute(repo, tmp_path)
+        ran(counter)
+        again = execute(repo, tmp_path, cache=False)
+        assert ran(counter) == ["1", "2", "3", "4"]
+        assert {ex.cached_from for ex in again.executions.values()} == {None}
+        # its attempts can be reused in turn: the newest match wins
+        third = execute(repo, tmp_path)
+        assert ran(counter) == []
+        assert {ex.cached_from for ex in third.executions.values()} == {again.id}
+
+
+class CacheMissTests:
+    def test_editing_one_task_runs_only_it_and_what_depends_on_it(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        first = execute(repo, tmp_path)
+        ran(counter)
+        # Task 2 changes (and grows, so task 3 and 4 move down the plan: lines are not the key)
+        edited = PLAN.replace("Write task2.txt.", "Write task2.txt.\n\nAnd say why\nin two lines.")
+        again = execute(repo, tmp_path, edited)
+        assert ran(counter) == ["2", "3"]
+        cached = {k[0]: ex.cached_from for k, ex in again.executions.items()}
+        assert cached == {"1": first.id, "2": None, "3": None, "4": first.id}
+
+    def test_a_new_base_commit_runs_everything(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        execute(repo, tmp_path)
+        ran(counter)
+        (repo / "app.py").write_text("def answer():\n    return 43\n")
+        git(repo, "commit", "-qam", "change")
+        execute(repo, tmp_path)
+        assert ran(counter) == ["1", "2", "3", "4"]
+
+    def test_a_changed_agent_script_runs_everything(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        execute(repo, tmp_path)
+        ran(counter)
+        worker(tmp_path, AGENT + "# a new version of the agent\n")
+        execute(repo, tmp_path)
+        assert ran(counter) == ["1", "2", "3", "4"]
+
+    def test_another_model_runs_everything(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        execute(repo, tmp_path)
+        ran(counter)
+        execute(repo, tmp_path, model="bigger")
+        assert ran(counter) == ["1", "2", "3", "4"]
+
+    def test_a_result_whose_checks_failed_is_not_reused(self, repo, tmp_path):
+        counter = worker(tmp_path, AGENT.replace('f"task{task}.txt"', 'f"other{task}.txt"'))
+        first = execute(repo, tmp_path)
+        assert first.executions[("1", "worker")].validation == "failed"
+        ran(counter)
+        again = execute(repo, tmp_path)
+        assert ran(counter) == ["1"]  # the others completed without failing checks
+        assert again.executions[("1", "worker")].cached_from is None
+
+    def test_a_result_whose_commit_is_gone_is_not_reused(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        first = execute(repo, tmp_path)
+        ran(counter)
+        report = nborch.WorktreeManager(repo).cleanup(first.id, force=True)
+        assert report is not None
+        # cleanup keeps unmerged work under refs/nborch/archive (so the cache can still use it):
+        # delete those too, and the commits with them
+        for ref in git(repo, "for-each-ref", "--format=%(refname)", "refs/nborch").split():
+            git(repo, "update-ref", "-d", ref)
+        for ex in first.executions.values():
+            subprocess.run(["git", "branch", "-D", ex.branch], cwd=repo, capture_output=True)
+        git(repo, "reflog", "expire", "--expire=now", "--all")
+        git(repo, "gc", "-q", "--prune=now")
+        again = execute(repo, tmp_path)
+        assert ran(counter) == ["1", "2", "3", "4"]
+        assert {ex.cached_from for ex in again.executions.values()} == {None}
+
+
+class CacheCommandLineTests:
+    def test_json_names_the_run_reused_and_no_cache_runs_again(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        script = tmp_path / "agent" / "worker.py"
+        plan = tmp_path / "plan.md"
+        plan.write_text(PLAN)
+        cmd = [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(repo), "--root",
+               str(tmp_path / "wt"), "--script",
+               f"worker={sys.executable} {script} {{worktree}} {{task_id}}", "--json"]  # fmt: skip
+        first = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        assert {a["cached_from"] for a in first["attempts"]} == {None}
+        ran(counter)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        second = json.loads(res.stdout)
+        assert {a["cached_from"] for a in second["attempts"]} == {first["run_id"]}
+        assert second["cached"] == 4 and ran(counter) == []
+        res = subprocess.run([*cmd, "--no-cache"], capture_output=True, text=True, check=True)
+        assert {a["cached_from"] for a in json.loads(res.stdout)["attempts"]} == {None}
+        assert ran(counter) == ["1", "2", "3", "4"]
+        human = subprocess.run(cmd[:-1], capture_output=True, text=True, check=True)
+        assert "reused from earlier runs" in human.stderr and "--no-cache" in human.stderr
+
+
+class KeyTests:
+    def test_normalised_takes_the_longest_match_first(self):
+        text = "/root/r1/1--a and nborch/r1/1/a in r1"
+        out = normalised(text, {"r1": "{run}", "/root/r1/1--a": "{worktree}"})
+        assert out == "{worktree} and nborch/{run}/1/a in {run}"
