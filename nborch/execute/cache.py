@@ -11,8 +11,9 @@ An attempt's key is a hash of everything that decides what its agent is asked an
   commit made from them differs every run, so it is not part of the key);
 * the rendered prompt and agent files, with this run's id, branch and paths taken out.
 
-A key that matches a completed attempt recorded in the repository, whose checks did not fail
-and whose commit still exists, is a hit (:func:`find_cached`).
+A key that matches a completed attempt recorded in the repository whose commit still exists is a
+hit (:func:`find_cached`), its checks' verdict included: on the same commit they would fail (or
+pass) again, so trying an agent again is a choice (``cache=False``), not a default.
 
 >>> normalised("in /w/r1/t--a on nborch/r1/t/a", {"/w/r1/t--a": "{worktree}", "r1": "{run}"})
 'in {worktree} on nborch/{run}/t/a'
@@ -129,8 +130,8 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 
 
 def find_cached(store: Store, git: Git, key: str, run_id: str) -> AttemptRecord | None:
-    """The newest attempt of another run with ``key`` that completed, whose checks did not
-    fail and whose commit (if it made one) still exists in ``git``'s repository."""
+    """The newest attempt of another run with ``key`` that completed and whose commit (if it
+    made one) still exists in ``git``'s repository."""
     for rec in store.cached_attempts(key, exclude_run=run_id):
         if rec.commit_sha is None or has_commit(git, rec.commit_sha):
             return rec

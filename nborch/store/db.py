@@ -296,12 +296,12 @@ class Store:
         return [attempt_from_row(row) for row in rows]
 
     def cached_attempts(self, cache_key: str, exclude_run: str = "") -> list[AttemptRecord]:
-        """Attempts with ``cache_key`` that completed and whose checks did not fail, newest
-        first (the result cache's candidates); none of run ``exclude_run``."""
+        """Attempts with ``cache_key`` that completed, newest first (the result cache's
+        candidates); none of run ``exclude_run``."""
         if not cache_key:
             return []
         sql = (f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE cache_key = ? AND "
-               "status = 'completed' AND validation != 'failed' AND run_id != ? "
+               "status = 'completed' AND run_id != ? "
                "ORDER BY ended_at DESC, rowid DESC")  # fmt: skip
         with self._lock:
             rows = self.db.execute(sql, (cache_key, exclude_run)).fetchall()

@@ -7,7 +7,8 @@ library, colours from JupyterLab's CSS variables (so dark themes work) with plai
 - a bar spans the attempt's running time, coloured by its state as in the table; a running one
   grows to now;
 - an attempt that ended without completing has a mark at its end: ``WIP`` when its work was
-  committed as work in progress, ``×`` when nothing was;
+  committed as work in progress, ``×`` when nothing was; a result reused from the cache is
+  ``cached from RUN`` (and no bar: nothing ran);
 - the time an attempt waited before it started (for the tasks it depends on, or for a slot) is a
   dotted line from the run's start to its bar.
 
@@ -83,7 +84,7 @@ def timeline_svg(executions: Sequence[AgentExecution], now: datetime | None = No
                      f'height="{_ROW - 6}"><title>{escape(label)}: {ex.status}, {took}</title></rect>')  # fmt: skip
         mark = _mark(ex)
         if mark:
-            parts.append(f'<text x="{x1 + 3:.1f}" y="{y + 12}">{mark}</text>')
+            parts.append(f'<text x="{x1 + 3:.1f}" y="{y + 12}">{escape(mark)}</text>')
     axis_y = _PAD + _ROW * len(rows) + 11
     parts.append(f'<text x="{_LABEL}" y="{axis_y}">0s</text>'
                  f'<text x="{_LABEL + plot}" y="{axis_y}" text-anchor="end">'
@@ -113,6 +114,8 @@ def timeline_text(executions: Sequence[AgentExecution], now: datetime | None = N
 
 
 def _mark(ex: AgentExecution) -> str:
+    if ex.cached_from:
+        return f"cached from {ex.cached_from}"  # no bar: nothing ran
     if not ex.status.is_final or ex.status == S.COMPLETED:
         return ""
     return "WIP" if ex.commit else "×"

@@ -186,14 +186,24 @@ class CacheMissTests:
         execute(repo, tmp_path, model="bigger")
         assert ran(counter) == ["1", "2", "3", "4"]
 
-    def test_a_result_whose_checks_failed_is_not_reused(self, repo, tmp_path):
+    def test_a_result_whose_checks_failed_is_reused_with_its_verdict(self, repo, tmp_path):
+        """On the same commit the checks would fail again: the verdict comes with the result,
+        and a dependent task still has nothing to build on. --no-cache gives the agent
+        another try."""
         counter = worker(tmp_path, AGENT.replace('f"task{task}.txt"', 'f"other{task}.txt"'))
-        first = execute(repo, tmp_path)
+        text = PLAN.replace("Dependencies: 2", "Dependencies: 1")
+        first = execute(repo, tmp_path, text)
         assert first.executions[("1", "worker")].validation == "failed"
+        assert first.executions[("3", "worker")].status == S.CANCELLED  # nothing to build on
         ran(counter)
-        again = execute(repo, tmp_path)
-        assert ran(counter) == ["1"]  # the others completed without failing checks
-        assert again.executions[("1", "worker")].cached_from is None
+        again = execute(repo, tmp_path, text)
+        assert ran(counter) == []
+        one = again.executions[("1", "worker")]
+        assert one.cached_from == first.id and one.validation == "failed"
+        assert one.validation_details == first.executions[("1", "worker")].validation_details
+        assert again.executions[("3", "worker")].status == S.CANCELLED
+        execute(repo, tmp_path, text, cache=False)
+        assert ran(counter) == ["1", "2", "4"]
 
     def test_a_result_whose_commit_is_gone_is_not_reused(self, repo, tmp_path):
         counter = worker(tmp_path)

@@ -53,6 +53,13 @@ class TimelineTests:
         assert text[3].split("|")[1].startswith("··········██")  # waited, then ran
         assert text[5].endswith("| pending")
 
+    def test_a_result_reused_from_the_cache_says_so(self) -> None:
+        reused = ex("1", "claude", S.COMPLETED, 3, 3, "c1")
+        reused.cached_from = "20261207-r0"
+        svg = timeline_svg([ex("2", "codex", S.COMPLETED, 0, 10, "c2"), reused])
+        assert ">cached from 20261207-r0</text>" in svg
+        assert timeline_text([reused]).endswith("completed cached from 20261207-r0")
+
     def test_a_hostile_label_is_escaped(self) -> None:
         svg = timeline_svg([ex("<script>", "a&b", S.FAILED, 0, 1)])
         assert "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg
