@@ -96,9 +96,11 @@ def status(repo: Path, run_id: str | None, check: bool, as_json: bool) -> None:
            [(r["run"], r["created_at"][:19], r["status"], r["plan"], r["base_commit"][:10])
             for r in runs])  # fmt: skip
     table(f"{len(records)} attempts", ["run", "task", "agent", "status", "state", "ahead",
-                                        "dirty", "exists", "path", "problem"],
+                                        "dirty", "exists", "path", "problem / note"],
            [(r.run, r.task, r.agent, r.status, r.state, r.ahead, "-" if r.dirty is None else r.dirty,
-             "yes" if r.exists else "GONE", r.path, r.problem) for r in records])  # fmt: skip
+             "yes" if r.exists else "GONE", r.path,
+             r.problem or (f"cached from {r.cached_from}" if r.cached_from else ""))
+            for r in records])  # fmt: skip
 
 
 def _runs_rows(manager: Any, run_id: str | None) -> list[dict[str, Any]]:

@@ -101,11 +101,13 @@ class WorktreeStatus:
     state: str
     status: str = "pending"
     problem: str = ""  # the worktree is not what nborch made: HEAD left its branch, .git gone
+    cached_from: str = ""  # the run whose result the attempt reused (the result cache)
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready values (``last_change`` as ISO text)."""
         out = {name: getattr(self, name) for name in STATUS_COLUMNS}  # asdict deep-copies: slow
         out["last_change"] = self.last_change.isoformat() if self.last_change else None
+        out["cached_from"] = self.cached_from or None
         return out
 
 

@@ -57,6 +57,7 @@ class _Row(NamedTuple):
     status: str
     managed_files_json: str
     problem: str
+    cached_from: str
 
 
 def status_records(manager: Repo, run_id: str | None = None,
@@ -99,7 +100,7 @@ def status_records(manager: Repo, run_id: str | None = None,
             r.run_id, r.task_id, r.agent, r.branch, r.path, head, count,
             None if changed is None else len(changed),
             datetime.fromtimestamp(last, UTC) if last else None, exists[i], r.state, status[i],
-            problems[i])  # fmt: skip
+            problems[i], r.cached_from)  # fmt: skip
 
     return [one(i, r) for i, r in enumerate(rows)]
 

@@ -136,6 +136,9 @@ class CacheHitTests:
         assert {ex.cached_from for ex in third.executions.values()} == {first.id}
         loaded = nborch.Run.load(repo, third.id)
         assert loaded.executions[("2", "worker")].cached_from == first.id
+        status = nborch.WorktreeManager(repo).status_records(third.id)
+        assert {s.cached_from for s in status} == {first.id}
+        assert status[0].to_dict()["cached_from"] == first.id
 
     def test_no_cache_runs_everything_again(self, repo, tmp_path):
         counter = worker(tmp_path)

@@ -484,7 +484,7 @@ class TestStatus:
         frame = manager.status()
         assert tuple(frame.columns) == STATUS_COLUMNS == (
             "run", "task", "agent", "branch", "path", "head", "ahead", "dirty", "last_change",
-            "exists", "state", "status", "problem")  # fmt: skip
+            "exists", "state", "status", "problem", "cached_from")  # fmt: skip
         assert frame["ahead"].tolist() == [0, 2] and frame["dirty"].tolist() == [2, 0]
         assert frame["status"].tolist() == ["pending", "pending"]
         assert str(frame["last_change"].dt.tz) == "UTC"  # a datetime column, in UTC
