@@ -3,7 +3,8 @@ again; that one's commit is reused.
 
 An attempt's key is a hash of everything that decides what its agent is asked and where it starts:
 
-* the task's text and fields (not its line in the plan, nor its ``done`` mark);
+* the task's text and fields (not its line in the plan, its ``done`` mark, its ``Agents:`` line
+  or its priority: they say where the task is and who does it when, not what is asked);
 * the agent's name and identity: its CLI's ``--version`` (else the program file's size and time),
   or for script agents the content of the program and of every file on its command line;
 * the model asked for;
@@ -42,7 +43,9 @@ __all__ = ["CACHE_FORMAT", "agent_identity", "attempt_key", "find_cached", "norm
 
 CACHE_FORMAT = 1  # bump when what goes into a key changes, so old keys stop matching
 VERSION_TIMEOUT_S = 15.0
-_NOT_TASK_TEXT = ("line", "depends_line", "done")  # where a task sits, not what it asks
+# Where a task sits and who runs it when, not what it asks: moving a task, marking it done or
+# giving it one more agent does not change what the agents already there were asked.
+_NOT_TASK_TEXT = ("line", "depends_line", "done", "agents", "priority")
 # The prompt says where the task is in the plan; editing a task above it moves it, nothing more.
 _SOURCE = re.compile(r"\(from (?:\S+ line \d+|line \d+ of the plan)\)")
 

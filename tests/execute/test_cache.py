@@ -165,6 +165,18 @@ class CacheMissTests:
         cached = {k[0]: ex.cached_from for k, ex in again.executions.items()}
         assert cached == {"1": first.id, "2": None, "3": None, "4": first.id}
 
+    def test_one_more_agent_on_a_task_runs_only_the_new_agent(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        first = execute(repo, tmp_path)
+        ran(counter)
+        nborch.script_agent("helper", f"{shlex.quote(sys.executable)} "
+                            f"{shlex.quote(str(tmp_path / 'agent' / 'worker.py'))} {{worktree}} 4b")  # fmt: skip
+        more = PLAN.replace("## Task 4: Last\nAgents: worker", "## Task 4: Last\nAgents: worker, helper\nPriority: high")
+        again = execute(repo, tmp_path, more)
+        assert ran(counter) == ["4b"]  # only the new agent ran
+        assert again.executions[("4", "worker")].cached_from == first.id
+        assert again.executions[("4", "helper")].cached_from is None
+
     def test_a_new_base_commit_runs_everything(self, repo, tmp_path):
         counter = worker(tmp_path)
         execute(repo, tmp_path)
