@@ -177,28 +177,21 @@ class CacheMissTests:
         assert again.executions[("4", "worker")].cached_from == first.id
         assert again.executions[("4", "helper")].cached_from is None
 
-    def test_a_new_base_commit_runs_everything(self, repo, tmp_path):
+    @pytest.mark.parametrize("change", ["a new base commit", "a new version of the agent",
+                                        "another model"])  # fmt: skip
+    def test_a_change_outside_the_plan_runs_everything(self, repo, tmp_path, change):
         counter = worker(tmp_path)
         execute(repo, tmp_path)
         ran(counter)
-        (repo / "app.py").write_text("def answer():\n    return 43\n")
-        git(repo, "commit", "-qam", "change")
-        execute(repo, tmp_path)
-        assert ran(counter) == ["1", "2", "3", "4"]
-
-    def test_a_changed_agent_script_runs_everything(self, repo, tmp_path):
-        counter = worker(tmp_path)
-        execute(repo, tmp_path)
-        ran(counter)
-        worker(tmp_path, AGENT + "# a new version of the agent\n")
-        execute(repo, tmp_path)
-        assert ran(counter) == ["1", "2", "3", "4"]
-
-    def test_another_model_runs_everything(self, repo, tmp_path):
-        counter = worker(tmp_path)
-        execute(repo, tmp_path)
-        ran(counter)
-        execute(repo, tmp_path, model="bigger")
+        options = {}
+        if change == "a new base commit":
+            (repo / "app.py").write_text("def answer():\n    return 43\n")
+            git(repo, "commit", "-qam", "change")
+        elif change == "a new version of the agent":
+            worker(tmp_path, AGENT + "# a new version of the agent\n")
+        else:
+            options["model"] = "bigger"
+        execute(repo, tmp_path, **options)
         assert ran(counter) == ["1", "2", "3", "4"]
 
     def test_a_result_whose_checks_failed_is_reused_with_its_verdict(self, repo, tmp_path):

@@ -11,33 +11,12 @@ from typing import Any
 import pytest
 
 import nborch
-from nborch import agents as registry
 from nborch.errors import AssignError
 from nborch.store import AttemptRecord, RunRecord, Store
 from nborch.team.assign import Assignments, PastResults, assign
 from nborch.team.history import History, TypeRecord, attempts_needed, load_history
 
-PLAN = """# P
-## Phase 1: Work
-### Task 1: Fix crash when the config file is empty
-The loader raises a traceback on an empty file.
-### Task 2: Write the API reference docs
-Document every public function in the README.
-### Task 3: Refactor the payment module into services
-Agents: aider
-"""
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def plan() -> nborch.Plan:
-    return nborch.parse_plan(PLAN, "plan.md")
-
-
-@pytest.fixture(autouse=True)
-def _clean_registry():
-    yield
-    registry.reset()
 
 
 def task_rows(run: str, task: str, outcomes: Sequence[tuple[str, bool]], kind: str = "bugfix",
