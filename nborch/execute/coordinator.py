@@ -269,6 +269,11 @@ class Coordinator(RunControl):
             self.set_state(ex, S.CANCELLED, "cancelled before it started")
             return
         try:
+            refused = self._start_refused(ex)
+            if refused:
+                self._stopped[pa.key] = ("budget", refused)
+                self.set_state(ex, S.CANCELLED, "not started")
+                return
             assert self.workspace is not None
             # Without dependencies the agent starts from the base; with them, after the merges.
             ex.start_commit = (await asyncio.to_thread(self.workspace.head, pa)
@@ -491,6 +496,34 @@ class Coordinator(RunControl):
                 return self._task_keys.get(task, []), (f"budget: task {task}'s ${limit:.2f} is "
                                                        f"spent (${total:.4f})")  # fmt: skip
         return [], ""
+
+    def _estimate(self, agent: str) -> float:
+        """What an attempt by ``agent`` will likely cost: the mean of this run's attempts by it
+        that ran to their end, else of all that did; 0 before any did."""
+        ended = [e for e in self.executions.values() if e.status in (S.COMPLETED, S.FAILED)
+                 and not e.cached_from and not e.reason and e.started_at is not None]  # fmt: skip
+        own = [e for e in ended if e.agent == agent] or ended
+        return sum(self.spent_by(e) for e in own) / len(own) if own else 0.0
+
+    def _start_refused(self, ex: AgentExecution) -> str:
+        """Why an attempt about to start must not: what is spent, plus what the running ones will
+        likely spend, plus what it will likely spend would exceed a budget. "" when it may."""
+        o = self.options
+        scopes = []
+        if o.budget_usd is not None:
+            scopes.append((o.budget_usd, list(self.executions.values()), "the run's"))
+        if ex.task in o.task_budget_usd:
+            scopes.append((o.task_budget_usd[ex.task], self._attempts_of(ex.task), f"task {ex.task}'s"))
+        for limit, group, whose in scopes:
+            own = self._estimate(ex.agent)
+            spent = sum(self.spent_by(e) for e in group if e.status.is_final)
+            running = sum(max(self.spent_by(e), self._estimate(e.agent))
+                          for e in group if e.status == S.RUNNING)  # fmt: skip
+            if spent + running + own > limit:
+                return (f"budget: starting it would exceed {whose} ${limit:.2f} (spent "
+                        f"${spent:.4f}, running about ${running:.4f}, this attempt about "
+                        f"${own:.4f} by the attempts that ran to their end)")  # fmt: skip
+        return ""
 
     def _check_budget(self, task: str) -> None:
         """Stop what a spent budget covers: running attempts commit their work as WIP, the others

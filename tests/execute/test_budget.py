@@ -95,6 +95,21 @@ class RunBudgetTests:
         assert "of $0.35 budget spent" in repr(run)
         assert nborch.Run.load(git_repo, run.id).executions[("1", "pricey")].reason == "budget"
 
+    def test_an_attempt_that_would_exceed_the_budget_does_not_start(self, git_repo, tmp_path):
+        """Each attempt costs $0.30 ($0.10 a step, 3 steps). With $0.70 and one slot, the
+        second starts ($0.30 spent + about $0.30 ≤ $0.70); the third would take it to about
+        $0.90, so it never starts — rather than being stopped two thirds of the way."""
+        spender(tmp_path, "steady", steps=3, nap=0.05)
+        run = execute(git_repo, tmp_path, plan(("1", "steady"), ("2", "steady"), ("3", "steady")),
+                      budget_usd=0.7, max_concurrent=1)  # fmt: skip
+        one, two, three = (run.executions[(t, "steady")] for t in ("1", "2", "3"))
+        assert one.status == two.status == S.COMPLETED
+        assert three.status == S.CANCELLED and three.reason == "budget"
+        assert three.started_at is None and three.tries == 0
+        assert three.error.startswith("budget: starting it would exceed the run's $0.70 (spent $0.6000")
+        assert three.error.endswith("(not started)")
+        assert run.spending()["spent_usd"] == pytest.approx(0.6)
+
     def test_tokens_count_at_the_price_table_when_no_cost_is_reported(self, git_repo, tmp_path):
         """1,000 input tokens a step at $500 per million: $0.50 a step; $1.20 lasts 3 steps."""
         spender(tmp_path, "tokens", cost=None, tokens=1000)
