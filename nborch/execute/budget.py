@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import NborchError
+from ..events import AgentEvent
 
-__all__ = ["DEFAULT_PRICE", "PRICES", "Prices", "parse_price"]
+__all__ = ["DEFAULT_PRICE", "PRICES", "LiveUsage", "Prices", "parse_price"]
 
 # USD per million (input, output) tokens of each tool's default model; set your own with prices=.
 PRICES: Mapping[str, tuple[float, float]] = {
@@ -66,6 +67,35 @@ class Prices:
             return 0.0
         inp, out = self.of(agent)
         return (input_tokens * inp + output_tokens * out) / 1e6
+
+
+@dataclass(slots=True)
+class LiveUsage:
+    """What a running try has reported so far, added up one event at a time as
+    :meth:`nborch.events.Usage.of` adds a whole list (cumulative reports replace, others add).
+
+    >>> live = LiveUsage()
+    >>> live.add(AgentEvent("usage", input_tokens=10, cost_usd=0.5)); live.add(AgentEvent("usage", input_tokens=5))
+    >>> (live.input_tokens, live.cost_usd)
+    (15, 0.5)
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+    def add(self, ev: AgentEvent) -> None:
+        if ev.kind not in ("usage", "result"):
+            return
+        if ev.input_tokens or ev.output_tokens:
+            if ev.cumulative:
+                self.input_tokens, self.output_tokens = ev.input_tokens, ev.output_tokens
+            else:
+                self.input_tokens += ev.input_tokens
+                self.output_tokens += ev.output_tokens
+        if ev.cost_usd is not None:
+            self.cost_usd = (ev.cost_usd if ev.cumulative or self.cost_usd is None
+                             else self.cost_usd + ev.cost_usd)  # fmt: skip
 
 
 def parse_price(text: str) -> tuple[str, tuple[float, float]]:

@@ -553,7 +553,10 @@ def _run_job(worker: Any, job: AttemptJob, payload: dict[str, Any], stop: Any) -
     def on_event(event: AgentEvent) -> None:
         with lock:
             pending.append({"kind": event.kind, "text": _plain(event.text),
-                            "data": _plain(event.data), "is_error": event.is_error})  # fmt: skip
+                            "data": _plain(event.data), "is_error": event.is_error,
+                            # what a budget counts while the attempt runs
+                            "input_tokens": event.input_tokens, "output_tokens": event.output_tokens,
+                            "cost_usd": event.cost_usd, "cumulative": event.cumulative})  # fmt: skip
 
     async def main() -> ExecutionResult:
         loop = asyncio.get_running_loop()

@@ -27,7 +27,7 @@ from .. import agents as registry
 from ..agents.parsers import looks_like_auth, looks_transient
 from ..durations import format_duration
 from ..errors import AgentError, NborchError
-from ..events import AgentEvent, AttemptState, RunEvent, Usage
+from ..events import AgentEvent, AttemptState, RunEvent
 from ..gitcmd import RepoLike, repo_path
 from ..log import logger
 from ..plan.model import Plan
@@ -35,7 +35,7 @@ from ..procs import process_identity
 from ..team.assign import Assignments
 from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
 from ..workspace.status import worktree_problem
-from .budget import DEFAULT_PRICE, Prices
+from .budget import DEFAULT_PRICE, LiveUsage, Prices
 from .cache import attempt_key, find_cached, origin, reused_fields
 from .control import RunControl, Subscriber
 from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
@@ -125,9 +125,11 @@ class Coordinator(RunControl):
         self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
         # attempts stopped early: (reason, what to say) — a race was won, the budget is spent
         self._stopped: dict[tuple[str, str], tuple[str, str]] = {}
-        self._live: dict[tuple[str, str], list[AgentEvent]] = {}  # usage the running try reported
+        self._live: dict[tuple[str, str], LiveUsage] = {}  # what the running try has reported
+        self._ran_before: set[tuple[str, str]] = set()  # resumed attempts: never replaced by the cache
         self.prices = Prices(self.options.prices)
         self._looked_up: dict[tuple[str, str], tuple[Any, str]] = {}  # the result cache's answers
+        self._race_hits: dict[str, str] = {}  # task → the agent whose cached result passed
         self._resumed = False
 
     @classmethod
@@ -161,14 +163,22 @@ class Coordinator(RunControl):
         if retry_failed:
             again |= {S.FAILED, S.TIMEOUT, S.CANCELLED}
         self._skip = {k for k, ex in self.executions.items() if ex.status not in again}
+        # An attempt that started before holds work (committed as WIP when the run resumes): the
+        # cache must not put another result over it.
+        self._ran_before = {k for k, ex in self.executions.items()
+                            if k not in self._skip and (ex.started_at is not None or ex.tries)}
         for key, ex in self.executions.items():
             if key not in self._skip:
                 fresh = AgentExecution(ex.task, ex.agent, is_demo=ex.is_demo)
                 fresh.tries, fresh.log_path = ex.tries, ex.log_path
+                # what earlier tries spent still counts, against the budget too
+                fresh.input_tokens, fresh.output_tokens = ex.input_tokens, ex.output_tokens
+                fresh.cost_usd = ex.cost_usd
                 self.executions[key] = fresh
         # A run that already ran in this process starts afresh: new loop state, no old cancels.
         self._resumed, self._future, self._loop, self.error = True, None, None, None
         self._cancel, self._manual_done, self._task_final = {}, {}, {}
+        self._stopped, self._live, self._looked_up, self._race_hits = {}, {}, {}, {}
         return self.start()
 
     def check_agents(self) -> None:
@@ -227,6 +237,9 @@ class Coordinator(RunControl):
             order = sorted(self.executions, key=lambda k: _RANK.get(self.plan[k[0]].priority, 2))
             ready = [by_key[k] for k in order if k not in self._skip and not by_key[k].task.depends_on]
             self._looked_up = await asyncio.to_thread(lambda: {pa.key: self._look_up(pa) for pa in ready})
+            for (task, agent), (rec, _) in self._looked_up.items():
+                if rec is not None and rec.validation == "passed":
+                    self._race_hits.setdefault(task, agent)
             await asyncio.gather(*(self._attempt(by_key[k]) for k in order))
         except BaseException as exc:
             self.error = exc
@@ -262,22 +275,23 @@ class Coordinator(RunControl):
             blocked = await self._wait_dependencies(pa, ex, cancel)
             if blocked:
                 return
-        if await self._reuse(pa, ex):
+        if await self._reuse(pa, ex, cancel):
             return
         self._check_budget(pa.task.id)  # a resumed run may have spent it all already
         if not await self._take_slot(pa, cancel):
             self.set_state(ex, S.CANCELLED, "cancelled before it started")
             return
         try:
+            assert self.workspace is not None
+            # Without dependencies the agent starts from the base; with them, after the merges.
+            ex.start_commit = (await asyncio.to_thread(self.workspace.head, pa)
+                               if pa.task.depends_on else pa.attempt.base_commit)  # fmt: skip
+            # no await from here to "running": attempts starting at once see each other
             refused = self._start_refused(ex)
             if refused:
                 self._stopped[pa.key] = ("budget", refused)
                 self.set_state(ex, S.CANCELLED, "not started")
                 return
-            assert self.workspace is not None
-            # Without dependencies the agent starts from the base; with them, after the merges.
-            ex.start_commit = (await asyncio.to_thread(self.workspace.head, pa)
-                               if pa.task.depends_on else pa.attempt.base_commit)  # fmt: skip
             self.set_state(ex, S.RUNNING)
             state, error = await self._execute(pa, ex, cancel)
             # The slot is held until the work is committed and checked: "running" attempts
@@ -296,17 +310,19 @@ class Coordinator(RunControl):
         try:
             ex.cache_key = attempt_key(pa, model=self.options.model,
                                        dependencies=[(d, w.commit if w else None) for d, w in deps])  # fmt: skip
-            if not self.options.cache:
+            # not for what a person does (a manual agent), nor over an earlier try's work
+            if not self.options.cache or pa.spec.kind == "manual" or pa.key in self._ran_before:
                 return None, ""
             return find_cached(self.recorder.store, self.workspace.manager.git, ex.cache_key,
                                self.id or ""), ""  # fmt: skip
         except (OSError, sqlite3.Error, NborchError) as err:
             return None, f"the result cache could not be read ({err}); the agent runs"
 
-    async def _reuse(self, pa: PreparedAttempt, ex: AgentExecution) -> bool:
+    async def _reuse(self, pa: PreparedAttempt, ex: AgentExecution, cancel: asyncio.Event) -> bool:
         """Take over a recorded result of the same attempt instead of running the agent (True),
         or say why not. Attempts without dependencies were looked up before any started (so
-        they reach the slots in priority order); the others are looked up here."""
+        they reach the slots in priority order); the others are looked up here. In race mode, a
+        task with a reusable result that passed its checks starts none of its other attempts."""
         found = self._looked_up.pop(pa.key, None)
         if found is None:
             found = await asyncio.to_thread(self._look_up, pa)
@@ -314,14 +330,29 @@ class Coordinator(RunControl):
         if problem:
             logger.warning("task %s, %s: %s", ex.task, ex.agent, problem)
             self.emit(RunEvent("log", self.id or "", ex.task, ex.agent, text=problem))
-        if rec is None:
+        winner = self._race_hits.get(ex.task)
+        if rec is None and self.options.race and winner not in (None, ex.agent):
+            self._stopped[pa.key] = (f"race won by {winner}",) * 2
+            self.set_state(ex, S.CANCELLED, "not started: its result is reused from the cache")
+            return True
+        if rec is None or cancel.is_set():
             return False
         assert self.workspace is not None
-        await asyncio.to_thread(self.workspace.reuse, pa, rec.commit_sha)
+        if not await asyncio.to_thread(self.workspace.reuse, pa, rec.commit_sha):
+            said = (f"the worktree holds work of its own, so the result of run {origin(rec)} is "
+                    "not put over it; the agent runs")  # fmt: skip
+            self.emit(RunEvent("log", self.id or "", ex.task, ex.agent, text=said))
+            return False
         for name, value in reused_fields(rec).items():
             setattr(ex, name, value)
         ex.cached_from = origin(rec)
         ex.started_at = ex.ended_at = datetime.now(UTC)
+        if not self.options.validate:  # a verdict this run did not ask for
+            ex.validation, ex.validation_details = "", []
+        elif not ex.validation:  # made by a run without checks: this one checks it now
+            checks = await run_checks(pa.task, self.plan, pa.attempt.path,
+                                      pa.attempt.attempt_dir / "checks", self.options.check_timeout)  # fmt: skip
+            ex.validation, ex.validation_details = verdict(checks), [c.to_dict() for c in checks]
         logger.info("task %s, %s: reusing the result of run %s (commit %s)", ex.task, ex.agent,
                     ex.cached_from, rec.commit_sha)  # fmt: skip
         self.set_state(ex, S.COMPLETED)
@@ -407,9 +438,12 @@ class Coordinator(RunControl):
         ex.log_path = str(job.log_path)
         while True:
             ex.tries += 1
-            self._live[pa.key] = []
+            self._live[pa.key] = LiveUsage()
             result = await self.executor.run(job, lambda ev: self._on_agent(ex, ev), cancel)
-            self._live.pop(pa.key, None)  # the totals below replace what it reported live
+            live = self._live.pop(pa.key, None)  # the totals below replace what it reported live
+            if result.process.state == "lost" and live is not None:  # its usage went with it
+                result = replace(result, usage=replace(result.usage, input_tokens=live.input_tokens,
+                                 output_tokens=live.output_tokens, cost_usd=live.cost_usd))  # fmt: skip
             state, error = self._judge(pa, result)
             ex.return_code = result.process.return_code
             ex.tail = list(result.process.tail[-20:])
@@ -466,7 +500,7 @@ class Coordinator(RunControl):
         self.emit(RunEvent("agent", self.id or "", ex.task, ex.agent, agent_event=event))
         live = self._live.get((ex.task, ex.agent))
         if live is not None and event.kind in ("usage", "result"):
-            live.append(event)
+            live.add(event)
             self._check_budget(ex.task)
 
     def spent_by(self, ex: AgentExecution) -> float:
@@ -475,9 +509,9 @@ class Coordinator(RunControl):
             return 0.0
         cost = self.prices.cost(ex.agent, ex.input_tokens, ex.output_tokens, ex.cost_usd, ex.is_demo)
         live = self._live.get((ex.task, ex.agent))
-        if live:
-            u = Usage.of(live)
-            cost += self.prices.cost(ex.agent, u.input_tokens, u.output_tokens, u.cost_usd, ex.is_demo)
+        if live is not None:
+            cost += self.prices.cost(ex.agent, live.input_tokens, live.output_tokens,
+                                     live.cost_usd, ex.is_demo)  # fmt: skip
         return cost
 
     def _over_budget(self, task: str) -> tuple[list[tuple[str, str]], str]:
@@ -499,7 +533,11 @@ class Coordinator(RunControl):
 
     def _estimate(self, agent: str) -> float:
         """What an attempt by ``agent`` will likely cost: the mean of this run's attempts by it
-        that ran to their end, else of all that did; 0 before any did."""
+        that ran to their end, else of all that did; 0 before any did, and for agents that cost
+        nothing (demo and manual ones)."""
+        spec = registry.get(agent)
+        if spec.is_demo or spec.kind == "manual":
+            return 0.0
         ended = [e for e in self.executions.values() if e.status in (S.COMPLETED, S.FAILED)
                  and not e.cached_from and not e.reason and e.started_at is not None]  # fmt: skip
         own = [e for e in ended if e.agent == agent] or ended

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..events import AttemptState
 from ..workspace.manager import WorktreeManager, identity_env
 from ..workspace.prepare import PreparedAttempt, PreparedRun
+from ..workspace.status import dirty_paths
 from .results import AgentExecution
 
 
@@ -36,12 +37,20 @@ class Workspace:
                         f"{dep.task} ({dep.agent}) conflicts — {'; '.join(said[-3:])}")  # fmt: skip
         return ""
 
-    def reuse(self, pa: PreparedAttempt, commit: str | None) -> None:
+    def reuse(self, pa: PreparedAttempt, commit: str | None) -> bool:
         """Put the attempt's branch and worktree at ``commit``, a result the cache reuses (None:
-        that attempt changed nothing, so it stays where it starts). The worktree is fresh: only
-        nborch's own files are in it, and nothing of an agent's is lost."""
+        that attempt changed nothing, so it stays where it starts) — only while the worktree
+        holds nothing of its own: no uncommitted change but nborch's files, and no commit on its
+        branch beyond the base but the merges of its dependencies. False (nothing done) else."""
+        a = pa.attempt
+        wt = self.manager.git_at(a.path)
+        if dirty_paths(self.manager.git, a.path, a.managed_files):
+            return False
+        if wt.out("rev-list", "--first-parent", "--no-merges", f"{a.base_commit}..HEAD"):
+            return False
         if commit:
-            self.manager.git_at(pa.attempt.path).run("reset", "--hard", "--quiet", commit)
+            wt.run("reset", "--hard", "--quiet", commit)
+        return True
 
     def head(self, pa: PreparedAttempt) -> str:
         """The commit the attempt's worktree is at (after its dependencies were merged)."""

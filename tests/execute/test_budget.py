@@ -134,6 +134,20 @@ class RunBudgetTests:
         assert run.spending()["stopped_by_budget"] == 0
 
 
+class ResumeBudgetTests:
+    def test_what_earlier_tries_spent_still_counts_after_a_resume(self, git_repo, tmp_path):
+        spender(tmp_path, "pricey")
+        run = execute(git_repo, tmp_path, plan(("1", "pricey")), budget_usd=0.35)
+        spent = run.executions[("1", "pricey")].cost_usd
+        assert spent >= 0.35
+        for resumed in (run, nborch.Run.load(git_repo, run.id)):  # in the same process, or later
+            resumed.resume(retry_failed=True).wait(60)
+            ex = resumed.executions[("1", "pricey")]
+            assert ex.status == S.CANCELLED and ex.reason == "budget", ex.error
+            assert ex.cost_usd >= spent and ex.started_at is None  # stopped before it started
+            assert resumed.spending()["spent_usd"] >= spent
+
+
 class TaskBudgetTests:
     def test_a_task_budget_stops_only_that_tasks_attempts(self, git_repo, tmp_path):
         spender(tmp_path, "pricey")

@@ -260,3 +260,65 @@ class KeyTests:
         text = "/root/r1/1--a and nborch/r1/1/a in r1"
         out = normalised(text, {"r1": "{run}", "/root/r1/1--a": "{worktree}"})
         assert out == "{worktree} and nborch/{run}/1/a in {run}"
+
+
+class CacheSafetyTests:
+    def test_a_resumed_attempt_keeps_its_own_work_rather_than_a_cached_result(self, repo, tmp_path):
+        """R0 completes task 1; R1 (no cache) fails it after writing precious.txt (kept as WIP).
+        Resuming R1 with the cache on must not put R0's result over that work: the agent runs
+        again, on top of its WIP."""
+        counter = worker(tmp_path)
+        execute(repo, tmp_path)
+        worker(tmp_path, AGENT + "(wt / 'precious.txt').write_text('mine')\nsys.exit(3)\n")
+        failed = execute(repo, tmp_path, cache=False)
+        wip = failed.executions[("1", "worker")]
+        assert wip.status == S.FAILED and wip.commit
+        ran(counter)
+        worker(tmp_path)  # the agent as it was in R0: R0's result matches the attempt's key
+        resumed = Coordinator.load(repo, failed.id, cache=True)
+        resumed.resume(retry_failed=True).wait(120)
+        assert "1" in ran(counter)  # the agent ran again instead of the cache
+        again = resumed.executions[("1", "worker")]
+        assert again.cached_from is None and again.status == S.COMPLETED
+        assert git(repo, "merge-base", "--is-ancestor", wip.commit, again.commit) == ""  # kept
+        assert git(repo, "show", f"{again.commit}:precious.txt") == "mine"
+
+    def test_race_mode_starts_no_sibling_of_a_cached_winner(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        nborch.script_agent("other", f"{shlex.quote(sys.executable)} "
+                            f"{shlex.quote(str(tmp_path / 'agent' / 'worker.py'))} {{worktree}} 1b")  # fmt: skip
+        text = "# Race\n\n## Task 1: First\nAgents: worker\n\n**Validation criteria**\n\n- `test -f task1.txt` passes.\n"
+        execute(repo, tmp_path, text)
+        ran(counter)
+        both = text.replace("Agents: worker", "Agents: worker, other")
+        run = execute(repo, tmp_path, both, race=True)
+        assert ran(counter) == []  # the other agent never started
+        other = run.executions[("1", "other")]
+        assert other.status == S.CANCELLED and other.reason == "race won by worker"
+        assert other.started_at is None
+        assert run.executions[("1", "worker")].cached_from is not None
+
+    def test_a_result_made_without_checks_is_checked_when_reused(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        unchecked = execute(repo, tmp_path, validate=False)
+        assert unchecked.executions[("1", "worker")].validation == ""
+        ran(counter)
+        checked = execute(repo, tmp_path)
+        assert ran(counter) == []
+        one = checked.executions[("1", "worker")]
+        assert one.cached_from == unchecked.id and one.validation == "passed"
+        assert checked.executions[("2", "worker")].validation == "none"  # no criteria to run
+
+    def test_a_prepared_worktree_someone_worked_in_is_not_reset(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        execute(repo, tmp_path)
+        ran(counter)
+        team = nborch.assign(parse_markdown(PLAN))
+        prepared = nborch.prepare(repo, team, root=tmp_path / "wt")
+        one = next(p for p in prepared.attempts if p.attempt.task_id == "1")
+        (one.attempt.path / "notes.txt").write_text("a person's notes\n")
+        run = Coordinator(repo, prepared, timeout="60s", executor=LocalExecutor(grace=0.5)).run_sync()
+        assert ran(counter) == ["1"]  # the others were reused; this one ran over the notes
+        ex = run.executions[("1", "worker")]
+        assert ex.cached_from is None
+        assert git(repo, "show", f"{ex.commit}:notes.txt") == "a person's notes"

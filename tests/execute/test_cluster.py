@@ -19,6 +19,7 @@ import pytest
 import nborch
 from nborch import AttemptState as S
 from nborch.execute.cluster import DaskExecutor
+from tests.execute.test_budget import spender
 
 distributed = pytest.importorskip("distributed")
 
@@ -170,6 +171,17 @@ class DaskExecutorTests:
         assert ended.status == S.COMPLETED
         steps = [t for t, text in seen if text.startswith("step")]
         assert len(steps) >= 2 and steps[-1] - steps[0] > 0.5  # they came as printed, not at the end
+
+    def test_a_budget_stops_an_attempt_on_a_worker_as_it_spends(self, cluster, git_repo, tmp_path):
+        """The usage an agent reports on its worker reaches the budget while it runs."""
+        spender(tmp_path, "pricey")
+        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: pricey\n"),
+                         root=tmp_path / "wt", timeout="60s", budget_usd=0.35,
+                         executor=DaskExecutor(cluster)).run_sync()  # fmt: skip
+        ex = run.executions[("1", "pricey")]
+        assert ex.status == S.CANCELLED and ex.reason == "budget", (ex.error, ex.tail)
+        assert 0.35 <= run.spending()["spent_usd"] < 2.0  # not the 40 steps' $4.00
+        assert git(git_repo, "show", f"{ex.branch}:work1.txt") == "started"  # WIP came back
 
     def test_cancel_stops_the_agent_on_its_worker(self, cluster, git_repo, tmp_path):
         pids = agent(tmp_path, "sleeper", "(wt / 'w.txt').write_text('before')\ntime.sleep(120)\n")
