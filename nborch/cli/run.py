@@ -216,11 +216,11 @@ def _finish_run(run: Any, as_json: bool) -> None:
             click.echo(f"spent: ${money['spent_usd']:.4f}{budget}{guess}{stopped}", err=True)
         if money["cached"]:
             click.echo(f"cache: {money['cached']} result(s) reused from earlier runs (about "
-                       f"${money['saved_usd']:.4f} and {money['saved_tokens']:,} tokens not spent "
-                       "again) — --no-cache runs them again", err=True)  # fmt: skip
+                       f"${money['saved_by_cache_usd']:.4f} and {money['saved_by_cache_tokens']:,} "
+                       "tokens not spent again) — --no-cache runs them again", err=True)  # fmt: skip
         if money["stopped_by_race"]:
             click.echo(f"race: {money['stopped_by_race']} attempt(s) stopped once another won; "
-                       f"about ${money['saved_usd']:.4f} and {money['saved_tokens']:,} tokens not "
+                       f"about ${money['saved_by_race_usd']:.4f} and {money['saved_by_race_tokens']:,} tokens not "
                        "spent (estimated from the winners)", err=True)  # fmt: skip
     if run.unrecorded:
         click.echo(f"warning: {run.unrecorded}", err=True)

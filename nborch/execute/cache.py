@@ -6,8 +6,11 @@ An attempt's key is a hash of everything that decides what its agent is asked an
 * the task's text and fields (not its line in the plan, its ``done`` mark, its ``Agents:`` line
   or its priority: they say where the task is and who does it when, not what is asked);
 * the agent's name and identity: its CLI's ``--version`` (else the program file's size and time),
-  or for script agents the content of the program and of every file on its command line;
-* the model asked for;
+  or for script agents the content of the program and of every file on its command line (not
+  modules those import: change one, and run with ``cache=False``). On Dask this is looked up on
+  this machine, not on the workers;
+* the model asked for, and the values of the variables the agent may see that choose a model or
+  a server (``*MODEL*``, ``*BASE_URL*``…; never ones that look like secrets);
 * the start commit: the base, plus the commit of each dependency's chosen attempt (the merge
   commit made from them differs every run, so it is not part of the key);
 * the rendered prompt and agent files, with this run's id, branch and paths taken out.
@@ -16,8 +19,8 @@ A key that matches a completed attempt recorded in the repository whose commit s
 hit (:func:`find_cached`), its checks' verdict included: on the same commit they would fail (or
 pass) again, so trying an agent again is a choice (``cache=False``), not a default.
 
->>> normalised("in /w/r1/t--a on nborch/r1/t/a", {"/w/r1/t--a": "{worktree}", "r1": "{run}"})
-'in {worktree} on nborch/{run}/t/a'
+>>> normalised("in /w/r1/t--a on nborch/r1/t/a", {"/w/r1/t--a": "{worktree}", "nborch/r1/t/a": "{branch}"})
+'in {worktree} on {branch}'
 """
 
 from __future__ import annotations
@@ -47,7 +50,11 @@ VERSION_TIMEOUT_S = 15.0
 # giving it one more agent does not change what the agents already there were asked.
 _NOT_TASK_TEXT = ("line", "depends_line", "done", "agents", "priority")
 # The prompt says where the task is in the plan; editing a task above it moves it, nothing more.
-_SOURCE = re.compile(r"\(from (?:\S+ line \d+|line \d+ of the plan)\)")
+_SOURCE = re.compile(r"\(from (?:.+? line \d+|line \d+ of the plan)\)")
+# Variables that choose the model or the server an agent talks to (never secrets: their values
+# are part of a key stored in the repository).
+_CHOOSERS = re.compile(r"MODEL|BASE_URL|API_BASE|ENDPOINT|PROVIDER|REGION|DEPLOYMENT")
+_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL")
 
 
 def normalised(text: str, replacements: Mapping[str, str]) -> str:
@@ -63,8 +70,8 @@ def attempt_key(pa: PreparedAttempt, *, model: str | None,
     """The cache key of ``pa`` (a hex digest); ``dependencies`` are ``(task, commit)`` of the
     attempts its task builds on (commit None: it completed without changing anything)."""
     a = pa.attempt
-    local = {str(a.attempt_dir): "{attempt_dir}", str(a.path): "{worktree}", a.branch: "{branch}",
-             a.run_id: "{run}"}  # fmt: skip
+    # only whole paths and the branch: a bare run id ("fix", "test") could be any word
+    local = {str(a.attempt_dir): "{attempt_dir}", str(a.path): "{worktree}", a.branch: "{branch}"}
     task = {k: v for k, v in asdict(pa.task).items() if k not in _NOT_TASK_TEXT}
     files = {}
     for rel in sorted(a.managed_files):
@@ -72,7 +79,8 @@ def attempt_key(pa: PreparedAttempt, *, model: str | None,
         files[rel] = normalised(_read(path), local) if path.is_file() else None
     material = {
         "format": CACHE_FORMAT, "task": task, "agent": pa.spec.name,
-        "identity": agent_identity(pa.spec), "model": model, "base": a.base_commit,
+        "identity": agent_identity(pa.spec), "model": model, "settings": choices(pa.spec),
+        "base": a.base_commit,
         "dependencies": sorted([t, c or ""] for t, c in dependencies),
         "prompt": _SOURCE.sub("(from {source})", normalised(_read(pa.prompt_path), local), count=1),
         "files": files,
@@ -83,6 +91,22 @@ def attempt_key(pa: PreparedAttempt, *, model: str | None,
 
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def choices(spec: AgentSpec, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values of the variables the agent may see that choose its model or server
+    (``ANTHROPIC_MODEL``, ``OPENAI_BASE_URL``…): another value is another attempt.
+
+    >>> from nborch.agents import get
+    >>> choices(get("codex"), {"OPENAI_BASE_URL": "http://127.0.0.1:9", "OPENAI_API_KEY": "s"})
+    {'OPENAI_BASE_URL': 'http://127.0.0.1:9'}
+    """
+    from fnmatch import fnmatchcase
+
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in sorted(env)
+            if _CHOOSERS.search(name) and not _SECRET.search(name)
+            and any(fnmatchcase(name, pattern) for pattern in spec.env_allow)}  # fmt: skip
 
 
 def agent_identity(spec: AgentSpec) -> str:

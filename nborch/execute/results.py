@@ -113,9 +113,10 @@ def spending(executions: Iterable[AgentExecution], prices: Prices | None = None,
 
     ``spent_usd``: what its agents reported, plus tokens at ``prices`` for those that report
     none (that part is also ``estimated_usd``). ``saved_usd``/``saved_tokens``: results reused
-    from the cache (what they cost when they were made), and for each attempt stopped because
-    another won the race, what the winner spent beyond it (what finishing it would have cost,
-    roughly). ``budget_usd`` is the run's budget (None: none).
+    from the cache (what they cost when they were made: ``saved_by_cache_usd``), and for each
+    attempt stopped because another won the race, what the winner spent beyond it (what
+    finishing it would have cost, roughly: ``saved_by_race_usd``). ``budget_usd`` is the run's
+    budget (None: none).
     """
     prices = prices or Prices()
     executions = list(executions)
@@ -124,13 +125,13 @@ def spending(executions: Iterable[AgentExecution], prices: Prices | None = None,
     def cost(e: AgentExecution) -> float:
         return prices.cost(e.agent, e.input_tokens, e.output_tokens, e.cost_usd, e.is_demo)
 
-    spent = estimated = saved_usd = 0.0
-    saved_tokens = stopped = cached = by_budget = 0
+    spent = estimated = by_cache = by_race = 0.0
+    cache_tokens = race_tokens = stopped = cached = by_budget = 0
     for e in executions:
         tokens = e.input_tokens + e.output_tokens
         if e.cached_from:
             cached += 1
-            saved_usd, saved_tokens = saved_usd + cost(e), saved_tokens + tokens
+            by_cache, cache_tokens = by_cache + cost(e), cache_tokens + tokens
             continue
         spent += cost(e)
         estimated += cost(e) if e.cost_usd is None else 0.0
@@ -140,9 +141,11 @@ def spending(executions: Iterable[AgentExecution], prices: Prices | None = None,
         stopped += 1
         winner = by_key.get((e.task, e.reason.removeprefix("race won by ")))
         if winner is not None:
-            saved_usd += max(0.0, cost(winner) - cost(e))
-            saved_tokens += max(0, winner.input_tokens + winner.output_tokens - tokens)
+            by_race += max(0.0, cost(winner) - cost(e))
+            race_tokens += max(0, winner.input_tokens + winner.output_tokens - tokens)
     return {"spent_usd": round(spent, 6), "estimated_usd": round(estimated, 6),
-            "saved_usd": round(saved_usd, 6), "saved_tokens": saved_tokens,
+            "saved_usd": round(by_cache + by_race, 6), "saved_tokens": cache_tokens + race_tokens,
+            "saved_by_cache_usd": round(by_cache, 6), "saved_by_cache_tokens": cache_tokens,
+            "saved_by_race_usd": round(by_race, 6), "saved_by_race_tokens": race_tokens,
             "budget_usd": budget_usd, "stopped_by_race": stopped,
             "stopped_by_budget": by_budget, "cached": cached}  # fmt: skip

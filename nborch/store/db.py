@@ -327,12 +327,16 @@ class Store:
         task_type, passed`` (completed and its validation did not fail) and ``started_at``.
 
         Left out: rows without a task type (recorded before schema 4), results reused from
-        another run (``cached_from``: counted where they ran), and attempts that were cancelled
-        or interrupted (stopped from outside, they say nothing about the agent)."""
+        another run (``cached_from``: counted where they ran), attempts that were cancelled or
+        interrupted (stopped from outside), that never started (a dependency did not merge) or
+        that failed for nborch's own reasons (a bug, a full disk): none says anything about the
+        agent."""
         sql = ("SELECT run_id, task_id, agent, task_type, "
                "status = 'completed' AND validation != 'failed', started_at FROM attempts "
-               "WHERE task_type != '' AND cached_from = '' "
-               "AND status IN ('completed', 'failed', 'timeout') ORDER BY created_at, rowid")  # fmt: skip
+               "WHERE task_type != '' AND cached_from = '' AND started_at IS NOT NULL "
+               "AND status IN ('completed', 'failed', 'timeout') "
+               "AND error NOT LIKE 'nborch error:%' AND error NOT LIKE 'the disk is full%' "
+               "ORDER BY created_at, rowid")  # fmt: skip
         with self._lock:
             rows = self.db.execute(sql).fetchall()
         keys = ("run_id", "task_id", "agent", "task_type", "passed", "started_at")

@@ -79,13 +79,17 @@ class TypeRecord:
 
     @property
     def first_failure_rate(self) -> float:
-        """How often a first attempt failed, with one pass and one failure added (Laplace), so
-        a short record neither promises success nor condemns the type.
+        """How often a first attempt failed, with half a failure and two passes added (a Beta(½, 2)
+        prior: most first attempts pass), so a short record neither promises success nor
+        condemns the type — and a clean record of three gives one attempt, not more than the
+        profiles would.
 
         >>> TypeRecord("bugfix", first_attempts=4, first_failed=2).first_failure_rate
-        0.5
+        0.38461538461538464
+        >>> attempts_needed(TypeRecord("bugfix", first_attempts=3).first_failure_rate)
+        1
         """
-        return (self.first_failed + 1) / (self.first_attempts + 2)
+        return (self.first_failed + 0.5) / (self.first_attempts + 2.5)
 
 
 def attempts_needed(failure_rate: float, target: float = TARGET) -> int:
@@ -191,7 +195,8 @@ def _first(group: list[Mapping[str, Any]]) -> Mapping[str, Any]:
 
 
 def load_history(repo: RepoLike) -> History:
-    """The recorded results of ``repo``'s runs (read only; no store file is made).
+    """The recorded results of ``repo``'s runs (no store file is made; an existing one from an
+    older nborch is upgraded to the current schema, as any command does).
 
     A folder outside git, or a repository where nborch has recorded nothing yet, has an empty
     history: ``assign(per_task="auto")`` then chooses by profile. A missing folder is an error.

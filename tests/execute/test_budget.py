@@ -213,4 +213,6 @@ class PriceTests:
         reused = AgentExecution("3", "codex", cost_usd=2.0, input_tokens=7, cached_from="r0")
         money = spending([ran, told, reused], budget_usd=10)
         assert money["spent_usd"] == 3.5 and money["estimated_usd"] == 3.0
-        assert money["saved_usd"] == 2.0 and money["saved_tokens"] == 7 and money["cached"] == 1
+        assert money["saved_usd"] == money["saved_by_cache_usd"] == 2.0 and money["cached"] == 1
+        assert money["saved_tokens"] == money["saved_by_cache_tokens"] == 7
+        assert money["saved_by_race_usd"] == money["saved_by_race_tokens"] == 0

@@ -104,8 +104,9 @@ def ran(counter: Path) -> list[str]:
 
 def execute(repo: Path, tmp_path: Path, text: str = PLAN, **kw) -> Coordinator:
     kw.setdefault("executor", LocalExecutor(grace=0.5))
-    return Coordinator(repo, parse_markdown(text), root=tmp_path / "wt", timeout="60s",
-                       **kw).run_sync()  # fmt: skip
+    # a plan file name with a space: the prompt says "(from my plan.md line N)"
+    return Coordinator(repo, parse_markdown(text, tmp_path / "my plan.md"), root=tmp_path / "wt",
+                       timeout="60s", **kw).run_sync()  # fmt: skip
 
 
 class CacheHitTests:
@@ -256,6 +257,15 @@ class CacheCommandLineTests:
 
 
 class KeyTests:
+    def test_model_and_server_choices_are_in_the_key_and_secrets_are_not(self):
+        from nborch.agents import get
+        from nborch.execute.cache import choices
+
+        env = {"ANTHROPIC_MODEL": "opus", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+               "ANTHROPIC_API_KEY": "sk-secret", "ANTHROPIC_AUTH_TOKEN": "t", "OTHER_MODEL": "x"}
+        assert choices(get("claude"), env) == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+                                               "ANTHROPIC_MODEL": "opus"}  # fmt: skip
+
     def test_normalised_takes_the_longest_match_first(self):
         text = "/root/r1/1--a and nborch/r1/1/a in r1"
         out = normalised(text, {"r1": "{run}", "/root/r1/1--a": "{worktree}"})

@@ -62,9 +62,12 @@ class TestHistoryRows:
         assert History.from_rows(rows[::-1]).of("bugfix").first_failed == 0
 
     def test_failure_rate_is_smoothed(self) -> None:
-        """One pass and one failure are added: no record is 50%, a short record is not 0%."""
-        assert TypeRecord("docs").first_failure_rate == 0.5
-        assert TypeRecord("docs", 3, 3, 3, 0).first_failure_rate == pytest.approx(0.2)
+        """Half a failure and two passes are added: no record is 20%, a short clean record is
+        not 0% — yet low enough for one attempt (a perfect record never asks for more)."""
+        assert TypeRecord("docs").first_failure_rate == pytest.approx(0.2)
+        assert TypeRecord("docs", 3, 3, 3, 0).first_failure_rate == pytest.approx(0.5 / 5.5)
+        assert all(attempts_needed(TypeRecord("docs", n, n, n, 0).first_failure_rate) == 1
+                   for n in range(3, 30))  # fmt: skip
 
     def test_attempts_needed_reaches_ninety_percent(self) -> None:
         """The fewest attempts giving a 90% chance that one passes."""
@@ -143,7 +146,7 @@ class TestAuto:
                       history=History.from_rows(bugfix_runs()))["1"]  # fmt: skip
         assert item.justification.endswith(
             ": from 12 recorded bugfix attempts in 4 runs: claude passed 4 of 4, codex 1 of 4, "
-            "gemini 0 of 4; first attempts failed 3 of 4, so 3 attempts (6 would give a 90% "
+            "gemini 0 of 4; first attempts failed 3 of 4, so 3 attempts (4 would give a 90% "
             "chance that one passes; max_per_task=3).")  # fmt: skip
         assert dict(item.scores)["claude"] == pytest.approx(5 / 6, abs=1e-3)
 
@@ -236,13 +239,13 @@ def add_attempts(repo: Path, rows: Sequence[dict[str, Any]]) -> None:
             attempt_dir="/git/x", status=r.get("status", "completed" if r["passed"] else "failed"),
             validation=r.get("validation", "passed" if r["passed"] else ""),
             started_at=r["started_at"], task_type=r["task_type"],
-            cached_from=r.get("cached_from", "")) for r in rows])  # fmt: skip
+            cached_from=r.get("cached_from", ""), error=r.get("error", "")) for r in rows])  # fmt: skip
 
 
 class TestStore:
     def test_history_rows_leave_out_what_is_not_evidence(self, git_repo: Path) -> None:
-        """Reused (cached) results, rows without a type, and cancelled or interrupted attempts
-        are not history; a completed attempt whose validation failed did not pass."""
+        """Reused (cached) results, rows without a type, cancelled or interrupted attempts, and
+        failures the agent did not cause are not history; a completed attempt whose validation failed did not pass."""
         rows = task_rows("r1", "1", [("claude", True), ("codex", True)])
         rows += [{**task_rows("r2", "1", [("codex", True)])[0], "cached_from": "r1"},
                  {**task_rows("r2", "2", [("codex", True)])[0], "task_type": ""},
@@ -250,7 +253,13 @@ class TestStore:
                  {**task_rows("r2", "4", [("gemini", False)])[0], "status": "interrupted"},
                  {**task_rows("r2", "5", [("aider", False)])[0], "status": "completed",
                   "validation": "failed"},
-                 {**task_rows("r2", "6", [("aider", False)])[0], "status": "timeout"}]  # fmt: skip
+                 {**task_rows("r2", "6", [("aider", False)])[0], "status": "timeout"},
+                 # failed before its agent started (a dependency's merge conflicted)
+                 {**task_rows("r2", "7", [("aider", False)])[0], "started_at": None},
+                 # failed for nborch's own reasons
+                 {**task_rows("r2", "8", [("aider", False)])[0], "error": "nborch error: boom"},
+                 {**task_rows("r2", "9", [("aider", False)])[0],
+                  "error": "the disk is full: the attempt's work could not be committed"}]  # fmt: skip
         add_attempts(git_repo, rows)
         with Store.open(git_repo) as store:
             got = store.history_rows()
