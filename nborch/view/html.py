@@ -67,6 +67,8 @@ def detail_html(ex: AgentExecution | None, log: str = "", now: datetime | None =
         parts.append(f"<div>{' · '.join(esc(c) for c in change)}</div>")
     if ex.error:
         parts.append(f'<div class="nb-error">{esc(clip(ex.error, 2000))}</div>')
+    if ex.note:  # a result reused from the cache: what ran, and where, was another run
+        parts.append(f'<div class="nb-brand">{esc(ex.note)}</div>')
     tail = [ln if len(ln) <= LOG_LINE_CHARS else ln[: LOG_LINE_CHARS - 1] + "…"
             for ln in log.splitlines()[-lines:]]  # fmt: skip
     parts.append(f"<pre>{esc(chr(10).join(tail))}</pre>" if tail else "<pre>(no log yet)</pre>")

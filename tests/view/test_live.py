@@ -170,6 +170,9 @@ class TestTableHtml:
         assert "line 99" in page and "line 70" in page and "line 69" not in page
         running = AgentExecution("1", "a", status=S.RUNNING)
         assert "diffstat when the attempt ends" in detail_html(running)
+        reused = AgentExecution("1", "a", status=S.COMPLETED, cached_from="20261207-r0")
+        assert 'class="nb-brand">cached from 20261207-r0 — --no-cache runs it again' in detail_html(reused)
+        assert "cached from 20261207-r0" in row_html(reused)
 
 
 # -- the throttle ----------------------------------------------------------------------------
