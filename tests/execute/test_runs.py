@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -254,16 +255,24 @@ class ClaimTests:
     def test_two_resumes_at_once_run_the_agent_once(self, git_repo, tmp_path):
         """Two `nborch resume RUN` started together: one runs the interrupted attempt, the other
         says who does and exits 2; the agent ran once."""
-        # 6 s: long enough that the second resume, however slow to start on a busy machine,
-        # meets the first one still running the attempt
+        # The agent works until the test releases it, once one resume has given up: however
+        # slow the second resume is to start on a busy machine, it meets the first one running.
         agent(tmp_path, "ok", "with open(here / 'ran.log', 'a') as f: f.write(task + '\\n')\n"
-                              "import time; time.sleep(6)\n(wt / f'{task}.txt').write_text(task)\n")  # fmt: skip
+                              "import time; t0 = time.time()\n"
+                              "while not (here / 'release').exists() and time.time() - t0 < 90:\n"
+                              "    time.sleep(0.1)\n(wt / f'{task}.txt').write_text(task)\n")  # fmt: skip
+        (tmp_path / "agents" / "release").touch()  # the first run goes straight through
         first = run_plan(git_repo, tmp_path, "# P\n## Task 1: A\nAgents: ok\n")
         (tmp_path / "agents" / "ran.log").unlink()
+        (tmp_path / "agents" / "release").unlink()
         crash(git_repo, first.id, {"1": "running"})
         procs = [subprocess.Popen([sys.executable, "-m", "nborch", "resume", first.id, "-r",
                                    str(git_repo), "--json"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+        deadline = time.monotonic() + 120
+        while all(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (tmp_path / "agents" / "release").touch()
         results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
         codes = sorted(code for _, _, code in results)
         assert codes == [0, 2], results
