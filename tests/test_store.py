@@ -328,3 +328,25 @@ class ClaimRunTests:
         assert len(winners) == 1
         with Store(path) as store:
             assert store.get_run("r").coordinator_pid == int(winners[0])
+
+    def test_interrupting_a_dead_run_leaves_a_fresh_claim_alone(self, tmp_path) -> None:
+        """A resume that read the run as dead, then finds it claimed by another resume, must not
+        write *interrupted* over that claim (two resumes then both ran the agents)."""
+        from datetime import UTC, datetime
+
+        import psutil
+
+        with Store(tmp_path / "nborch.sqlite") as store:
+            store.add_run(RunRecord(id="r", created_at=datetime.now(UTC), repo="/r", base_ref="main",
+                                    base_commit="0" * 40, root="/w", status="running",
+                                    coordinator_pid=2**22 + 7, coordinator_started=1.0))  # fmt: skip
+            store.add_attempts([AttemptRecord("r", "1", "1", "a", "b", "/p", "/d", status="running")])
+            assert store.claim_run("r", os.getpid(), psutil.Process().create_time()) is None
+            assert store.interrupt_run("r") == 0  # alive now: nothing changes
+            assert store.get_run("r").status == "running"
+            assert store.attempt("r", "1", "a").status == "running"
+            store.update_run("r", coordinator_pid=2**22 + 7, coordinator_started=1.0)  # it died
+            assert store.interrupt_run("r") == 1
+            assert store.get_run("r").status == "interrupted"
+            rec = store.attempt("r", "1", "a")
+            assert rec.status == "interrupted" and "was running" in rec.error

@@ -49,12 +49,17 @@ VERSION_TIMEOUT_S = 15.0
 # Where a task sits and who runs it when, not what it asks: moving a task, marking it done or
 # giving it one more agent does not change what the agents already there were asked.
 _NOT_TASK_TEXT = ("line", "depends_line", "done", "agents", "priority")
-# The prompt says where the task is in the plan; editing a task above it moves it, nothing more.
-_SOURCE = re.compile(r"\(from (?:.+? line \d+|line \d+ of the plan)\)")
+
 # Variables that choose the model or the server an agent talks to (never secrets: their values
 # are part of a key stored in the repository).
-_CHOOSERS = re.compile(r"MODEL|BASE_URL|API_BASE|ENDPOINT|PROVIDER|REGION|DEPLOYMENT")
+_CHOOSERS = re.compile(r"MODEL|BASE_URL|API_BASE|ENDPOINT|PROVIDER|REGION|DEPLOYMENT|_USE_|VERTEX")
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL")
+
+
+def _source(line: int) -> re.Pattern[str]:
+    """Where the prompt says the task is in the plan: editing a task above it moves it, nothing
+    more. Its own line number, in the one sentence that says it (a plan name may have spaces)."""
+    return re.compile(rf"\(from (?:[^()\n]+ line {line}|line {line} of the plan)\)")
 
 
 def normalised(text: str, replacements: Mapping[str, str]) -> str:
@@ -82,7 +87,8 @@ def attempt_key(pa: PreparedAttempt, *, model: str | None,
         "identity": agent_identity(pa.spec), "model": model, "settings": choices(pa.spec),
         "base": a.base_commit,
         "dependencies": sorted([t, c or ""] for t, c in dependencies),
-        "prompt": _SOURCE.sub("(from {source})", normalised(_read(pa.prompt_path), local), count=1),
+        "prompt": _source(pa.task.line).sub("(from {source})", normalised(_read(pa.prompt_path), local),
+                                            count=1),
         "files": files,
     }  # fmt: skip
     blob = json.dumps(material, sort_keys=True, default=str).encode()

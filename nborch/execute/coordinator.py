@@ -128,8 +128,12 @@ class Coordinator(RunControl):
         self._live: dict[tuple[str, str], LiveUsage] = {}  # what the running try has reported
         self._ran_before: set[tuple[str, str]] = set()  # resumed attempts: never replaced by the cache
         self.prices = Prices(self.options.prices)
-        self._looked_up: dict[tuple[str, str], tuple[Any, str]] = {}  # the result cache's answers
-        self._race_hits: dict[str, str] = {}  # task → the agent whose cached result passed
+        # the result cache's answers per task, and (race mode) the attempts whose cached result
+        # passed and has yet to be put on their branch
+        self._lookups: dict[str, asyncio.Future[dict[tuple[str, str], tuple[Any, str]]]] = {}
+        self._hits_pending: dict[str, set[tuple[str, str]]] = {}
+        self._hits_settled: dict[str, asyncio.Event] = {}
+        self._by_key: dict[tuple[str, str], PreparedAttempt] = {}
         self._resumed = False
 
     @classmethod
@@ -171,14 +175,15 @@ class Coordinator(RunControl):
             if key not in self._skip:
                 fresh = AgentExecution(ex.task, ex.agent, is_demo=ex.is_demo)
                 fresh.tries, fresh.log_path = ex.tries, ex.log_path
-                # what earlier tries spent still counts, against the budget too
-                fresh.input_tokens, fresh.output_tokens = ex.input_tokens, ex.output_tokens
-                fresh.cost_usd = ex.cost_usd
+                if not ex.cached_from:  # what earlier tries spent still counts, budget too
+                    fresh.input_tokens, fresh.output_tokens = ex.input_tokens, ex.output_tokens
+                    fresh.cost_usd = ex.cost_usd
                 self.executions[key] = fresh
         # A run that already ran in this process starts afresh: new loop state, no old cancels.
         self._resumed, self._future, self._loop, self.error = True, None, None, None
         self._cancel, self._manual_done, self._task_final = {}, {}, {}
-        self._stopped, self._live, self._looked_up, self._race_hits = {}, {}, {}, {}
+        self._stopped, self._live, self._lookups = {}, {}, {}
+        self._hits_pending, self._hits_settled = {}, {}
         return self.start()
 
     def check_agents(self) -> None:
@@ -235,11 +240,13 @@ class Coordinator(RunControl):
             by_key = {p.key: p for p in self.prepared.attempts}
             # Started in priority order: the first ones take free slots before the others queue.
             order = sorted(self.executions, key=lambda k: _RANK.get(self.plan[k[0]].priority, 2))
+            self._by_key = by_key
             ready = [by_key[k] for k in order if k not in self._skip and not by_key[k].task.depends_on]
-            self._looked_up = await asyncio.to_thread(lambda: {pa.key: self._look_up(pa) for pa in ready})
-            for (task, agent), (rec, _) in self._looked_up.items():
-                if rec is not None and rec.validation == "passed":
-                    self._race_hits.setdefault(task, agent)
+            looked = await asyncio.to_thread(lambda: {pa.key: self._look_up(pa) for pa in ready})
+            for pa in ready:  # answered already: awaiting them does not yield to other attempts
+                fut = self._lookups.setdefault(pa.key[0], asyncio.get_running_loop().create_future())
+                if not fut.done():
+                    fut.set_result({k: v for k, v in looked.items() if k[0] == pa.key[0]})
             await asyncio.gather(*(self._attempt(by_key[k]) for k in order))
         except BaseException as exc:
             self.error = exc
@@ -264,6 +271,7 @@ class Coordinator(RunControl):
             if not ex.status.is_final:
                 self.set_state(ex, S.FAILED, f"nborch error: {exc!r}")
         finally:
+            self._settle(pa.key)  # however it ended, its siblings wait no longer
             self._maybe_task_final(pa.attempt.task_id)
 
     async def _attempt_body(self, pa: PreparedAttempt, ex: AgentExecution) -> None:
@@ -318,27 +326,64 @@ class Coordinator(RunControl):
         except (OSError, sqlite3.Error, NborchError) as err:
             return None, f"the result cache could not be read ({err}); the agent runs"
 
+    async def _task_lookup(self, task: str) -> dict[tuple[str, str], tuple[Any, str]]:
+        """The result cache's answer for every attempt of ``task``, looked up once, together
+        (so in race mode each attempt knows whether a sibling's cached result passed). Tasks
+        without dependencies were looked up before any attempt started: their answer is there
+        without a wait, and the attempts reach the slots in priority order."""
+        fut = self._lookups.get(task)
+        if fut is None:
+            pas = [self._by_key[k] for k in self._task_keys.get(task, ()) if k not in self._skip]
+            fut = asyncio.ensure_future(asyncio.to_thread(
+                lambda: {pa.key: self._look_up(pa) for pa in pas}))  # fmt: skip
+            self._lookups[task] = fut
+        found = await fut
+        if task not in self._hits_pending:
+            self._hits_pending[task] = {
+                k for k, (rec, _) in found.items()
+                if rec is not None and rec.validation == "passed" and not self.executions[k].status.is_final}  # fmt: skip
+            self._hits_settled[task] = asyncio.Event()
+            if not self._hits_pending[task]:
+                self._hits_settled[task].set()
+        return found
+
+    def _settle(self, key: tuple[str, str]) -> None:
+        """The attempt ``key`` is done trying to reuse a cached result that passed."""
+        pending = self._hits_pending.get(key[0])
+        if pending is not None and key in pending:
+            pending.discard(key)
+            if not pending:
+                self._hits_settled[key[0]].set()
+
     async def _reuse(self, pa: PreparedAttempt, ex: AgentExecution, cancel: asyncio.Event) -> bool:
         """Take over a recorded result of the same attempt instead of running the agent (True),
-        or say why not. Attempts without dependencies were looked up before any started (so
-        they reach the slots in priority order); the others are looked up here. In race mode, a
-        task with a reusable result that passed its checks starts none of its other attempts."""
-        found = self._looked_up.pop(pa.key, None)
-        if found is None:
-            found = await asyncio.to_thread(self._look_up, pa)
-        rec, problem = found
+        or say why not. In race mode, an attempt whose sibling has a cached result that passed
+        its checks waits for that reuse: once it has happened, the sibling won and this attempt
+        never starts (its cancel is set); if it did not happen, this attempt runs."""
+        rec, problem = (await self._task_lookup(pa.task.id)).get(pa.key, (None, ""))
         if problem:
             logger.warning("task %s, %s: %s", ex.task, ex.agent, problem)
             self.emit(RunEvent("log", self.id or "", ex.task, ex.agent, text=problem))
-        winner = self._race_hits.get(ex.task)
-        if rec is None and self.options.race and winner not in (None, ex.agent):
-            self._stopped[pa.key] = (f"race won by {winner}",) * 2
-            self.set_state(ex, S.CANCELLED, "not started: its result is reused from the cache")
-            return True
-        if rec is None or cancel.is_set():
-            return False
+        try:
+            if rec is None:
+                if self.options.race and self._hits_pending.get(ex.task, set()) - {pa.key}:
+                    settled = asyncio.ensure_future(self._hits_settled[ex.task].wait())
+                    stop = asyncio.ensure_future(cancel.wait())
+                    await asyncio.wait({settled, stop}, return_when=asyncio.FIRST_COMPLETED)
+                    settled.cancel()
+                    stop.cancel()
+                return False
+            return False if cancel.is_set() else await self._take_over(pa, ex, rec, cancel)
+        finally:
+            self._settle(pa.key)
+
+    async def _take_over(self, pa: PreparedAttempt, ex: AgentExecution, rec: Any,
+                         cancel: asyncio.Event) -> bool:  # fmt: skip
+        """Put the result ``rec`` recorded on this attempt's branch and record it as this
+        attempt's (checked first under a slot, if it was made without checks)."""
         assert self.workspace is not None
-        if not await asyncio.to_thread(self.workspace.reuse, pa, rec.commit_sha):
+        deps = [w.commit for d in pa.task.depends_on if (w := self._chosen(d)) is not None and w.commit]
+        if not await asyncio.to_thread(self.workspace.reuse, pa, rec.commit_sha, deps):
             said = (f"the worktree holds work of its own, so the result of run {origin(rec)} is "
                     "not put over it; the agent runs")  # fmt: skip
             self.emit(RunEvent("log", self.id or "", ex.task, ex.agent, text=said))
@@ -346,15 +391,24 @@ class Coordinator(RunControl):
         for name, value in reused_fields(rec).items():
             setattr(ex, name, value)
         ex.cached_from = origin(rec)
-        ex.started_at = ex.ended_at = datetime.now(UTC)
-        if not self.options.validate:  # a verdict this run did not ask for
-            ex.validation, ex.validation_details = "", []
-        elif not ex.validation:  # made by a run without checks: this one checks it now
-            checks = await run_checks(pa.task, self.plan, pa.attempt.path,
-                                      pa.attempt.attempt_dir / "checks", self.options.check_timeout)  # fmt: skip
-            ex.validation, ex.validation_details = verdict(checks), [c.to_dict() for c in checks]
         logger.info("task %s, %s: reusing the result of run %s (commit %s)", ex.task, ex.agent,
                     ex.cached_from, rec.commit_sha)  # fmt: skip
+        if not self.options.validate:  # a verdict this run did not ask for
+            ex.validation, ex.validation_details = "", []
+        elif not ex.validation:  # made by a run without checks: this one checks it, in a slot
+            if not await self._take_slot(pa, cancel):
+                self.set_state(ex, S.CANCELLED, "cancelled before the reused result was checked")
+                return True
+            try:
+                checks = await run_checks(pa.task, self.plan, pa.attempt.path,
+                                          pa.attempt.attempt_dir / "checks", self.options.check_timeout)  # fmt: skip
+            finally:
+                self.gate.release()
+            ex.validation, ex.validation_details = verdict(checks), [c.to_dict() for c in checks]
+        ex.started_at = ex.ended_at = datetime.now(UTC)
+        if cancel.is_set():  # the result is on the branch; the run was told to stop
+            self.set_state(ex, S.CANCELLED, "cancelled as its result was reused")
+            return True
         self.set_state(ex, S.COMPLETED)
         if self.options.race and ex.validation == "passed":
             self._win(ex)
@@ -441,7 +495,9 @@ class Coordinator(RunControl):
             self._live[pa.key] = LiveUsage()
             result = await self.executor.run(job, lambda ev: self._on_agent(ex, ev), cancel)
             live = self._live.pop(pa.key, None)  # the totals below replace what it reported live
-            if result.process.state == "lost" and live is not None:  # its usage went with it
+            usage = result.usage
+            if (result.process.state == "lost" and live is not None and not usage.input_tokens
+                    and not usage.output_tokens and usage.cost_usd is None):  # it went with it
                 result = replace(result, usage=replace(result.usage, input_tokens=live.input_tokens,
                                  output_tokens=live.output_tokens, cost_usd=live.cost_usd))  # fmt: skip
             state, error = self._judge(pa, result)
@@ -452,6 +508,8 @@ class Coordinator(RunControl):
             ex.output_tokens += result.usage.output_tokens
             if result.usage.cost_usd is not None:
                 ex.cost_usd = (ex.cost_usd or 0.0) + result.usage.cost_usd
+            if self.recorder is not None:  # what each try spent survives a crash of this process
+                self.recorder.save(ex, event=False)
             lost = result.process.state == "lost"
             if ex.tries > self.options.retries or not (
                     lost or (state == S.FAILED and looks_transient(error))):
@@ -554,7 +612,7 @@ class Coordinator(RunControl):
             scopes.append((o.task_budget_usd[ex.task], self._attempts_of(ex.task), f"task {ex.task}'s"))
         for limit, group, whose in scopes:
             own = self._estimate(ex.agent)
-            spent = sum(self.spent_by(e) for e in group if e.status.is_final)
+            spent = sum(self.spent_by(e) for e in group if e.status != S.RUNNING)
             running = sum(max(self.spent_by(e), self._estimate(e.agent))
                           for e in group if e.status == S.RUNNING)  # fmt: skip
             if spent + running + own > limit:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ..events import AttemptState
@@ -37,17 +37,27 @@ class Workspace:
                         f"{dep.task} ({dep.agent}) conflicts — {'; '.join(said[-3:])}")  # fmt: skip
         return ""
 
-    def reuse(self, pa: PreparedAttempt, commit: str | None) -> bool:
+    def reuse(self, pa: PreparedAttempt, commit: str | None, dependencies: Collection[str] = ()) -> bool:
         """Put the attempt's branch and worktree at ``commit``, a result the cache reuses (None:
         that attempt changed nothing, so it stays where it starts) — only while the worktree
-        holds nothing of its own: no uncommitted change but nborch's files, and no commit on its
-        branch beyond the base but the merges of its dependencies. False (nothing done) else."""
+        holds nothing of its own: it is on its branch, with no uncommitted change but nborch's
+        files, and no commit beyond the base but merges of ``dependencies`` (the commits of
+        the attempts it builds on). True when the worktree is at ``commit`` already (a run
+        stopped while checking a reused result). False, with nothing done, otherwise."""
         a = pa.attempt
         wt = self.manager.git_at(a.path)
+        if wt.run("symbolic-ref", "-q", "HEAD", check=False).stdout.strip() != f"refs/heads/{a.branch}":
+            return False
         if dirty_paths(self.manager.git, a.path, a.managed_files):
             return False
-        if wt.out("rev-list", "--first-parent", "--no-merges", f"{a.base_commit}..HEAD"):
-            return False
+        head = wt.out("rev-parse", "HEAD")
+        if commit and head == commit:
+            return True
+        allowed = set(dependencies)
+        for line in wt.out("rev-list", "--first-parent", "--parents", f"{a.base_commit}..HEAD").splitlines():
+            _, *parents = line.split()
+            if len(parents) < 2 or not set(parents[1:]) <= allowed:
+                return False  # a commit of its own, or a merge of something else
         if commit:
             wt.run("reset", "--hard", "--quiet", commit)
         return True

@@ -49,16 +49,8 @@ def mark_interrupted(manager: WorktreeManager, run_id: str | None = None) -> int
     changed = 0
     with manager.store() as store:
         for run in store.runs():
-            if run_id not in (None, run.id) or run_alive(run):
-                continue
-            for rec in store.attempts(run.id):
-                if effective_status(rec, alive=False) != rec.status:
-                    store.update_attempt(run.id, rec.task_id, rec.agent, status=S.INTERRUPTED.value,
-                                         error="the coordinator stopped while this attempt "
-                                               f"was {rec.status}")  # fmt: skip
-                    store.add_event(run.id, rec.task_id, rec.agent, "state", "interrupted", "")
-                    changed += 1
-            store.update_run(run.id, status="interrupted")
+            if run_id in (None, run.id) and not run_alive(run):
+                changed += store.interrupt_run(run.id)  # looks again, in one transaction
     return changed
 
 

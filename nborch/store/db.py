@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import StoreError, WorktreeError
 from .rows import (
+    ACTIVE,
     ATTEMPT_COLUMNS,
     EXEC_COLUMNS,
     RUN_COLUMNS,
@@ -255,6 +256,30 @@ class Store:
                             "coordinator_started = ? WHERE id = ?", (pid, started, run_id))  # fmt: skip
         return None
 
+    def interrupt_run(self, run_id: str) -> int:
+        """Record a run whose coordinator died as *interrupted*, with its unfinished attempts,
+        atomically: a process that claimed the run meanwhile (:meth:`claim_run`) is left alone
+        — otherwise a second resume could overwrite the first one's claim and run the agents
+        again. Returns how many attempts changed; 0 for a run that is alive."""
+        with self._lock, self._transaction():
+            run = self.get_run(run_id)
+            if run is None or run_alive(run):
+                return 0
+            rows = self.db.execute("SELECT task_id, agent, status FROM attempts WHERE run_id = ? "
+                                   f"AND status IN ({', '.join('?' * len(ACTIVE))})",
+                                   (run_id, *sorted(ACTIVE))).fetchall()  # fmt: skip
+            now = _ts(None)
+            for task_id, agent, status in rows:
+                self.db.execute("UPDATE attempts SET status = 'interrupted', error = ?, "
+                                "updated_at = ? WHERE run_id = ? AND task_id = ? AND agent = ?",
+                                (f"the coordinator stopped while this attempt was {status}", now,
+                                 run_id, task_id, agent))  # fmt: skip
+                self.db.execute("INSERT INTO events (run_id, task_id, agent, time, kind, state, "
+                                "text) VALUES (?, ?, ?, ?, 'state', 'interrupted', '')",
+                                (run_id, task_id, agent, now))  # fmt: skip
+            self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", (run_id,))
+        return len(rows)
+
     def delete_run(self, run_id: str) -> None:
         """Forget a run and its attempts (the worktrees and branches are not touched)."""
         self._write("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -328,14 +353,15 @@ class Store:
 
         Left out: rows without a task type (recorded before schema 4), results reused from
         another run (``cached_from``: counted where they ran), attempts that were cancelled or
-        interrupted (stopped from outside), that never started (a dependency did not merge) or
-        that failed for nborch's own reasons (a bug, a full disk): none says anything about the
-        agent."""
+        interrupted (stopped from outside), that never started (a dependency did not merge, its
+        program could not start, its Dask job failed) or that failed for nborch's own reasons
+        (a bug, a full disk): none says anything about the agent."""
         sql = ("SELECT run_id, task_id, agent, task_type, "
                "status = 'completed' AND validation != 'failed', started_at FROM attempts "
                "WHERE task_type != '' AND cached_from = '' AND started_at IS NOT NULL "
                "AND status IN ('completed', 'failed', 'timeout') "
                "AND error NOT LIKE 'nborch error:%' AND error NOT LIKE 'the disk is full%' "
+               "AND NOT (status = 'failed' AND return_code IS NULL) "  # its agent never ran
                "ORDER BY created_at, rowid")  # fmt: skip
         with self._lock:
             rows = self.db.execute(sql).fetchall()

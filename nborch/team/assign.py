@@ -354,7 +354,9 @@ def _by_record(c: Classification, pool: list[str], history: History, most: int) 
     profile = {n: _score(registry.get(n), c, PastResults())[0] for n in pool}
     rates = {n: history.past.smoothed(n, kind) for n in pool}
     ranked = sorted(pool, key=lambda n: (-rates[n], -profile[n]))
-    needed = attempts_needed(record.first_failure_rate)
+    # a record with no failed first attempt never asks for more than one (more evidence of
+    # success must not buy more attempts than the profiles would give)
+    needed = 1 if not record.first_failed else attempts_needed(record.first_failure_rate)
     count = min(needed, most, len(pool))
     chosen = ranked[:count]
     runner_up = ranked[count] if len(ranked) > count else None

@@ -332,3 +332,68 @@ class CacheSafetyTests:
         ex = run.executions[("1", "worker")]
         assert ex.cached_from is None
         assert git(repo, "show", f"{ex.commit}:notes.txt") == "a person's notes"
+
+
+RACE_PLAN = """\
+# Race
+
+## Task 1: First
+Agents: {agents}
+
+**Validation criteria**
+
+- `test -f task1.txt` passes.
+
+## Task 2: Builds on it
+Agents: {agents}
+Dependencies: 1
+
+**Validation criteria**
+
+- `test -f task2.txt` passes.
+"""
+
+
+def other(tmp_path: Path) -> None:
+    """A second agent that does the same work; it fails while ``agent/fail`` exists (a file its
+    key does not see)."""
+    script = tmp_path / "agent" / "other.py"
+    script.write_text(AGENT.replace("runs.txt", "other-runs.txt"))
+    nborch.script_agent("other", f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} "
+                                 "{worktree} {task_id}")  # fmt: skip
+
+
+class RaceCacheTests:
+    def test_no_sibling_of_a_cached_winner_starts_dependent_tasks_too(self, repo, tmp_path):
+        counter = worker(tmp_path)
+        other(tmp_path)
+        execute(repo, tmp_path, RACE_PLAN.format(agents="worker"))
+        ran(counter)
+        run = execute(repo, tmp_path, RACE_PLAN.format(agents="other, worker"), race=True)
+        assert ran(counter) == [] and not (tmp_path / "agent" / "other-runs.txt").exists()
+        for task in ("1", "2"):
+            loser = run.executions[(task, "other")]
+            assert loser.status == S.CANCELLED and loser.reason == "race won by worker"
+            assert loser.started_at is None and loser.tries == 0
+            assert run.executions[(task, "worker")].cached_from is not None
+
+    def test_a_cached_winner_that_cannot_be_reused_leaves_its_siblings_to_run(self, repo, tmp_path):
+        """The cached result that passed cannot go on its branch (a person's notes are in the
+        worktree): its agent runs — and fails — so the sibling is not cancelled on a guess."""
+        counter = worker(tmp_path, AGENT + "if (pathlib.Path(__file__).parent / 'fail').exists():\n"
+                                           "    sys.exit(3)\n")  # fmt: skip
+        other(tmp_path)
+        text = RACE_PLAN.format(agents="worker").split("## Task 2")[0]
+        execute(repo, tmp_path, text)
+        ran(counter)
+        (tmp_path / "agent" / "fail").touch()
+        team = nborch.assign(parse_markdown(text.replace("Agents: worker", "Agents: worker, other")))
+        prepared = nborch.prepare(repo, team, root=tmp_path / "wt")
+        mine = next(p for p in prepared.attempts if p.key == ("1", "worker"))
+        (mine.attempt.path / "notes.txt").write_text("a person's notes\n")
+        run = Coordinator(repo, prepared, timeout="60s", race=True,
+                          executor=LocalExecutor(grace=0.5)).run_sync()  # fmt: skip
+        assert ran(counter) == ["1"]
+        assert run.executions[("1", "worker")].status == S.FAILED
+        assert run.executions[("1", "other")].status == S.COMPLETED
+        assert run.executions[("1", "other")].validation == "passed"

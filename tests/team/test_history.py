@@ -239,7 +239,8 @@ def add_attempts(repo: Path, rows: Sequence[dict[str, Any]]) -> None:
             attempt_dir="/git/x", status=r.get("status", "completed" if r["passed"] else "failed"),
             validation=r.get("validation", "passed" if r["passed"] else ""),
             started_at=r["started_at"], task_type=r["task_type"],
-            cached_from=r.get("cached_from", ""), error=r.get("error", "")) for r in rows])  # fmt: skip
+            cached_from=r.get("cached_from", ""), error=r.get("error", ""),
+            return_code=r.get("return_code", 0 if r["passed"] else 1)) for r in rows])  # fmt: skip
 
 
 class TestStore:
@@ -259,7 +260,9 @@ class TestStore:
                  # failed for nborch's own reasons
                  {**task_rows("r2", "8", [("aider", False)])[0], "error": "nborch error: boom"},
                  {**task_rows("r2", "9", [("aider", False)])[0],
-                  "error": "the disk is full: the attempt's work could not be committed"}]  # fmt: skip
+                  "error": "the disk is full: the attempt's work could not be committed"},
+                 # its program could not start (no exit code)
+                 {**task_rows("r2", "10", [("aider", False)])[0], "return_code": None}]  # fmt: skip
         add_attempts(git_repo, rows)
         with Store.open(git_repo) as store:
             got = store.history_rows()
@@ -299,3 +302,15 @@ class TestStore:
         """A folder that does not exist is an AssignError naming it."""
         with pytest.raises(AssignError, match="is not a folder"):
             load_history(tmp_path / "nope")
+
+
+class CleanRecordTests:
+    def test_more_clean_evidence_never_asks_for_more_attempts(self, plan: nborch.Plan) -> None:
+        """First attempts that all passed give one attempt, however few of them there are."""
+        for runs in range(1, 6):
+            rows = []
+            for n in range(runs):
+                rows += task_rows(f"r{n}", "1", [("claude", True), ("codex", True), ("gemini", True)], day=n)
+            item = assign(plan, agents=["claude", "codex", "gemini"], per_task="auto",
+                          history=History.from_rows(rows))["1"]  # fmt: skip
+            assert len(item.agents) == 1, (runs, item.justification)
