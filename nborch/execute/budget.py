@@ -18,10 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import agents as registry
 from ..errors import NborchError
 from ..events import AgentEvent
 
-__all__ = ["DEFAULT_PRICE", "PRICES", "LiveUsage", "Prices", "parse_price"]
+__all__ = ["DEFAULT_PRICE", "PRICES", "Budget", "LiveUsage", "Prices", "parse_price"]
 
 # USD per million (input, output) tokens of each tool's default model; set your own with prices=.
 PRICES: Mapping[str, tuple[float, float]] = {
@@ -96,6 +97,82 @@ class LiveUsage:
         if ev.cost_usd is not None:
             self.cost_usd = (ev.cost_usd if ev.cumulative or self.cost_usd is None
                              else self.cost_usd + ev.cost_usd)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Budget:
+    """A run's budgets and what its attempts have spent against them (the coordinator owns it
+    and stops what :meth:`over` names; it never starts what :meth:`refusal` refuses).
+
+    ``live`` holds what each running try has reported so far, by ``(task, agent)``.
+    """
+
+    run_usd: float | None = None
+    task_usd: Mapping[str, float] = field(default_factory=dict)
+    prices: Prices = field(default_factory=Prices)
+    live: dict[tuple[str, str], LiveUsage] = field(default_factory=dict)
+
+    def spent_by(self, ex: Any) -> float:
+        """Dollars an attempt has spent so far; a result reused from the cache cost nothing."""
+        if ex.cached_from:
+            return 0.0
+        cost = self.prices.cost(ex.agent, ex.input_tokens, ex.output_tokens, ex.cost_usd, ex.is_demo)
+        live = self.live.get((ex.task, ex.agent))
+        if live is not None:
+            cost += self.prices.cost(ex.agent, live.input_tokens, live.output_tokens,
+                                     live.cost_usd, ex.is_demo)  # fmt: skip
+        return cost
+
+    def over(self, executions: Mapping[tuple[str, str], Any], task_keys: Iterable[tuple[str, str]],
+             task: str) -> tuple[list[tuple[str, str]], str]:  # fmt: skip
+        """The attempts a spent budget stops (the run's, else ``task``'s) and what to say; none
+        while there is money left."""
+        if self.run_usd is not None:
+            total = sum(self.spent_by(e) for e in executions.values())
+            if total >= self.run_usd:
+                return list(executions), f"budget: the run's ${self.run_usd:.2f} is spent (${total:.4f})"
+        limit = self.task_usd.get(task)
+        if limit is not None:
+            keys = list(task_keys)
+            total = sum(self.spent_by(executions[k]) for k in keys)
+            if total >= limit:
+                return keys, f"budget: task {task}'s ${limit:.2f} is spent (${total:.4f})"
+        return [], ""
+
+    def estimate(self, agent: str, is_free: bool, executions: Iterable[Any]) -> float:
+        """What an attempt by ``agent`` will likely cost: the mean of the attempts by it that ran
+        to their end, else of all that did; 0 before any did, and for agents that cost nothing."""
+        if is_free:
+            return 0.0
+        ended = [e for e in executions if str(e.status) in ("completed", "failed")
+                 and not e.cached_from and not e.reason and e.started_at is not None]  # fmt: skip
+        own = [e for e in ended if e.agent == agent] or ended
+        return sum(self.spent_by(e) for e in own) / len(own) if own else 0.0
+
+    def refusal(self, ex: Any, executions: Mapping[tuple[str, str], Any]) -> str:
+        """Why attempt ``ex`` must not start: what is spent, plus what the running attempts will
+        likely spend, plus what it will likely spend would exceed a budget. "" when it may."""
+        def free(agent: str) -> bool:
+            spec = registry.get(agent)
+            return spec.is_demo or spec.kind == "manual"
+
+        scopes = []
+        if self.run_usd is not None:
+            scopes.append((self.run_usd, list(executions.values()), "the run's"))
+        if ex.task in self.task_usd:
+            mine = [e for (t, _), e in executions.items() if t == ex.task]
+            scopes.append((self.task_usd[ex.task], mine, f"task {ex.task}'s"))
+        for limit, group, whose in scopes:
+            everyone = list(executions.values())
+            own = self.estimate(ex.agent, free(ex.agent), everyone)
+            spent = sum(self.spent_by(e) for e in group if str(e.status) != "running")
+            running = sum(max(self.spent_by(e), self.estimate(e.agent, free(e.agent), everyone))
+                          for e in group if str(e.status) == "running")  # fmt: skip
+            if spent + running + own > limit:
+                return (f"budget: starting it would exceed {whose} ${limit:.2f} (spent "
+                        f"${spent:.4f}, running about ${running:.4f}, this attempt about "
+                        f"${own:.4f} by the attempts that ran to their end)")  # fmt: skip
+        return ""
 
 
 def parse_price(text: str) -> tuple[str, tuple[float, float]]:

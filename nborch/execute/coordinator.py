@@ -35,7 +35,7 @@ from ..procs import process_identity
 from ..team.assign import Assignments
 from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
 from ..workspace.status import worktree_problem
-from .budget import DEFAULT_PRICE, LiveUsage, Prices
+from .budget import DEFAULT_PRICE, Budget, LiveUsage, Prices
 from .cache import attempt_key, find_cached, origin, reused_fields
 from .control import RunControl, Subscriber
 from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
@@ -125,9 +125,9 @@ class Coordinator(RunControl):
         self._skip: set[tuple[str, str]] = set()  # attempts a resumed run keeps as they are
         # attempts stopped early: (reason, what to say) — a race was won, the budget is spent
         self._stopped: dict[tuple[str, str], tuple[str, str]] = {}
-        self._live: dict[tuple[str, str], LiveUsage] = {}  # what the running try has reported
         self._ran_before: set[tuple[str, str]] = set()  # resumed attempts: never replaced by the cache
         self.prices = Prices(self.options.prices)
+        self.budget = Budget(self.options.budget_usd, self.options.task_budget_usd, self.prices)
         # the result cache's answers per task, and (race mode) the attempts whose cached result
         # passed and has yet to be put on their branch
         self._lookups: dict[str, asyncio.Future[dict[tuple[str, str], tuple[Any, str]]]] = {}
@@ -182,7 +182,8 @@ class Coordinator(RunControl):
         # A run that already ran in this process starts afresh: new loop state, no old cancels.
         self._resumed, self._future, self._loop, self.error = True, None, None, None
         self._cancel, self._manual_done, self._task_final = {}, {}, {}
-        self._stopped, self._live, self._lookups = {}, {}, {}
+        self._stopped, self._lookups = {}, {}
+        self.budget.live.clear()
         self._hits_pending, self._hits_settled = {}, {}
         return self.start()
 
@@ -295,7 +296,7 @@ class Coordinator(RunControl):
             ex.start_commit = (await asyncio.to_thread(self.workspace.head, pa)
                                if pa.task.depends_on else pa.attempt.base_commit)  # fmt: skip
             # no await from here to "running": attempts starting at once see each other
-            refused = self._start_refused(ex)
+            refused = self.budget.refusal(ex, self.executions)
             if refused:
                 self._stopped[pa.key] = ("budget", refused)
                 self.set_state(ex, S.CANCELLED, "not started")
@@ -492,9 +493,9 @@ class Coordinator(RunControl):
         ex.log_path = str(job.log_path)
         while True:
             ex.tries += 1
-            self._live[pa.key] = LiveUsage()
+            self.budget.live[pa.key] = LiveUsage()
             result = await self.executor.run(job, lambda ev: self._on_agent(ex, ev), cancel)
-            live = self._live.pop(pa.key, None)  # the totals below replace what it reported live
+            live = self.budget.live.pop(pa.key, None)  # the totals below replace what it reported
             usage = result.usage
             if (result.process.state == "lost" and live is not None and not usage.input_tokens
                     and not usage.output_tokens and usage.cost_usd is None):  # it went with it
@@ -556,75 +557,19 @@ class Coordinator(RunControl):
             line = event.text.rpartition("\n")[2] if event.kind == "log" else event.text.split("\n", 1)[0]
             ex.last_line = line[:200] or ex.last_line
         self.emit(RunEvent("agent", self.id or "", ex.task, ex.agent, agent_event=event))
-        live = self._live.get((ex.task, ex.agent))
+        live = self.budget.live.get((ex.task, ex.agent))
         if live is not None and event.kind in ("usage", "result"):
             live.add(event)
             self._check_budget(ex.task)
 
     def spent_by(self, ex: AgentExecution) -> float:
         """Dollars the attempt has spent so far (while it runs, what it has reported)."""
-        if ex.cached_from:
-            return 0.0
-        cost = self.prices.cost(ex.agent, ex.input_tokens, ex.output_tokens, ex.cost_usd, ex.is_demo)
-        live = self._live.get((ex.task, ex.agent))
-        if live is not None:
-            cost += self.prices.cost(ex.agent, live.input_tokens, live.output_tokens,
-                                     live.cost_usd, ex.is_demo)  # fmt: skip
-        return cost
-
-    def _over_budget(self, task: str) -> tuple[list[tuple[str, str]], str]:
-        """The attempts a spent budget stops (the run's, else ``task``'s) and what to say; none
-        while there is money left."""
-        o = self.options
-        if o.budget_usd is not None:
-            total = sum(self.spent_by(e) for e in self.executions.values())
-            if total >= o.budget_usd:
-                return list(self.executions), (f"budget: the run's ${o.budget_usd:.2f} is spent "
-                                               f"(${total:.4f})")  # fmt: skip
-        limit = o.task_budget_usd.get(task)
-        if limit is not None:
-            total = sum(self.spent_by(e) for e in self._attempts_of(task))
-            if total >= limit:
-                return self._task_keys.get(task, []), (f"budget: task {task}'s ${limit:.2f} is "
-                                                       f"spent (${total:.4f})")  # fmt: skip
-        return [], ""
-
-    def _estimate(self, agent: str) -> float:
-        """What an attempt by ``agent`` will likely cost: the mean of this run's attempts by it
-        that ran to their end, else of all that did; 0 before any did, and for agents that cost
-        nothing (demo and manual ones)."""
-        spec = registry.get(agent)
-        if spec.is_demo or spec.kind == "manual":
-            return 0.0
-        ended = [e for e in self.executions.values() if e.status in (S.COMPLETED, S.FAILED)
-                 and not e.cached_from and not e.reason and e.started_at is not None]  # fmt: skip
-        own = [e for e in ended if e.agent == agent] or ended
-        return sum(self.spent_by(e) for e in own) / len(own) if own else 0.0
-
-    def _start_refused(self, ex: AgentExecution) -> str:
-        """Why an attempt about to start must not: what is spent, plus what the running ones will
-        likely spend, plus what it will likely spend would exceed a budget. "" when it may."""
-        o = self.options
-        scopes = []
-        if o.budget_usd is not None:
-            scopes.append((o.budget_usd, list(self.executions.values()), "the run's"))
-        if ex.task in o.task_budget_usd:
-            scopes.append((o.task_budget_usd[ex.task], self._attempts_of(ex.task), f"task {ex.task}'s"))
-        for limit, group, whose in scopes:
-            own = self._estimate(ex.agent)
-            spent = sum(self.spent_by(e) for e in group if e.status != S.RUNNING)
-            running = sum(max(self.spent_by(e), self._estimate(e.agent))
-                          for e in group if e.status == S.RUNNING)  # fmt: skip
-            if spent + running + own > limit:
-                return (f"budget: starting it would exceed {whose} ${limit:.2f} (spent "
-                        f"${spent:.4f}, running about ${running:.4f}, this attempt about "
-                        f"${own:.4f} by the attempts that ran to their end)")  # fmt: skip
-        return ""
+        return self.budget.spent_by(ex)
 
     def _check_budget(self, task: str) -> None:
         """Stop what a spent budget covers: running attempts commit their work as WIP, the others
         never start (reason "budget")."""
-        keys, said = self._over_budget(task)
+        keys, said = self.budget.over(self.executions, self._task_keys.get(task, []), task)
         for key in keys:
             if not self.executions[key].status.is_final and key not in self._stopped:
                 logger.info("task %s, %s: stopped — %s", key[0], key[1], said)
