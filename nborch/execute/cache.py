@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 from ..agents import AgentSpec
 from ..agents.spec import find_program
 from ..gitcmd import Git
+from ..proc.command import run_command
 from ..store import AttemptRecord, Store
 from ..workspace.prepare import PreparedAttempt
 
@@ -143,12 +143,11 @@ def agent_identity(spec: AgentSpec) -> str:
 def _cli_version(program: str, size: int, mtime_ns: int) -> str:
     """``PROGRAM --version``'s output; the file's size and time when it has none (an upgrade
     changes both, so a new install never reuses an old one's results)."""
-    try:
-        res = subprocess.run([program, "--version"], capture_output=True, text=True,
-                             timeout=VERSION_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+    try:  # through nborch's runner: whatever the CLI starts is gone when it ends
+        res = run_command([program, "--version"], timeout=VERSION_TIMEOUT_S)
+    except OSError:
         res = None
-    if res is not None and res.returncode == 0 and res.stdout.strip():
+    if res is not None and res.ok and res.stdout.strip():
         return f"version {res.stdout.strip()[:500]}"
     return f"file {program} {size} {mtime_ns}"
 

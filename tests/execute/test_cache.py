@@ -266,6 +266,23 @@ class KeyTests:
         assert choices(get("claude"), env) == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
                                                "ANTHROPIC_MODEL": "opus"}  # fmt: skip
 
+    def test_a_cli_is_known_by_its_version(self, tmp_path):
+        """A CLI agent's identity is what ``--version`` prints: a new version is a new agent."""
+        from nborch.agents import AgentSpec
+        from nborch.execute.cache import agent_identity
+
+        program = tmp_path / "fakecli"
+
+        def spec(version: str) -> AgentSpec:
+            program.write_text(f"#!/bin/sh\necho 'fakecli {version}'\n")
+            program.chmod(0o755)
+            return AgentSpec(name="fakecli", display_name="Fake", kind="cli",
+                             executable=str(program), argv=(str(program), "{prompt_file}"))  # fmt: skip
+
+        one = agent_identity(spec("1.0"))
+        assert one == agent_identity(spec("1.0"))
+        assert one != agent_identity(spec("1.10"))  # (another size: no same-tick mtime doubt)
+
     def test_normalised_takes_the_longest_match_first(self):
         text = "/root/r1/1--a and nborch/r1/1/a in r1"
         out = normalised(text, {"r1": "{run}", "/root/r1/1--a": "{worktree}"})
