@@ -58,7 +58,7 @@ def _task_json(t: Any, c: Any) -> dict[str, Any]:
     return {
         "id": t.id, "title": t.title, "phase": t.phase, "depends_on": list(t.depends_on),
         "task_type": c.task_type, "complexity": c.complexity, "tech_stack": list(c.tech_stack),
-        "done": t.done, "priority": t.priority, "line": t.line,
+        "done": t.done, "priority": t.priority, "line": t.line, "budget_usd": t.budget_usd,
     }  # fmt: skip
 
 

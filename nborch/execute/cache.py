@@ -48,7 +48,7 @@ CACHE_FORMAT = 1  # bump when what goes into a key changes, so old keys stop mat
 VERSION_TIMEOUT_S = 15.0
 # Where a task sits and who runs it when, not what it asks: moving a task, marking it done or
 # giving it one more agent does not change what the agents already there were asked.
-_NOT_TASK_TEXT = ("line", "depends_line", "done", "agents", "priority")
+_NOT_TASK_TEXT = ("line", "depends_line", "done", "agents", "priority", "budget_usd")
 
 # Variables that choose the model or the server an agent talks to (never secrets: their values
 # are part of a key stored in the repository).

@@ -127,7 +127,10 @@ class Coordinator(RunControl):
         self._stopped: dict[tuple[str, str], tuple[str, str]] = {}
         self._ran_before: set[tuple[str, str]] = set()  # resumed attempts: never replaced by the cache
         self.prices = Prices(self.options.prices)
-        self.budget = Budget(self.options.budget_usd, self.options.task_budget_usd, self.prices)
+        # a task's budget: the run's options for it, else its plan's ``Budget:`` line
+        per_task_usd = {t.id: t.budget_usd for t in self.plan if t.budget_usd is not None}
+        self.budget = Budget(self.options.budget_usd, {**per_task_usd, **self.options.task_budget_usd},
+                             self.prices)  # fmt: skip
         # the result cache's answers per task, and (race mode) the attempts whose cached result
         # passed and has yet to be put on their branch
         self._lookups: dict[str, asyncio.Future[dict[tuple[str, str], tuple[Any, str]]]] = {}
@@ -652,7 +655,7 @@ class Coordinator(RunControl):
         """What a budget will count at a guessed price, said before the run starts: agents with
         no price of their own, in case they report no cost."""
         o = self.options
-        if o.budget_usd is None and not o.task_budget_usd:
+        if self.budget.run_usd is None and not self.budget.task_usd:
             return []
         notes = []
         unknown = [t for t in o.task_budget_usd if t not in self.plan]

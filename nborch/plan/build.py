@@ -18,7 +18,8 @@ from ..errors import PlanError
 from ..names import closest, unique_slugs
 from .model import PRIORITIES, Phase, Plan, Task
 
-__all__ = ["build_plan", "normalize_priority", "replace_task", "split_ids", "split_names"]
+__all__ = ["build_plan", "normalize_priority", "parse_budget", "replace_task", "split_ids",
+           "split_names"]
 
 _PRIORITY_ALIASES = {
     "p0": "critical", "p1": "high", "p2": "medium", "p3": "low", "urgent": "critical",
@@ -35,6 +36,22 @@ def normalize_priority(value: object) -> str:
     if text not in PRIORITIES:
         raise ValueError(f"priority {value!r} is not one of {', '.join(PRIORITIES)} (or P0–P3)")
     return text
+
+
+def parse_budget(value: object) -> float:
+    """A task's budget in dollars: ``$2``, ``2``, ``0.50 USD``; ``ValueError`` unless positive.
+
+    >>> parse_budget("$1.50")
+    1.5
+    """
+    text = str(value).strip().lower().removesuffix("usd").strip().lstrip("$").strip()
+    try:
+        amount = float(text)
+    except ValueError:
+        amount = -1.0
+    if isinstance(value, bool) or not amount > 0 or amount == float("inf"):
+        raise ValueError(f"budget {value!r} is not a positive number of dollars")
+    return amount
 
 
 def split_ids(value: str) -> tuple[str, ...]:

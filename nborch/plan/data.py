@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PlanError
-from .build import build_plan, normalize_priority, split_ids, split_names
+from .build import build_plan, normalize_priority, parse_budget, split_ids, split_names
 from .model import YES_NO, Criterion, Phase, Plan, Task
 
 _LINES = "__lines__"  # where the YAML loader records the line of every key of a mapping
@@ -34,11 +34,11 @@ _FIELD_ALIASES = {
     "description": "overview", "details": "technical_implementation", "steps": "key_activities",
     "activities": "key_activities", "validation_criteria": "validation",
     "acceptance_criteria": "validation", "depends": "depends_on", "dependencies": "depends_on",
-    "agent": "agents", "name": "title",
+    "agent": "agents", "name": "title", "budget": "budget_usd",
 }  # fmt: skip
 _BOOLS = {**YES_NO, "": False}  # an empty value is no
 _TASK_KEYS = {"id", "title", "phase", "depends_on", "agents", "priority", "done", "changes_tests",
-              "holdout",
+              "holdout", "budget_usd",
               *_LIST_FIELDS, *_TEXT_FIELDS}  # fmt: skip
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "title": (str,), "test_command": (str,), "base": (str,), "project": (dict, str),
@@ -241,6 +241,13 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int, fmt: str) -
     if not isinstance(holdout, str):
         raise PlanError(f"'holdout' is {_kind(holdout)}", "write the folder of held-out tests, "
                         "e.g. holdout: ../acceptance", path=where, line=at("holdout"))  # fmt: skip
+    budget = data.get("budget_usd")
+    if budget is not None:
+        try:
+            budget = parse_budget(budget)
+        except ValueError as exc:
+            raise PlanError(str(exc), "write e.g. budget: 2 (dollars)", path=where,
+                            line=at("budget_usd")) from None  # fmt: skip
     if phase is None and isinstance(data.get("phase"), str):  # a loose task may name its phase
         phase = data["phase"].strip() or None
     extra = tuple((k, _verbatim(v)) for k, v in data.items() if k not in _TASK_KEYS)
@@ -251,7 +258,7 @@ def _task(raw: Any, phase: str | None, where: str | None, line: int, fmt: str) -
         validation=tuple(Criterion.parse(v) for v in fields["validation"]),
         technical_implementation=fields["technical_implementation"], depends_on=depends_on,
         agents=agents, priority=priority, extra_sections=extra, done=done, line=line,
-        changes_tests=changes_tests, holdout=holdout.strip(),
+        changes_tests=changes_tests, holdout=holdout.strip(), budget_usd=budget,
         depends_line=at("depends_on"),
     )  # fmt: skip
 

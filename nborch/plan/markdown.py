@@ -37,7 +37,7 @@ PLAN_SECTIONS = frozenset({
 _BOLD_LINE = re.compile(r"^(?:\*\*|__)(?P<name>[^*_\n]+?)(?:\*\*|__)\s*:?\s*(?P<rest>.*)$")
 _PLAIN_MARKER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z -]{1,40}):\s*$")
 _META = re.compile(
-    r"^(?:[-*+]\s+)?(?:\*\*|__)?(?P<key>depends on|dependencies|depends|requires|agents?|priority|changes tests|holdout)"
+    r"^(?:[-*+]\s+)?(?:\*\*|__)?(?P<key>depends on|dependencies|depends|requires|agents?|priority|changes tests|holdout|budget)"
     r"(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(?P<value>.*?)\s*$",
     re.IGNORECASE,
 )

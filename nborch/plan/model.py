@@ -91,6 +91,7 @@ class Task:
     # not held against it, and its recommendation is at most medium confidence
     changes_tests: bool = False
     holdout: str = ""  # ``Holdout: PATH``: acceptance tests the agents never see (plan's if "")
+    budget_usd: float | None = None  # ``Budget: $2``: the most this task's attempts may spend
 
     def __setstate__(self, state: list[Any]) -> None:
         # runs saved by an earlier nborch pickled fewer fields: the new ones keep their defaults

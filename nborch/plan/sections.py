@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import PlanError
-from .build import normalize_priority, split_ids, split_names
+from .build import normalize_priority, parse_budget, split_ids, split_names
 from .model import YES_NO, Criterion, Task
 
 
@@ -74,6 +74,7 @@ class Fields:
     priority: str = "medium"
     changes_tests: bool = False
     holdout: str = ""
+    budget_usd: float | None = None
 
     def open(self, name: str, line: int) -> None:
         clean = name.strip().rstrip(":").strip()
@@ -121,6 +122,11 @@ class Fields:
                 self.priority = normalize_priority(value)
             except ValueError as exc:
                 raise reader.error(line, str(exc), "write e.g. 'Priority: high'") from None
+        elif key == "budget":
+            try:
+                self.budget_usd = parse_budget(value)
+            except ValueError as exc:
+                raise reader.error(line, str(exc), "write e.g. 'Budget: $2'") from None
         else:  # several dependency lines add up
             self.depends_on = tuple(dict.fromkeys(self.depends_on + split_ids(value)))
             self.depends_line = self.depends_line or line
@@ -136,7 +142,7 @@ class Fields:
             validation=tuple(Criterion.parse(v) for v in self.items("validation")),
             technical_implementation=join(self.chunks.get("technical_implementation", [])),
             depends_on=self.depends_on, agents=self.agents, priority=self.priority,
-            changes_tests=self.changes_tests, holdout=self.holdout,
+            changes_tests=self.changes_tests, holdout=self.holdout, budget_usd=self.budget_usd,
             extra_sections=tuple((k, join(v)) for k, v in self.extra.items()),
             line=line, depends_line=self.depends_line,
         )  # fmt: skip

@@ -160,6 +160,28 @@ class TaskBudgetTests:
         assert two.status == S.COMPLETED and two.reason == ""
 
 
+class PlanBudgetTests:
+    def test_a_budget_line_in_the_plan_is_the_tasks_budget(self, git_repo, tmp_path):
+        """``Budget: $0.25`` under a task stops its attempts; the run's own option for the task
+        wins over the plan's line."""
+        spender(tmp_path, "pricey")
+        text = plan(("1", "pricey")).replace("Agents: pricey", "Agents: pricey\nBudget: $0.25")
+        run = execute(git_repo, tmp_path, text)
+        ex = run.executions[("1", "pricey")]
+        assert ex.status == S.CANCELLED and ex.error.startswith("budget: task 1's $0.25 is spent")
+        more = execute(git_repo, tmp_path, text, task_budget_usd={"1": 0.45}, cache=False)
+        assert more.executions[("1", "pricey")].error.startswith("budget: task 1's $0.45 is spent")
+
+    def test_a_bad_budget_line_names_the_line(self):
+        from nborch.errors import PlanError
+
+        with pytest.raises(PlanError, match="budget 'lots' is not a positive number") as err:
+            parse_markdown("# P\n\n## Task 1: A\nBudget: lots\n")
+        assert err.value.line == 4
+        assert nborch.parse_plan("title: P\ntasks:\n  - id: 1\n    title: A\n    budget: 0.5\n",
+                                 format="yaml")["1"].budget_usd == 0.5  # fmt: skip
+
+
 class BudgetCommandLineTests:
     def test_budget_and_price_on_the_command_line(self, git_repo, tmp_path):
         script = tmp_path / "spend.py"
