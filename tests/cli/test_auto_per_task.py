@@ -36,6 +36,7 @@ def record_bugfix_runs(repo: Path) -> None:
                 run_id=run, task_id="1", task_slug="1", agent=agent, path="/wt/x",
                 branch=f"nborch/{run}/1/{agent}", attempt_dir="/git/x",
                 status="completed" if passed else "failed", task_type="bugfix",
+                return_code=0 if passed else 1,
                 started_at=T0 + timedelta(days=n, seconds=k))
                 for k, (agent, passed) in enumerate(outcomes)])  # fmt: skip
 
