@@ -22,6 +22,13 @@ def nborch(*args: str, cwd: Path | None = None,
                           cwd=cwd, env=env, timeout=timeout)  # fmt: skip
 
 
+def execute_argv(plan: Path, repo: Path, root: Path, agent: str, command: str,
+                 timeout: str) -> list[str]:  # fmt: skip
+    """``nborch execute PLAN`` with one script agent, for tests that start it as a process."""
+    return [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(repo), "--script",
+            f"{agent}={command}", "--agents", agent, "--root", str(root), "-t", timeout]
+
+
 class TestParse:
     def test_table_lists_every_task(self) -> None:
         """`nborch parse` prints one row per task of the sample plan and exits 0."""
@@ -217,9 +224,8 @@ class InterruptTests:
         plan = tmp_path / "plan.md"
         plan.write_text("# P\n## Task 1: A\n## Task 2: B\n## Task 3: C\n")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(git_repo),
-             "--script", f"slow={sys.executable} {agent} {{worktree}} {pids}", "--agents", "slow",
-             "--root", str(tmp_path / "wt"), "-t", "5m"],
+            execute_argv(plan, git_repo, tmp_path / "wt", "slow",
+                         f"{sys.executable} {agent} {{worktree}} {pids}", "5m"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         deadline = time.monotonic() + 60
@@ -257,9 +263,8 @@ class InterruptTests:
         plan = tmp_path / "plan.md"
         plan.write_text("# P\n## Task 1: A\n## Task 2: B\n")
         first = subprocess.Popen(
-            [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(git_repo), "--json",
-             "--script", f"slow={sys.executable} {agent} {{worktree}} {pids}", "--agents", "slow",
-             "--root", str(tmp_path / "wt"), "-t", "5m"],
+            [*execute_argv(plan, git_repo, tmp_path / "wt", "slow",
+                           f"{sys.executable} {agent} {{worktree}} {pids}", "5m"), "--json"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
         def wait_for(n: int) -> None:
@@ -312,9 +317,8 @@ class LogsTests:
         plan = tmp_path / "plan.md"
         plan.write_text("# P\n## Task 1: A\n")
         runner = subprocess.Popen(
-            [sys.executable, "-m", "nborch", "execute", str(plan), "-r", str(git_repo), "--json",
-             "--script", f"talker={sys.executable} {agent}", "--agents", "talker",
-             "--root", str(tmp_path / "wt"), "-t", "60s"],
+            [*execute_argv(plan, git_repo, tmp_path / "wt", "talker", f"{sys.executable} {agent}",
+                           "60s"), "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
         deadline = time.monotonic() + 60
         run_id = ""

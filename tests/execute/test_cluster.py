@@ -53,6 +53,13 @@ def agent(tmp_path: Path, name: str, body: str) -> Path:
     return pids
 
 
+def one_task_run(repo: Path, tmp_path: Path, agent_name: str, executor: DaskExecutor,
+                 **options: object) -> nborch.Run:
+    """A run of one task by ``agent_name`` on ``executor`` (not started)."""
+    return nborch.Run(repo, nborch.parse_plan(f"# P\n## Task 1: A\nAgents: {agent_name}\n"),
+                      root=tmp_path / "wt", executor=executor, **options)  # fmt: skip
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -69,6 +76,17 @@ def wait_for_start(pids: Path, within: float = 60) -> None:
     deadline = time.monotonic() + within
     while not list(pids.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def spans_run(repo: Path, tmp_path: Path, agent_name: str, tasks: int, nap: float,
+              executor: DaskExecutor) -> nborch.Run:
+    """``tasks`` one-attempt tasks by an agent that naps ``nap`` s and records its span (read
+    them with :func:`spans_of`), all allowed at once (not started)."""
+    agent(tmp_path, agent_name, f"start = time.time(); time.sleep({nap})\n"
+                                "(here / f'{task}.span').write_text(f'{start} {time.time()}')\n")  # fmt: skip
+    text = "# P\n" + "".join(f"## Task {n}: T{n}\nAgents: {agent_name}\n" for n in range(1, tasks + 1))
+    return nborch.Run(repo, nborch.parse_plan(text), root=tmp_path / "wt", timeout="2m",
+                      max_concurrent=tasks, executor=executor)  # fmt: skip
 
 
 def spans_of(tmp_path: Path) -> list[tuple[float, float]]:
@@ -161,8 +179,7 @@ class DaskExecutorTests:
 
     def test_events_stream_back_while_the_attempt_runs(self, cluster, git_repo, tmp_path):
         agent(tmp_path, "talker", "for i in range(3):\n    print('step', i, flush=True)\n    time.sleep(0.6)\n")
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: talker\n"),
-                         root=tmp_path / "wt", timeout="60s", executor=DaskExecutor(cluster))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "talker", DaskExecutor(cluster), timeout="60s")
         seen: list[tuple[float, str]] = []
         run.subscribe(lambda ev: seen.append((time.monotonic(), ev.agent_event.text))
                       if ev.kind == "agent" else None)  # fmt: skip
@@ -175,9 +192,8 @@ class DaskExecutorTests:
     def test_a_budget_stops_an_attempt_on_a_worker_as_it_spends(self, cluster, git_repo, tmp_path):
         """The usage an agent reports on its worker reaches the budget while it runs."""
         spender(tmp_path, "pricey")
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: pricey\n"),
-                         root=tmp_path / "wt", timeout="60s", budget_usd=0.35,
-                         executor=DaskExecutor(cluster)).run_sync()  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "pricey", DaskExecutor(cluster), timeout="60s",
+                           budget_usd=0.35).run_sync()
         ex = run.executions[("1", "pricey")]
         assert ex.status == S.CANCELLED and ex.reason == "budget", (ex.error, ex.tail)
         assert 0.35 <= run.spending()["spent_usd"] < 2.0  # not the 40 steps' $4.00
@@ -185,8 +201,8 @@ class DaskExecutorTests:
 
     def test_cancel_stops_the_agent_on_its_worker(self, cluster, git_repo, tmp_path):
         pids = agent(tmp_path, "sleeper", "(wt / 'w.txt').write_text('before')\ntime.sleep(120)\n")
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: sleeper\n"),
-                         root=tmp_path / "wt", timeout="5m", executor=DaskExecutor(cluster, grace=1))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "sleeper", DaskExecutor(cluster, grace=1),
+                           timeout="5m")
         run.start()
         wait_for_start(pids)
         started = time.monotonic()
@@ -200,8 +216,7 @@ class DaskExecutorTests:
 
     def test_a_timeout_on_the_worker(self, cluster, git_repo, tmp_path):
         pids = agent(tmp_path, "slow", "time.sleep(120)\n")
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: slow\n"),
-                         root=tmp_path / "wt", timeout="2s", executor=DaskExecutor(cluster, grace=1))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "slow", DaskExecutor(cluster, grace=1), timeout="2s")
         run.run_sync()
         ex = run.executions[("1", "slow")]
         assert ex.status == S.TIMEOUT, ex.error
@@ -210,8 +225,7 @@ class DaskExecutorTests:
     def test_a_worker_killed_mid_attempt_leaves_it_interrupted_never_run_twice(
             self, cluster, git_repo, tmp_path):  # fmt: skip
         pids = agent(tmp_path, "victim", "time.sleep(120)\n")
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: victim\n"),
-                         root=tmp_path / "wt", timeout="5m", executor=DaskExecutor(cluster))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "victim", DaskExecutor(cluster), timeout="5m")
         run.start()
         wait_for_start(pids)
         agent_pid = int(next(pids.iterdir()).read_text())
@@ -234,9 +248,8 @@ class DaskExecutorTests:
                                           "if not marker.exists():\n    marker.write_text('1')\n"
                                           "    time.sleep(120)\n"
                                           "(wt / 'done.txt').write_text('second try')\n")  # fmt: skip
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: phoenix\n"),
-                         root=tmp_path / "wt", timeout="5m", retries=1, backoff=0.1,
-                         executor=DaskExecutor(cluster))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "phoenix", DaskExecutor(cluster), timeout="5m",
+                           retries=1, backoff=0.1)
         run.start()
         wait_for_start(pids)
         os.kill(worker_pid(cluster, "phoenix"), signal.SIGKILL)
@@ -249,11 +262,7 @@ class DaskExecutorTests:
     def test_a_provider_limit_holds_across_the_cluster(self, cluster, git_repo, tmp_path):
         """20 attempts, six worker threads, a limit of 2 for the agent: never more than two
         run at once (by their own clocks)."""
-        agent(tmp_path, "tick", "start = time.time(); time.sleep(0.3)\n"
-                                "(here / f'{task}.span').write_text(f'{start} {time.time()}')\n")  # fmt: skip
-        text = "# P\n" + "".join(f"## Task {n}: T{n}\nAgents: tick\n" for n in range(1, 21))
-        run = nborch.Run(git_repo, nborch.parse_plan(text), root=tmp_path / "wt", timeout="2m",
-                         max_concurrent=20, executor=DaskExecutor(cluster, limits={"tick": 2}))  # fmt: skip
+        run = spans_run(git_repo, tmp_path, "tick", 20, 0.3, DaskExecutor(cluster, limits={"tick": 2}))
         run.run_sync()
         assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
         spans = spans_of(tmp_path)
@@ -262,11 +271,8 @@ class DaskExecutorTests:
     def test_worker_resources_cap_agents_per_machine(self, cluster, git_repo, tmp_path):
         """Workers started with AGENTS=1 and attempts asking for one AGENTS each: at most one
         agent per worker at a time, though each worker has three threads."""
-        agent(tmp_path, "one", "start = time.time(); time.sleep(0.4)\n"
-                               "(here / f'{task}.span').write_text(f'{start} {time.time()}')\n")  # fmt: skip
-        text = "# P\n" + "".join(f"## Task {n}: T{n}\nAgents: one\n" for n in range(1, 7))
-        run = nborch.Run(git_repo, nborch.parse_plan(text), root=tmp_path / "wt", timeout="2m",
-                         max_concurrent=6, executor=DaskExecutor(cluster, resources={"AGENTS": 1}))  # fmt: skip
+        run = spans_run(git_repo, tmp_path, "one", 6, 0.4,
+                        DaskExecutor(cluster, resources={"AGENTS": 1}))
         run.run_sync()
         assert {ex.status for ex in run.executions.values()} == {S.COMPLETED}
         assert peak(spans_of(tmp_path)) <= 2 and len({ex.worker for ex in run.executions.values()}) == 2
@@ -281,8 +287,7 @@ class DaskExecutorTests:
                                      "user.email=a@b.c commit -qm all', shell=True, cwd=wt, check=True)\n")  # fmt: skip
         spec = dataclasses.replace(nborch.agents.get("committer"), config_files=("AGENTS.md",))
         nborch.agents.register(spec, replace=True)
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: committer\n"),
-                         root=tmp_path / "wt", timeout="60s", executor=DaskExecutor(cluster))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "committer", DaskExecutor(cluster), timeout="60s")
         run.run_sync()
         ex = run.executions[("1", "committer")]
         assert ex.status == S.COMPLETED, ex.error
@@ -296,8 +301,7 @@ class DaskExecutorTests:
         agent(tmp_path, "odd", "print('{\"type\": \"message\", \"text\": \"half \\\\ud83d emoji\"}', flush=True)\n"
                                "time.sleep(0.5)\nprint('{\"type\": \"result\", \"text\": \"done\"}')\n")  # fmt: skip
         nborch.agents.register(dataclasses.replace(nborch.agents.get("odd"), parser="demo"), replace=True)
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: odd\n"),
-                         root=tmp_path / "wt", timeout="60s", executor=DaskExecutor(cluster))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "odd", DaskExecutor(cluster), timeout="60s")
         texts: list[str] = []
         run.subscribe(lambda ev: texts.append(ev.agent_event.text) if ev.kind == "agent" else None)
         run.run_sync()
@@ -312,9 +316,8 @@ class DaskExecutorTests:
                                  "if first:\n    (wt / 'junk.txt').write_text('j')\n"
                                  "    print('Error: 429 rate limit'); sys.exit(1)\n"
                                  "(wt / 'junk.txt').unlink()\n")  # fmt: skip
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: flaky\n"),
-                         root=tmp_path / "wt", timeout="60s", retries=1, backoff=0.1,
-                         executor=DaskExecutor(cluster))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "flaky", DaskExecutor(cluster), timeout="60s",
+                           retries=1, backoff=0.1)
         run.run_sync()
         ex = run.executions[("1", "flaky")]
         assert ex.status == S.COMPLETED and ex.tries == 2, ex.error
@@ -325,9 +328,8 @@ class DaskExecutorTests:
     def test_a_cancel_reaches_a_job_still_waiting_for_a_worker(self, cluster, git_repo, tmp_path):
         """No worker has a GPU: the job waits in the scheduler; a cancel ends it at once."""
         pids = agent(tmp_path, "never", "time.sleep(120)\n")
-        run = nborch.Run(git_repo, nborch.parse_plan("# P\n## Task 1: A\nAgents: never\n"),
-                         root=tmp_path / "wt", timeout="5m",
-                         executor=DaskExecutor(cluster, resources={"GPU": 1}))  # fmt: skip
+        run = one_task_run(git_repo, tmp_path, "never", DaskExecutor(cluster, resources={"GPU": 1}),
+                           timeout="5m")
         run.start()
         deadline = time.monotonic() + 30
         while str(run.executions[("1", "never")].status) != "running" and time.monotonic() < deadline:
