@@ -58,6 +58,34 @@ class AgentEvent:
     is_error: bool = False
 
 
+@dataclass(slots=True)
+class UsageTally:
+    """Tokens and cost added up one event at a time: cumulative reports replace what came
+    before, per-turn reports add to it. :meth:`Usage.of` folds a whole list with it; a budget
+    keeps one per running attempt.
+
+    >>> tally = UsageTally()
+    >>> tally.add(AgentEvent("usage", input_tokens=10, cost_usd=0.5)); tally.add(AgentEvent("usage", input_tokens=5))
+    >>> (tally.input_tokens, tally.cost_usd)
+    (15, 0.5)
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+    def add(self, ev: AgentEvent) -> None:
+        if ev.kind in ("usage", "result") and (ev.input_tokens or ev.output_tokens):
+            if ev.cumulative:
+                self.input_tokens, self.output_tokens = ev.input_tokens, ev.output_tokens
+            else:
+                self.input_tokens += ev.input_tokens
+                self.output_tokens += ev.output_tokens
+        if ev.cost_usd is not None:
+            self.cost_usd = (ev.cost_usd if ev.cumulative or self.cost_usd is None
+                             else self.cost_usd + ev.cost_usd)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Totals over an attempt's events: tokens, cost, and whether the agent said it failed."""
@@ -72,19 +100,12 @@ class Usage:
     @classmethod
     def of(cls, events: Iterable[AgentEvent]) -> Usage:
         """Fold events into totals: cumulative reports replace, per-turn reports add up."""
-        inp = out = 0
-        cost: float | None = None
+        tally = UsageTally()
         is_error = False
         final = ""
         errors: list[str] = []
         for ev in events:
-            if ev.kind in ("usage", "result") and (ev.input_tokens or ev.output_tokens):
-                if ev.cumulative:
-                    inp, out = ev.input_tokens, ev.output_tokens
-                else:
-                    inp, out = inp + ev.input_tokens, out + ev.output_tokens
-            if ev.cost_usd is not None:
-                cost = ev.cost_usd if ev.cumulative or cost is None else cost + ev.cost_usd
+            tally.add(ev)
             if ev.kind == "result":
                 is_error = is_error or ev.is_error
                 final = ev.text or final
@@ -92,7 +113,8 @@ class Usage:
                 final = ev.text
             if ev.kind == "error" and ev.text:
                 errors.append(ev.text)
-        return cls(inp, out, cost, is_error, final, tuple(errors))
+        return cls(tally.input_tokens, tally.output_tokens, tally.cost_usd, is_error, final,
+                   tuple(errors))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,10 @@ from typing import Any
 
 from .. import agents as registry
 from ..errors import NborchError
-from ..events import AgentEvent
+from ..events import UsageTally
+from ..plan.build import parse_budget
 
-__all__ = ["DEFAULT_PRICE", "PRICES", "Budget", "LiveUsage", "Prices", "parse_price"]
+__all__ = ["DEFAULT_PRICE", "PRICES", "Budget", "Prices", "parse_price"]
 
 # USD per million (input, output) tokens of each tool's default model; set your own with prices=.
 PRICES: Mapping[str, tuple[float, float]] = {
@@ -69,34 +70,9 @@ class Prices:
         inp, out = self.of(agent)
         return (input_tokens * inp + output_tokens * out) / 1e6
 
-
-@dataclass(slots=True)
-class LiveUsage:
-    """What a running try has reported so far, added up one event at a time as
-    :meth:`nborch.events.Usage.of` adds a whole list (cumulative reports replace, others add).
-
-    >>> live = LiveUsage()
-    >>> live.add(AgentEvent("usage", input_tokens=10, cost_usd=0.5)); live.add(AgentEvent("usage", input_tokens=5))
-    >>> (live.input_tokens, live.cost_usd)
-    (15, 0.5)
-    """
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = None
-
-    def add(self, ev: AgentEvent) -> None:
-        if ev.kind not in ("usage", "result"):
-            return
-        if ev.input_tokens or ev.output_tokens:
-            if ev.cumulative:
-                self.input_tokens, self.output_tokens = ev.input_tokens, ev.output_tokens
-            else:
-                self.input_tokens += ev.input_tokens
-                self.output_tokens += ev.output_tokens
-        if ev.cost_usd is not None:
-            self.cost_usd = (ev.cost_usd if ev.cumulative or self.cost_usd is None
-                             else self.cost_usd + ev.cost_usd)  # fmt: skip
+    def of_attempt(self, ex: Any) -> float:
+        """What an attempt's recorded tokens and cost come to (:meth:`cost`)."""
+        return self.cost(ex.agent, ex.input_tokens, ex.output_tokens, ex.cost_usd, ex.is_demo)
 
 
 @dataclass(slots=True)
@@ -110,13 +86,13 @@ class Budget:
     run_usd: float | None = None
     task_usd: Mapping[str, float] = field(default_factory=dict)
     prices: Prices = field(default_factory=Prices)
-    live: dict[tuple[str, str], LiveUsage] = field(default_factory=dict)
+    live: dict[tuple[str, str], UsageTally] = field(default_factory=dict)
 
     def spent_by(self, ex: Any) -> float:
         """Dollars an attempt has spent so far; a result reused from the cache cost nothing."""
         if ex.cached_from:
             return 0.0
-        cost = self.prices.cost(ex.agent, ex.input_tokens, ex.output_tokens, ex.cost_usd, ex.is_demo)
+        cost = self.prices.of_attempt(ex)
         live = self.live.get((ex.task, ex.agent))
         if live is not None:
             cost += self.prices.cost(ex.agent, live.input_tokens, live.output_tokens,
@@ -202,11 +178,9 @@ def task_budgets(values: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -
 
 
 def dollars(what: str, value: Any) -> float:
-    """A budget in dollars: a positive number (``"$5"`` and ``"5"`` are read too)."""
+    """A budget in dollars: a positive number (``"$5"`` and ``"5"`` are read too), as a plan's
+    ``Budget:`` line is read (:func:`~nborch.plan.build.parse_budget`)."""
     try:
-        amount = float(str(value).strip().lstrip("$")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        amount = -1.0
-    if isinstance(value, bool) or not amount > 0:
-        raise NborchError(f"{what} must be a positive number of dollars, got {value!r}")
-    return amount
+        return parse_budget(value)
+    except ValueError:
+        raise NborchError(f"{what} must be a positive number of dollars, got {value!r}") from None

@@ -37,10 +37,10 @@ from typing import Any
 
 from ..agents import AgentSpec
 from ..agents.spec import find_program
-from ..gitcmd import Git
 from ..proc.command import run_command
 from ..store import AttemptRecord, Store
 from ..workspace.prepare import PreparedAttempt
+from ..workspace.repo import Repo
 
 __all__ = ["CACHE_FORMAT", "agent_identity", "attempt_key", "find_cached", "normalised"]
 
@@ -161,17 +161,13 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return f"file {digest.hexdigest()}"
 
 
-def find_cached(store: Store, git: Git, key: str, run_id: str) -> AttemptRecord | None:
+def find_cached(store: Store, repo: Repo, key: str, run_id: str) -> AttemptRecord | None:
     """The newest attempt of another run with ``key`` that completed and whose commit (if it
-    made one) still exists in ``git``'s repository."""
+    made one) still exists in ``repo``."""
     for rec in store.cached_attempts(key, exclude_run=run_id):
-        if rec.commit_sha is None or has_commit(git, rec.commit_sha):
+        if rec.commit_sha is None or repo.resolve(rec.commit_sha) is not None:
             return rec
     return None
-
-
-def has_commit(git: Git, sha: str) -> bool:
-    return git.ok("cat-file", "-e", f"{sha}^{{commit}}")
 
 
 def origin(rec: AttemptRecord) -> str:

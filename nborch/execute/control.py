@@ -18,7 +18,6 @@ from ..errors import NborchError
 from ..events import AttemptState, RunEvent
 from ..proc.follow import follow as follow_files
 from ..proc.lines import tail_of
-from .budget import Prices
 from .loop import LoopThread
 from .results import AgentExecution, counts, spending, summary_frame
 
@@ -32,6 +31,7 @@ class RunControl:
     executions: dict[tuple[str, str], AgentExecution]
     prepared: Any
     recorder: Any
+    budget: Any  # a Budget: the run's prices and budgets
     _subscribers: list[Subscriber]
     _cancel: dict[tuple[str, str], asyncio.Event]
     _manual_done: dict[tuple[str, str], asyncio.Event]
@@ -147,9 +147,7 @@ class RunControl:
     def spending(self) -> dict[str, Any]:
         """What the run spent, against its budget, and what the cache and race mode saved
         (see :func:`~nborch.execute.results.spending`)."""
-        options = getattr(self, "options", None)
-        return spending(self.executions.values(), Prices(getattr(options, "prices", {})),
-                        getattr(options, "budget_usd", None))  # fmt: skip
+        return spending(self.executions.values(), self.budget.prices, self.budget.run_usd)
 
     def summary(self):  # -> pandas.DataFrame
         """One row per attempt (columns in the README: status, duration, tokens, cost, diffstat…)."""

@@ -27,7 +27,7 @@ from .. import agents as registry
 from ..agents.parsers import looks_like_auth, looks_transient
 from ..durations import format_duration
 from ..errors import AgentError, NborchError
-from ..events import AgentEvent, AttemptState, RunEvent
+from ..events import AgentEvent, AttemptState, RunEvent, UsageTally
 from ..gitcmd import RepoLike, repo_path
 from ..log import logger
 from ..plan.model import Plan
@@ -35,7 +35,7 @@ from ..procs import process_identity
 from ..team.assign import Assignments
 from ..workspace.prepare import PreparedAttempt, PreparedRun, prepare
 from ..workspace.status import worktree_problem
-from .budget import DEFAULT_PRICE, Budget, LiveUsage, Prices
+from .budget import DEFAULT_PRICE, Budget, Prices
 from .cache import attempt_key, find_cached, origin, reused_fields
 from .control import RunControl, Subscriber
 from .executor import ExecutionResult, Executor, LocalExecutor, stop_leftover
@@ -126,11 +126,10 @@ class Coordinator(RunControl):
         # attempts stopped early: (reason, what to say) — a race was won, the budget is spent
         self._stopped: dict[tuple[str, str], tuple[str, str]] = {}
         self._ran_before: set[tuple[str, str]] = set()  # resumed attempts: never replaced by the cache
-        self.prices = Prices(self.options.prices)
         # a task's budget: the run's options for it, else its plan's ``Budget:`` line
         per_task_usd = {t.id: t.budget_usd for t in self.plan if t.budget_usd is not None}
         self.budget = Budget(self.options.budget_usd, {**per_task_usd, **self.options.task_budget_usd},
-                             self.prices)  # fmt: skip
+                             Prices(self.options.prices))  # fmt: skip
         # the result cache's answers per task, and (race mode) the attempts whose cached result
         # passed and has yet to be put on their branch
         self._lookups: dict[str, asyncio.Future[dict[tuple[str, str], tuple[Any, str]]]] = {}
@@ -325,7 +324,7 @@ class Coordinator(RunControl):
             # not for what a person does (a manual agent), nor over an earlier try's work
             if not self.options.cache or pa.spec.kind == "manual" or pa.key in self._ran_before:
                 return None, ""
-            return find_cached(self.recorder.store, self.workspace.manager.git, ex.cache_key,
+            return find_cached(self.recorder.store, self.workspace.manager, ex.cache_key,
                                self.id or ""), ""  # fmt: skip
         except (OSError, sqlite3.Error, NborchError) as err:
             return None, f"the result cache could not be read ({err}); the agent runs"
@@ -496,7 +495,7 @@ class Coordinator(RunControl):
         ex.log_path = str(job.log_path)
         while True:
             ex.tries += 1
-            self.budget.live[pa.key] = LiveUsage()
+            self.budget.live[pa.key] = UsageTally()
             result = await self.executor.run(job, lambda ev: self._on_agent(ex, ev), cancel)
             live = self.budget.live.pop(pa.key, None)  # the totals below replace what it reported
             usage = result.usage
@@ -662,7 +661,7 @@ class Coordinator(RunControl):
         if unknown:
             notes.append(f"budget: no task {', '.join(unknown)} in this plan; its budget is unused")
         guessed = sorted({a for _, a in self.executions
-                          if not self.prices.is_priced(a) and not registry.get(a).is_demo})  # fmt: skip
+                          if not self.budget.prices.is_priced(a) and not registry.get(a).is_demo})  # fmt: skip
         if guessed:
             inp, out = DEFAULT_PRICE
             notes.append(f"budget: {', '.join(guessed)} {'has' if len(guessed) == 1 else 'have'} "

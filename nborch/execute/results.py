@@ -122,26 +122,23 @@ def spending(executions: Iterable[AgentExecution], prices: Prices | None = None,
     executions = list(executions)
     by_key = {(e.task, e.agent): e for e in executions}
 
-    def cost(e: AgentExecution) -> float:
-        return prices.cost(e.agent, e.input_tokens, e.output_tokens, e.cost_usd, e.is_demo)
-
     spent = estimated = by_cache = by_race = 0.0
     cache_tokens = race_tokens = stopped = cached = by_budget = 0
     for e in executions:
-        tokens = e.input_tokens + e.output_tokens
+        tokens, cost = e.input_tokens + e.output_tokens, prices.of_attempt(e)
         if e.cached_from:
             cached += 1
-            by_cache, cache_tokens = by_cache + cost(e), cache_tokens + tokens
+            by_cache, cache_tokens = by_cache + cost, cache_tokens + tokens
             continue
-        spent += cost(e)
-        estimated += cost(e) if e.cost_usd is None else 0.0
+        spent += cost
+        estimated += cost if e.cost_usd is None else 0.0
         by_budget += e.reason == "budget"
         if not e.reason.startswith("race won by "):
             continue
         stopped += 1
         winner = by_key.get((e.task, e.reason.removeprefix("race won by ")))
         if winner is not None:
-            by_race += max(0.0, cost(winner) - cost(e))
+            by_race += max(0.0, prices.of_attempt(winner) - cost)
             race_tokens += max(0, winner.input_tokens + winner.output_tokens - tokens)
     return {"spent_usd": round(spent, 6), "estimated_usd": round(estimated, 6),
             "saved_usd": round(by_cache + by_race, 6), "saved_tokens": cache_tokens + race_tokens,
