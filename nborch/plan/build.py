@@ -49,7 +49,7 @@ def parse_budget(value: object) -> float:
         amount = float(text)
     except ValueError:
         amount = -1.0
-    if isinstance(value, bool) or not amount > 0:
+    if isinstance(value, bool) or not amount > 0 or amount == float("inf"):
         raise ValueError(f"budget {value!r} is not a positive number of dollars")
     return amount
 
